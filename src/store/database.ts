@@ -1,0 +1,80 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import SqliteDatabase from 'better-sqlite3'
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from 'kysely'
+import pg from 'pg'
+import * as initial from './migrations/001-initial.js'
+import type { DialectName } from './dialect.js'
+import type { Database } from './tables.js'
+
+export interface StoreOptions {
+  /** postgres://… selects PostgreSQL; otherwise SQLite in `dataDir`. */
+  databaseUrl?: string | undefined
+  dataDir?: string | undefined
+  /** Pool size for PostgreSQL. */
+  poolSize?: number
+  /** PostgreSQL schema to work in (tests isolate themselves in one each); created if missing. */
+  schema?: string | undefined
+}
+
+export interface Store {
+  db: Kysely<Database>
+  dialect: DialectName
+  /** Where the data lives, for messages: a file path or the URL without its password. */
+  location: string
+  close(): Promise<void>
+}
+
+const MIGRATIONS: Record<string, Migration> = {
+  '001-initial': initial,
+}
+
+export const SQLITE_FILE = 'keyrotor.db'
+
+export function openStore(options: StoreOptions): Store {
+  if (options.databaseUrl !== undefined && /^postgres(ql)?:\/\//.test(options.databaseUrl)) {
+    const schema = options.schema
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 10,
+      ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+    })
+    if (schema !== undefined) {
+      if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`)
+      pool.on('connect', (client) => void client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch(() => undefined))
+    }
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+    return { db, dialect: 'postgres', location: redactUrl(options.databaseUrl), close: () => db.destroy() }
+  }
+  if (options.dataDir === undefined) throw new Error('a data dir or a postgres:// database URL is required')
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 })
+  const file = join(options.dataDir, SQLITE_FILE)
+  const sqlite = new SqliteDatabase(file)
+  sqlite.pragma('journal_mode = WAL')
+  // FULL: a commit is on disk before the phase that follows it acts
+  sqlite.pragma('synchronous = FULL')
+  sqlite.pragma('foreign_keys = ON')
+  sqlite.pragma('busy_timeout = 5000')
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  return { db, dialect: 'sqlite', location: file, close: () => db.destroy() }
+}
+
+/** Runs every migration not yet applied; keyrotor migrates forward only, at start. */
+export async function migrate(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => MIGRATIONS },
+    migrationTableName: 'keyrotor_migration',
+    migrationLockTableName: 'keyrotor_migration_lock',
+  })
+  const { error, results } = await migrator.migrateToLatest()
+  const failed = results?.find((r) => r.status === 'Error')
+  if (error !== undefined || failed !== undefined) {
+    const what = failed === undefined ? '' : ` (migration ${failed.migrationName})`
+    throw new Error(`database migration failed${what}: ${String(error)}`, { cause: error })
+  }
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
+}

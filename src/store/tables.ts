@@ -1,0 +1,197 @@
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely'
+
+/** Row types of every table. Times are ISO-8601 UTC strings; JSON columns hold text. */
+export interface KeysTable {
+  id: string
+  provider: string
+  algorithm: string
+  owner: string
+  /** KeyPolicy as JSON. */
+  policy: string
+  created_at: string
+  updated_at: string
+}
+
+export interface KeyVersionsTable {
+  key_id: string
+  version: number
+  state: string
+  compromised: number
+  provider_ref: string
+  created_at: string
+  updated_at: string
+  /** Set when a revoke run begins for this version: the JWKS stops publishing it. */
+  revoke_started_at: string | null
+  /** Earliest time a revoke run may act on this retiring version (end of the grace period). */
+  revoke_due_at: string | null
+}
+
+export interface KeyAliasesTable {
+  name: string
+  key_id: string
+  version: number
+}
+
+export interface DependentsTable {
+  key_id: string
+  name: string
+  critical: number
+  /** DependentTarget probe/notify as JSON (never the secret, only its env name). */
+  probe: string
+  notify: string | null
+  last_probe_at: string | null
+  /** JSON array of versions, from the last answer. */
+  last_accepts: string | null
+  last_active: number | null
+  last_error: string | null
+  last_notice: string | null
+  last_notice_at: string | null
+}
+
+export interface RunsTable {
+  id: string
+  key_id: string
+  kind: string
+  state: string
+  phase: string
+  /** 'started' while a phase acts (its intent is recorded), 'done' once its outcome is. */
+  phase_status: string
+  from_version: number | null
+  to_version: number | null
+  correlation_id: string
+  idempotency_key: string | null
+  trigger: string
+  requested_by: string
+  reason: string | null
+  priority: number
+  attempt: number | null
+  failure_class: string | null
+  failure_phase: string | null
+  failure_message: string | null
+  duplicate_count: number
+  validation: string | null
+  /** Which worker holds the run, until when, and the fencing token of that claim. */
+  lease_owner: string | null
+  lease_expires_at: string | null
+  fencing_token: number
+  /** The run may not start before this time (a revoke waits for the grace period). */
+  not_before: string | null
+  created_at: string
+  started_at: string | null
+  finished_at: string | null
+  /** key_id while the run is non-terminal, else null: the unique index on it allows one per key. */
+  active_key: string | null
+}
+
+export interface RunEventsTable {
+  id: Generated<number>
+  run_id: string
+  correlation_id: string
+  at: string
+  type: string
+  phase: string | null
+  message: string
+  data: string | null
+}
+
+export interface AuditEventsTable {
+  seq: Generated<number>
+  at: string
+  actor: string
+  action: string
+  target: string | null
+  correlation_id: string | null
+  reason: string | null
+  details: string | null
+}
+
+export interface TokensTable {
+  id: string
+  user_name: string
+  role: string
+  key_id: string | null
+  hash: string
+  created_at: string
+  created_by: string
+  expires_at: string | null
+  revoked_at: string | null
+  last_used_at: string | null
+}
+
+export interface ConfigVersionsTable {
+  version: number
+  hash: string
+  body: string
+  source: string
+  created_at: string
+  created_by: string
+  active: number
+}
+
+export interface AlertsTable {
+  id: string
+  type: string
+  severity: string
+  key_id: string | null
+  run_id: string | null
+  correlation_id: string | null
+  message: string
+  count: number
+  state: string
+  /** (type, key, run) joined: repeats raise `count` instead of adding a row. */
+  dedup_key: string
+  created_at: string
+  updated_at: string
+}
+
+export interface HaltTable {
+  id: number
+  engaged: number
+  reason: string | null
+  engaged_by: string | null
+  since: string | null
+}
+
+/** The local provider's own keystore: material encrypted under the master key. */
+export interface LocalKeystoreTable {
+  key_id: string
+  version: number
+  algorithm: string
+  state: string
+  /** AES-256-GCM ciphertext of the private/secret JWK: base64url(iv).base64url(tag).base64url(ct). */
+  sealed_material: string
+  /** Public JWK as JSON for asymmetric keys, else null. */
+  public_jwk: string | null
+  created_at: string
+}
+
+export interface LocalAliasesTable {
+  key_id: string
+  alias: string
+  version: number
+}
+
+export interface Database {
+  keys: KeysTable
+  key_versions: KeyVersionsTable
+  key_aliases: KeyAliasesTable
+  dependents: DependentsTable
+  runs: RunsTable
+  run_events: RunEventsTable
+  audit_events: AuditEventsTable
+  tokens: TokensTable
+  config_versions: ConfigVersionsTable
+  alerts: AlertsTable
+  halt: HaltTable
+  local_keystore: LocalKeystoreTable
+  local_aliases: LocalAliasesTable
+}
+
+export type RunRow = Selectable<RunsTable>
+export type NewRun = Insertable<RunsTable>
+export type RunUpdate = Updateable<RunsTable>
+export type KeyRow = Selectable<KeysTable>
+export type KeyVersionRow = Selectable<KeyVersionsTable>
+export type DependentRow = Selectable<DependentsTable>
+export type TokenRow = Selectable<TokensTable>
+export type AlertRow = Selectable<AlertsTable>
