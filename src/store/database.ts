@@ -13,7 +13,7 @@ export interface StoreOptions {
   dataDir?: string | undefined
   /** Pool size for PostgreSQL. */
   poolSize?: number
-  /** PostgreSQL schema to work in (tests isolate themselves in one each); created if missing. */
+  /** PostgreSQL schema to work in (tests isolate themselves in one each); it must exist. */
   schema?: string | undefined
 }
 
@@ -39,10 +39,7 @@ export function openStore(options: StoreOptions): Store {
       max: options.poolSize ?? 10,
       ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
     })
-    if (schema !== undefined) {
-      if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`)
-      pool.on('connect', (client) => void client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch(() => undefined))
-    }
+    if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`)
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     return { db, dialect: 'postgres', location: redactUrl(options.databaseUrl), close: () => db.destroy() }
   }
