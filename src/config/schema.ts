@@ -1,73 +1,132 @@
 import { z } from 'zod'
 import { ALGORITHMS, PROVIDER_KINDS } from '../domain/algorithms.js'
-import { isDuration } from '../domain/duration.js'
+import { isDuration, parseDuration } from '../domain/duration.js'
 
-const duration = z.string().refine(isDuration, { message: 'must be a duration such as 30s, 10m, 6h or 90d' })
+// Messages are phrased to follow "<path>: ", as load-config prints them. The regex patterns
+// repeat what the refinements check so that the published JSON Schema catches them in editors too.
+const DURATION_HINT = 'must be a duration such as 30s, 10m, 6h or 90d'
+// the same grammar as domain/duration.ts parseDuration, as a pattern JSON Schema can carry
+const duration = z.string().regex(/^(\d+(\.\d+)?(ms|s|m|h|d|w))+$/, { message: DURATION_HINT })
+const positiveDuration = duration.refine((d) => !isDuration(d) || parseDuration(d) > 0, {
+  message: 'must be longer than zero',
+})
 const slug = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug: lowercase letters, digits and dashes' })
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'must be an environment variable name' })
-const httpUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), { message: 'must be an http(s) URL' })
+const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+const timezone = z
+  .string()
+  .refine(isTimezone, { message: 'must be an IANA time zone such as UTC or Europe/Paris' })
+const cron = z.string().regex(/^\S+(\s+\S+){4}$/, {
+  message: 'must be a five-field cron expression such as "0 2 * * SAT"',
+})
+const isoTime = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO-8601 time such as 2026-12-20T00:00:00Z',
+})
 
 export const policySchema = z
   .object({
-    rotationPeriod: duration.optional(),
-    gracePeriod: duration.default('7d'),
-    revoke: z.enum(['disable', 'destroy']).default('disable'),
-    window: z.string().optional(),
-    phaseTimeout: duration.default('10m'),
-    requireApproval: z.boolean().default(false),
+    rotationPeriod: positiveDuration
+      .optional()
+      .describe('Built-in schedule: rotate this often. Omit when an external scheduler triggers rotations.'),
+    gracePeriod: duration
+      .default('7d')
+      .describe('How long the old version stays retiring (decrypt/verify only) before it is revoked.'),
+    revoke: z
+      .enum(['disable', 'destroy'])
+      .default('disable')
+      .describe('What revocation does to the old version: disable (recoverable) or destroy (irreversible).'),
+    window: z.string().optional().describe('Name of a change window (under `windows`); omit for any time.'),
+    phaseTimeout: positiveDuration.default('10m').describe('Longest time one phase of a run may take.'),
+    requireApproval: z
+      .boolean()
+      .default(false)
+      .describe('Whether every rotation of this key waits for an approval.'),
   })
   .strict()
 
 export const dependentSchema = z
   .object({
-    name: slug,
-    probe: z.union([
-      z.object({ http: httpUrl }).strict(),
-      z.object({ exec: z.array(z.string().min(1)).min(1) }).strict(),
-    ]),
-    notify: z.object({ http: httpUrl, secretEnv: envName.optional() }).strict().optional(),
-    critical: z.boolean().default(true),
+    name: slug.describe('Name of the dependent service, unique within the key.'),
+    probe: z
+      .union([
+        z.object({ http: httpUrl }).strict(),
+        z.object({ exec: z.array(z.string().min(1)).min(1) }).strict(),
+      ])
+      .describe(
+        'Where keyrotor asks which versions the service accepts and uses: {http: URL} or {exec: [cmd, …]}.',
+      ),
+    notify: z
+      .object({
+        http: httpUrl,
+        secretEnv: envName.optional().describe('Environment variable holding the HMAC secret of notices.'),
+      })
+      .strict()
+      .optional()
+      .describe('Where keyrotor POSTs signed notices of version changes.'),
+    critical: z.boolean().default(true).describe('Whether rotation must wait for this dependent.'),
   })
   .strict()
 
+const DEFAULT_POLICY = {
+  gracePeriod: '7d',
+  revoke: 'disable',
+  phaseTimeout: '10m',
+  requireApproval: false,
+} as const
+
 export const keySchema = z
   .object({
-    id: slug,
-    provider: z.enum(PROVIDER_KINDS),
-    algorithm: z.enum(ALGORITHMS),
-    owner: z.string().min(1),
-    aliases: z.array(z.string().regex(/^alias\/[A-Za-z0-9/_-]+$/, { message: 'must look like alias/name' })).default([]),
-    policy: policySchema.default({ gracePeriod: '7d', revoke: 'disable', phaseTimeout: '10m', requireApproval: false }),
-    dependents: z.array(dependentSchema).default([]),
+    id: slug.describe('Key id: a slug, unique in the file.'),
+    provider: z.enum(PROVIDER_KINDS).describe('Where the key material lives.'),
+    algorithm: z.enum(ALGORITHMS).describe('Key algorithm.'),
+    owner: z.string().min(1, { message: 'must not be empty' }).describe('Owning team.'),
+    aliases: z
+      .array(z.string().regex(/^alias\/[A-Za-z0-9/_-]+$/, { message: 'must look like alias/name' }))
+      .default([])
+      .describe('Stable names that point at the active version; unique across all keys.'),
+    policy: policySchema.default(DEFAULT_POLICY).describe('Rotation policy.'),
+    dependents: z.array(dependentSchema).default([]).describe('Services that use this key.'),
   })
   .strict()
 
 export const windowSchema = z
-  .object({ cron: z.string().min(1), duration, timezone: z.string().default('UTC') })
+  .object({
+    cron: cron.describe('When the window opens, as a five-field cron expression.'),
+    duration: positiveDuration.describe('How long the window stays open.'),
+    timezone: timezone.default('UTC').describe('IANA time zone the cron expression is read in.'),
+  })
   .strict()
 
 export const blackoutSchema = z
   .object({
-    from: z.string().datetime({ offset: true }),
-    to: z.string().datetime({ offset: true }),
-    reason: z.string().min(1),
-    keys: z.array(slug).optional(),
+    from: isoTime.describe('Start of the freeze (ISO-8601 with offset).'),
+    to: isoTime.describe('End of the freeze, after `from`.'),
+    reason: z.string().min(1, { message: 'must not be empty' }),
+    keys: z.array(slug).optional().describe('Keys the freeze applies to; omit for every key.'),
   })
   .strict()
 
 const sinkSchema = z
-  .object({ type: z.enum(['webhook', 'slack', 'pagerduty']), url: httpUrl, secretEnv: envName.optional() })
+  .object({
+    type: z.enum(['webhook', 'slack', 'pagerduty']),
+    url: httpUrl,
+    secretEnv: envName.optional().describe('Environment variable holding the HMAC secret of the webhook.'),
+  })
   .strict()
 
 export const configSchema = z
   .object({
-    keys: z.array(keySchema).default([]),
-    windows: z.record(z.string(), windowSchema).default({}),
-    blackouts: z.array(blackoutSchema).default([]),
+    keys: z.array(keySchema).default([]).describe('The managed keys.'),
+    windows: z.record(slug, windowSchema).default({}).describe('Named change windows.'),
+    blackouts: z.array(blackoutSchema).default([]).describe('Periods in which no rotation starts.'),
     notifications: z
-      .object({ alerts: z.array(sinkSchema).default([]), incidents: z.array(sinkSchema).default([]) })
+      .object({
+        alerts: z.array(sinkSchema).default([]).describe('Where alerts are sent.'),
+        incidents: z.array(sinkSchema).default([]).describe('Where incidents are sent.'),
+      })
       .strict()
       .default({ alerts: [], incidents: [] }),
   })
@@ -77,3 +136,12 @@ export type KeyrotorConfig = z.infer<typeof configSchema>
 export type KeyConfig = z.infer<typeof keySchema>
 export type KeyPolicy = z.infer<typeof policySchema>
 export type DependentConfig = z.infer<typeof dependentSchema>
+
+function isTimezone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone })
+    return true
+  } catch {
+    return false
+  }
+}

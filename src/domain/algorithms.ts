@@ -1,4 +1,11 @@
-export const ALGORITHMS = ['aes-256-gcm', 'hmac-sha256', 'rsa-2048', 'rsa-3072', 'ec-p256', 'ed25519'] as const
+export const ALGORITHMS = [
+  'aes-256-gcm',
+  'hmac-sha256',
+  'rsa-2048',
+  'rsa-3072',
+  'ec-p256',
+  'ed25519',
+] as const
 export type Algorithm = (typeof ALGORITHMS)[number]
 
 export const PROVIDER_KINDS = ['local', 'pkcs11', 'aws-kms', 'vault-transit', 'exec'] as const

@@ -1,6 +1,13 @@
 import { KeyrotorError } from '../errors.js'
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+const UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+}
 
 /** Parses "500ms", "30s", "10m", "6h", "90d", "2w" (or a combination such as "1h30m") into milliseconds. */
 export function parseDuration(text: string): number {

@@ -15,7 +15,11 @@ const ARROWS: Record<VersionState, readonly VersionState[]> = {
   destroyed: [],
 }
 
-export function canTransition(from: VersionState, to: VersionState, cause: TransitionCause = 'phase'): boolean {
+export function canTransition(
+  from: VersionState,
+  to: VersionState,
+  cause: TransitionCause = 'phase',
+): boolean {
   if (!ARROWS[from].includes(to)) return false
   if (from === 'disabled' && to === 'retiring') return cause === 'forward-correction'
   return true

@@ -2,7 +2,16 @@ import { KeyrotorError } from '../errors.js'
 import type { RunKind } from './runs.js'
 
 /** DESIGN §3. A revoke run has its own three phases. */
-export const PHASES = ['preflight', 'create', 'distribute', 'promote', 'confirm', 'validate', 'retire', 'revoke'] as const
+export const PHASES = [
+  'preflight',
+  'create',
+  'distribute',
+  'promote',
+  'confirm',
+  'validate',
+  'retire',
+  'revoke',
+] as const
 export type Phase = (typeof PHASES)[number]
 
 const ROTATE: readonly Phase[] = ['preflight', 'create', 'distribute', 'promote', 'confirm', 'validate']

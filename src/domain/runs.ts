@@ -16,7 +16,11 @@ export const RUN_STATES = [
 export type RunState = (typeof RUN_STATES)[number]
 
 /** States in which a run still holds its key: at most one per key (DESIGN §4.1). */
-export const NON_TERMINAL_RUN_STATES = ['queued', 'awaiting_approval', 'running'] as const satisfies readonly RunState[]
+export const NON_TERMINAL_RUN_STATES = [
+  'queued',
+  'awaiting_approval',
+  'running',
+] as const satisfies readonly RunState[]
 
 export const TRIGGERS = ['manual', 'scheduler', 'system'] as const
 export type Trigger = (typeof TRIGGERS)[number]

@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from 'kysely'
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration } from 'kysely'
 import pg from 'pg'
 import * as initial from './migrations/001-initial.js'
-import type { DialectName } from './dialect.js'
+import { dialectOf, type DialectName } from './dialect.js'
 import type { Database } from './tables.js'
 
 export interface StoreOptions {
@@ -39,7 +39,8 @@ export function openStore(options: StoreOptions): Store {
       max: options.poolSize ?? 10,
       ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
     })
-    if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`)
+    if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema))
+      throw new Error(`invalid schema name ${schema}`)
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     return { db, dialect: 'postgres', location: redactUrl(options.databaseUrl), close: () => db.destroy() }
   }
@@ -58,8 +59,14 @@ export function openStore(options: StoreOptions): Store {
 
 /** Runs every migration not yet applied; keyrotor migrates forward only, at start. */
 export async function migrate(db: Kysely<Database>): Promise<void> {
+  // Kysely looks for its tables in any schema unless told which: pin the one we work in
+  const schema =
+    dialectOf(db as Kysely<unknown>) === 'postgres'
+      ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
+      : undefined
   const migrator = new Migrator({
     db,
+    ...(schema === undefined ? {} : { migrationTableSchema: schema }),
     provider: { getMigrations: async () => MIGRATIONS },
     migrationTableName: 'keyrotor_migration',
     migrationLockTableName: 'keyrotor_migration_lock',

@@ -20,7 +20,8 @@ export async function postgresAvailable(): Promise<boolean> {
     await client.end()
     postgresAnswers = true
   } catch (error) {
-    if (process.env.CI === 'true') throw new Error(`CI=true but PostgreSQL does not answer at ${TEST_DATABASE_URL}`, { cause: error })
+    if (process.env.CI === 'true')
+      throw new Error(`CI=true but PostgreSQL does not answer at ${TEST_DATABASE_URL}`, { cause: error })
     console.warn(`NOTICE: PostgreSQL does not answer at ${TEST_DATABASE_URL}; its suites are skipped`)
     postgresAnswers = false
   }
@@ -44,7 +45,9 @@ export async function createTestStore(dialect: DialectName): Promise<TestStore> 
   const dataDir = mkdtempSync(join(tmpdir(), 'keyrotor-test-'))
   const schema = dialect === 'postgres' ? `kr_test_${randomBytes(6).toString('hex')}` : undefined
   const openOptions =
-    dialect === 'postgres' ? { dataDir, databaseUrl: TEST_DATABASE_URL, schema: schema as string } : { dataDir }
+    dialect === 'postgres'
+      ? { dataDir, databaseUrl: TEST_DATABASE_URL, schema: schema as string }
+      : { dataDir }
   if (schema !== undefined) await withClient((c) => c.query(`CREATE SCHEMA ${schema}`))
   const store = openStore(openOptions)
   await migrate(store.db)

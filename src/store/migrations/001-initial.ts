@@ -5,7 +5,9 @@ import { dialectOf } from '../dialect.js'
 export async function up(db: Kysely<unknown>): Promise<void> {
   // an ever-rising integer key: the cursor of event streams and the order of the audit chain
   const identity = (c: ColumnDefinitionBuilder) =>
-    dialectOf(db) === 'postgres' ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement()
+    dialectOf(db) === 'postgres'
+      ? c.primaryKey().generatedByDefaultAsIdentity()
+      : c.primaryKey().autoIncrement()
 
   await db.schema
     .createTable('keys')
@@ -32,8 +34,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addPrimaryKeyConstraint('key_versions_pk', ['key_id', 'version'])
     .execute()
   // exactly one active version per key, enforced by the database
-  await sql`CREATE UNIQUE INDEX key_versions_one_active ON key_versions (key_id) WHERE state = 'active'`.execute(db)
-  await sql`CREATE INDEX key_versions_revoke_due ON key_versions (revoke_due_at) WHERE state = 'retiring'`.execute(db)
+  await sql`CREATE UNIQUE INDEX key_versions_one_active ON key_versions (key_id) WHERE state = 'active'`.execute(
+    db,
+  )
+  await sql`CREATE INDEX key_versions_revoke_due ON key_versions (revoke_due_at) WHERE state = 'retiring'`.execute(
+    db,
+  )
 
   await db.schema
     .createTable('key_aliases')
@@ -89,7 +95,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('finished_at', 'text')
     .addColumn('active_key', 'text', (c) => c.unique())
     .execute()
-  await db.schema.createIndex('runs_by_state').on('runs').columns(['state', 'priority', 'created_at']).execute()
+  await db.schema
+    .createIndex('runs_by_state')
+    .on('runs')
+    .columns(['state', 'priority', 'created_at'])
+    .execute()
   await db.schema.createIndex('runs_by_key').on('runs').columns(['key_id', 'created_at']).execute()
   await db.schema.createIndex('runs_by_correlation').on('runs').column('correlation_id').execute()
 
@@ -105,7 +115,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('data', 'text')
     .execute()
   await db.schema.createIndex('run_events_by_run').on('run_events').columns(['run_id', 'id']).execute()
-  await db.schema.createIndex('run_events_by_correlation').on('run_events').columns(['correlation_id', 'id']).execute()
+  await db.schema
+    .createIndex('run_events_by_correlation')
+    .on('run_events')
+    .columns(['correlation_id', 'id'])
+    .execute()
 
   await db.schema
     .createTable('audit_events')

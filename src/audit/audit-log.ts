@@ -1,0 +1,128 @@
+import type { Kysely } from 'kysely'
+import { KeyrotorError } from '../errors.js'
+import type { Database } from '../store/tables.js'
+import { assertNoSecrets } from './secret-guard.js'
+
+/** What happened, by whom. Never a secret: details are checked (see secret-guard.ts). */
+export interface AuditEntry {
+  /** A user name, `token:<id>`, or `system` for the engine. */
+  actor: string
+  /** Dotted verb such as `rotation.trigger`, `tokens.create`, `halt.engage`. */
+  action: string
+  /** What it acted on: a key id, run id, token id … */
+  target?: string | undefined
+  correlationId?: string | undefined
+  reason?: string | undefined
+  details?: Record<string, unknown> | undefined
+}
+
+/** A recorded audit event, in the order of `seq`. */
+export interface AuditEvent {
+  seq: number
+  at: string
+  actor: string
+  action: string
+  target: string | null
+  correlationId: string | null
+  reason: string | null
+  details: Record<string, unknown> | null
+}
+
+export interface AuditQuery {
+  /** Events at or after this time. */
+  since?: Date | string | undefined
+  correlationId?: string | undefined
+  /** Events after this seq: the cursor of an export or a stream. */
+  afterSeq?: number | undefined
+  /** At most this many (default 1000, at most 10000). */
+  limit?: number | undefined
+}
+
+export interface AuditLog {
+  /**
+   * Appends one event through `db`, which should be the transaction of the action it records:
+   * if the audit write fails, so does the action (fail closed), and a rolled-back action leaves
+   * no record.
+   */
+  append(db: Kysely<Database>, entry: AuditEntry): Promise<AuditEvent>
+  list(db: Kysely<Database>, query?: AuditQuery): Promise<AuditEvent[]>
+}
+
+const DEFAULT_LIMIT = 1000
+const MAX_LIMIT = 10_000
+
+export function createAuditLog(deps: { now?: () => Date } = {}): AuditLog {
+  const now = deps.now ?? (() => new Date())
+  return {
+    async append(db, entry) {
+      if (entry.actor.length === 0 || entry.action.length === 0) {
+        throw new KeyrotorError('INTERNAL', 'an audit event needs an actor and an action')
+      }
+      if (entry.details !== undefined) assertNoSecrets(entry.details)
+      const row = {
+        at: now().toISOString(),
+        actor: entry.actor,
+        action: entry.action,
+        target: entry.target ?? null,
+        correlation_id: entry.correlationId ?? null,
+        reason: entry.reason ?? null,
+        details: entry.details === undefined ? null : serialize(entry.details),
+        // The HMAC hash chain goes here: prev_hash (the hash of the event at seq - 1, read under a
+        // lock so appends serialize) and hash = HMAC(key, prev_hash || canonical JSON of this row).
+      }
+      const { seq } = await db
+        .insertInto('audit_events')
+        .values(row)
+        .returning('seq')
+        .executeTakeFirstOrThrow()
+      return toEvent({ ...row, seq: Number(seq) })
+    },
+
+    async list(db, query = {}) {
+      const limit = Math.min(Math.max(Math.trunc(query.limit ?? DEFAULT_LIMIT), 1), MAX_LIMIT)
+      let select = db.selectFrom('audit_events').selectAll().orderBy('seq').limit(limit)
+      if (query.since !== undefined) select = select.where('at', '>=', isoTime(query.since))
+      if (query.correlationId !== undefined) select = select.where('correlation_id', '=', query.correlationId)
+      if (query.afterSeq !== undefined) select = select.where('seq', '>', query.afterSeq)
+      const rows = await select.execute()
+      return rows.map((r) => toEvent({ ...r, seq: Number(r.seq) }))
+    },
+  }
+}
+
+function serialize(details: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(details)
+  } catch (error) {
+    throw new KeyrotorError('INTERNAL', 'audit details are not serializable as JSON', { cause: error })
+  }
+}
+
+// `at` is stored as toISOString() output, so comparing the text compares the times
+function isoTime(value: Date | string): string {
+  const time = new Date(value)
+  if (Number.isNaN(time.getTime())) throw new KeyrotorError('BAD_REQUEST', `"${String(value)}" is not a time`)
+  return time.toISOString()
+}
+
+function toEvent(row: {
+  seq: number
+  at: string
+  actor: string
+  action: string
+  target: string | null
+  correlation_id: string | null
+  reason: string | null
+  details: string | null
+}): AuditEvent {
+  return {
+    seq: row.seq,
+    at: row.at,
+    actor: row.actor,
+    action: row.action,
+    target: row.target,
+    correlationId: row.correlation_id,
+    reason: row.reason,
+    details: row.details === null ? null : (JSON.parse(row.details) as Record<string, unknown>),
+  }
+}

@@ -1,0 +1,60 @@
+import type { Command } from 'commander'
+import type { ApprovalView } from './api-types.js'
+import { seg } from './http-client.js'
+import { cell, table } from './output.js'
+import { leaf } from './session.js'
+import type { Act } from './session.js'
+
+export function renderApproval(a: ApprovalView): string[] {
+  return [
+    `approval ${a.id} ${a.state}: ${a.action} ${a.subject}, requested by ${a.requestedBy}, expires ${cell(a.expiresAt)}`,
+    `  needs roles: ${cell(a.requiredRoles)}; given: ${
+      a.approvals.length === 0 ? '-' : a.approvals.map((g) => `${g.by} (${g.role}) at ${g.at}`).join(', ')
+    }`,
+  ]
+}
+
+export function registerApprovals(program: Command, act: Act): void {
+  const approvals = program.command('approvals').description('four-eyes approvals (never by the requester)')
+
+  leaf(approvals, 'list', 'list approvals').action(
+    act(async ({ api, out }) => {
+      const list = await api().get<ApprovalView[]>('/v1/approvals')
+      out.emit(list, () =>
+        list.length === 0
+          ? ['no approvals']
+          : table(
+              ['ID', 'STATE', 'ACTION', 'SUBJECT', 'REQUESTED BY', 'NEEDS', 'GIVEN', 'EXPIRES'],
+              list.map((a) => [
+                a.id,
+                a.state,
+                a.action,
+                a.subject,
+                a.requestedBy,
+                a.requiredRoles,
+                a.approvals.map((g) => g.by),
+                a.expiresAt,
+              ]),
+            ),
+      )
+    }),
+  )
+
+  leaf(approvals, 'approve <id>', 'approve (refused for the requester: exit 7)').action(
+    act(async ({ api, out }, [id]) => {
+      const { body } = await api().post<ApprovalView>(`/v1/approvals/${seg(id ?? '')}/approve`)
+      out.emit(body, () => renderApproval(body))
+    }),
+  )
+
+  leaf(approvals, 'reject <id>', 'reject')
+    .requiredOption('--reason <text>', 'why')
+    .action(
+      act(async ({ api, out, opts }, [id]) => {
+        const { body } = await api().post<ApprovalView>(`/v1/approvals/${seg(id ?? '')}/reject`, {
+          reason: opts.reason,
+        })
+        out.emit(body, () => renderApproval(body))
+      }),
+    )
+}

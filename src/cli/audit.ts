@@ -1,0 +1,45 @@
+import type { Command } from 'commander'
+import { KeyrotorError } from '../errors.js'
+import { EXIT } from './exit-codes.js'
+import { leaf, str } from './session.js'
+import type { Act } from './session.js'
+
+export interface AuditVerifyReport {
+  valid: boolean
+  checked: number
+  /** The first record whose hash does not chain, when `valid` is false. */
+  brokenAt?: { seq: number; reason: string } | null
+}
+
+export function registerAudit(program: Command, act: Act): void {
+  const audit = program.command('audit').description('the hash-chained audit log')
+
+  leaf(audit, 'verify', 'check the hash chain end to end (exit 1 when broken)').action(
+    act(async ({ api, out }) => {
+      const report = await api().get<AuditVerifyReport>('/v1/audit/verify')
+      out.emit(report, () =>
+        report.valid
+          ? `audit chain intact: ${report.checked} records`
+          : `audit chain BROKEN after ${report.checked} records${report.brokenAt ? ` at #${report.brokenAt.seq}: ${report.brokenAt.reason}` : ''}`,
+      )
+      return report.valid ? EXIT.ok : EXIT.runFailed
+    }),
+  )
+
+  leaf(audit, 'export', 'export audit records as JSON lines (a JSON array with --json)')
+    .option('--since <time>', 'only records at or after this ISO 8601 time')
+    .action(
+      act(async ({ api, out, opts }) => {
+        const since = str(opts, 'since')
+        if (since !== undefined && Number.isNaN(Date.parse(since))) {
+          throw new KeyrotorError(
+            'BAD_REQUEST',
+            `--since: "${since}" is not a time (use ISO 8601, e.g. 2026-11-26T00:00:00Z)`,
+          )
+        }
+        const records = await api().get<unknown[]>('/v1/audit', { since })
+        // JSON lines is the export format; --json keeps its promise of one document
+        out.emit(records, () => records.map((record) => JSON.stringify(record)))
+      }),
+    )
+}

@@ -1,0 +1,59 @@
+import { readFile } from 'node:fs/promises'
+import type { Command } from 'commander'
+import { KeyrotorError } from '../errors.js'
+import type { IncidentView } from './api-types.js'
+import { seg } from './http-client.js'
+import { cell, table } from './output.js'
+import { leaf } from './session.js'
+import type { Act } from './session.js'
+
+function renderIncident(i: IncidentView): string[] {
+  const lines = [
+    `incident ${i.id} ${i.state}: ${i.title}`,
+    `  key ${cell(i.key)}, run ${cell(i.runId)}, correlation ${cell(i.correlationId)}`,
+    `  opened ${i.openedAt}, closed ${cell(i.closedAt)}`,
+  ]
+  if (i.rca) lines.push('', 'RCA:', i.rca)
+  return lines
+}
+
+export function registerIncidents(program: Command, act: Act): void {
+  const incidents = program
+    .command('incidents')
+    .description('incidents opened by security or availability failures')
+
+  leaf(incidents, 'list', 'list incidents').action(
+    act(async ({ api, out }) => {
+      const list = await api().get<IncidentView[]>('/v1/incidents')
+      out.emit(list, () =>
+        list.length === 0
+          ? ['no incidents']
+          : table(
+              ['ID', 'STATE', 'KEY', 'RUN', 'OPENED', 'TITLE'],
+              list.map((i) => [i.id, i.state, i.key, i.runId, i.openedAt, i.title]),
+            ),
+      )
+    }),
+  )
+
+  leaf(incidents, 'show <id>', 'show one incident').action(
+    act(async ({ api, out }, [id]) => {
+      const incident = await api().get<IncidentView>(`/v1/incidents/${seg(id ?? '')}`)
+      out.emit(incident, () => renderIncident(incident))
+    }),
+  )
+
+  leaf(incidents, 'close <id>', 'close an incident with its root cause analysis')
+    .requiredOption('--rca <file>', 'the RCA document (Markdown or text)')
+    .action(
+      act(async ({ api, out, opts }, [id]) => {
+        const file = String(opts.rca)
+        const rca = await readFile(file, 'utf8').catch((error: unknown) => {
+          throw new KeyrotorError('BAD_REQUEST', `cannot read --rca ${file}: ${(error as Error).message}`)
+        })
+        if (rca.trim() === '') throw new KeyrotorError('BAD_REQUEST', `--rca ${file} is empty`)
+        const { body } = await api().post<IncidentView>(`/v1/incidents/${seg(id ?? '')}/close`, { rca })
+        out.emit(body, () => renderIncident(body))
+      }),
+    )
+}

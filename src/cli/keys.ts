@@ -1,0 +1,77 @@
+import type { Command } from 'commander'
+import type { KeyView } from './api-types.js'
+import { seg } from './http-client.js'
+import { cell, table } from './output.js'
+import { leaf } from './session.js'
+import type { Act } from './session.js'
+
+export function registerKeys(program: Command, act: Act): void {
+  const keys = program.command('keys').description('managed keys, their versions, aliases and dependents')
+
+  leaf(keys, 'list', 'list the managed keys').action(
+    act(async ({ api, out }) => {
+      const list = await api().get<KeyView[]>('/v1/keys')
+      out.emit(list, () => keyTable(list))
+    }),
+  )
+
+  leaf(keys, 'show <key>', 'show one key: versions, aliases, dependents and their last answers').action(
+    act(async ({ api, out }, [id]) => {
+      const key = await api().get<KeyView>(`/v1/keys/${seg(id ?? '')}`)
+      out.emit(key, () => renderKey(key))
+    }),
+  )
+}
+
+function activeVersion(key: KeyView): number | undefined {
+  return key.versions.find((version) => version.state === 'active')?.version
+}
+
+function keyTable(list: readonly KeyView[]): string[] {
+  if (list.length === 0) return ['no keys']
+  return table(
+    ['ID', 'ALGORITHM', 'PROVIDER', 'ACTIVE', 'ALIASES'],
+    list.map((key) => [
+      key.id,
+      key.algorithm,
+      key.provider,
+      activeVersion(key),
+      key.aliases.map((a) => a.name),
+    ]),
+  )
+}
+
+export function renderKey(key: KeyView): string[] {
+  const active = activeVersion(key)
+  const lines = [
+    `key ${key.id}  ${key.algorithm} on ${key.provider}, owner ${key.owner}, active v${active ?? '-'}`,
+    `policy: ${Object.entries(key.policy)
+      .map(([name, value]) => `${name}=${cell(value)}`)
+      .join(' ')}`,
+    '',
+    'versions:',
+    ...table(
+      ['VERSION', 'STATE', 'COMPROMISED', 'CREATED'],
+      key.versions.map((v) => [v.version, v.state, v.compromised ? 'yes' : 'no', v.createdAt]),
+    ).map((line) => `  ${line}`),
+    '',
+    'aliases:',
+    ...(key.aliases.length === 0
+      ? ['  -']
+      : key.aliases.map((alias) => `  ${alias.name} → v${cell(alias.version)}`)),
+    '',
+    'dependents:',
+  ]
+  if (key.dependents.length === 0) return [...lines, '  -']
+  const rows = key.dependents.map((d) => [
+    d.name,
+    d.critical ? 'yes' : 'no',
+    d.accepts,
+    d.active,
+    d.lastProbeAt,
+    d.lastNotice === undefined || d.lastNotice === null ? null : `${d.lastNotice} @ ${cell(d.lastNoticeAt)}`,
+    d.lastError,
+  ])
+  const headers = ['NAME', 'CRITICAL', 'ACCEPTS', 'ACTIVE', 'LAST PROBE', 'LAST NOTICE', 'LAST ERROR']
+  return [...lines, ...table(headers, rows).map((line) => `  ${line}`)]
+}

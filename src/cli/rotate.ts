@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Command } from 'commander'
+import { KeyrotorError, isKeyrotorError } from '../errors.js'
+import type { RunView } from './api-types.js'
+import { EXIT } from './exit-codes.js'
+import { seg } from './http-client.js'
+import { renderRun, runLine } from './render-run.js'
+import { durationOption, integerOption, leaf, reportError, str } from './session.js'
+import type { Act, Session } from './session.js'
+import { waitForRun, writeResultLine } from './wait-for-run.js'
+
+export function registerRotate(program: Command, act: Act): void {
+  leaf(program, 'rotate <key>', 'start a rotation; with --wait stream its phases and exit by its outcome')
+    .option('--wait', 'follow the run until it ends')
+    .addOption(durationOption('--timeout <duration>', 'with --wait: stop waiting after this long (exit 6)'))
+    .option('--idempotency-key <key>', 'a repeated trigger with the same key attaches to the existing run')
+    .addOption(integerOption('--attempt <n>', "the scheduler's attempt number (Control-M %%RUNCOUNT)"))
+    .option('--reason <text>', 'why (required with --emergency)')
+    .option('--emergency', 'emergency rotation: waits for a security approval')
+    .action(
+      act(async (session, [key]) => {
+        if (session.opts.emergency === true && !str(session.opts, 'reason')) {
+          throw new KeyrotorError('BAD_REQUEST', 'an emergency rotation needs --reason')
+        }
+        return startRun(session, `/v1/keys/${seg(key ?? '')}/rotations`, {
+          reason: str(session.opts, 'reason'),
+          emergency: session.opts.emergency === true ? true : undefined,
+          attempt: session.opts.attempt,
+        })
+      }),
+    )
+
+  leaf(program, 'forward-correct <key>', 'start the approved recovery run after partial execution')
+    .requiredOption('--reason <text>', 'why the key must be driven forward')
+    .option('--wait', 'follow the run until it ends')
+    .addOption(durationOption('--timeout <duration>', 'with --wait: stop waiting after this long (exit 6)'))
+    .option('--idempotency-key <key>', 'a repeated trigger with the same key attaches to the existing run')
+    .action(
+      act(async (session, [key]) =>
+        startRun(session, `/v1/keys/${seg(key ?? '')}/forward-corrections`, {
+          reason: str(session.opts, 'reason'),
+        }),
+      ),
+    )
+}
+
+/** POSTs a run trigger; prints the run, or follows it with --wait. Shared by rotate and forward-correct. */
+async function startRun(session: Session, path: string, fields: Record<string, unknown>): Promise<number> {
+  const { out, opts } = session
+  const wait = opts.wait === true
+  // with --wait a key is generated when none is given, so re-sending after a dropped connection attaches
+  const idempotencyKey = str(opts, 'idempotencyKey') ?? (wait ? `cli-${randomUUID()}` : undefined)
+  let response: { status: number; body: RunView }
+  try {
+    response = await postWithReconnect(
+      session,
+      path,
+      { ...fields, idempotencyKey },
+      idempotencyKey !== undefined,
+    )
+  } catch (error) {
+    const code = reportError(out, error)
+    if (wait) {
+      const state = isKeyrotorError(error) ? error.code : 'INTERNAL'
+      const runId = isKeyrotorError(error) ? error.details?.runId : undefined
+      writeResultLine(out, state, typeof runId === 'string' ? runId : '-', code)
+    }
+    return code
+  }
+  const run = response.body
+  if (response.status === 200) {
+    out.note(
+      `attached to existing run ${run.id} (idempotency key ${run.idempotencyKey ?? idempotencyKey ?? '-'})`,
+    )
+  }
+  if (!wait) {
+    out.emit(run, () => runLine(run))
+    return EXIT.ok
+  }
+  out.progress(renderRun(run)[0] ?? runLine(run))
+  return waitForRun(session, run, opts.timeout as number | undefined)
+}
+
+/** Only a trigger carrying an idempotency key is safe to send twice; others get one try. */
+async function postWithReconnect(
+  session: Session,
+  path: string,
+  body: Record<string, unknown>,
+  repeatable: boolean,
+): Promise<{ status: number; body: RunView }> {
+  const attempts = repeatable ? 3 : 1
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await session.api().post<RunView>(path, body)
+    } catch (error) {
+      if (attempt >= attempts || !isKeyrotorError(error, 'UNREACHABLE')) throw error
+      session.out.note(`keyrotor: ${error.message}; trying again with the same idempotency key`)
+      await sleep(500 * attempt)
+    }
+  }
+}

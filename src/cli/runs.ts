@@ -1,0 +1,57 @@
+import type { Command } from 'commander'
+import type { RunView } from './api-types.js'
+import { EXIT } from './exit-codes.js'
+import { seg } from './http-client.js'
+import { renderRun, runTable } from './render-run.js'
+import { durationOption, leaf, str } from './session.js'
+import type { Act } from './session.js'
+import { waitForRun } from './wait-for-run.js'
+
+export function registerRuns(program: Command, act: Act): void {
+  const runs = program.command('runs').description('list, inspect, follow and recover runs')
+
+  leaf(runs, 'list', 'list runs, newest first')
+    .option('--key <key>', 'only runs of this key')
+    .option('--state <state>', 'only runs in this state')
+    .action(
+      act(async ({ api, out, opts }) => {
+        const list = await api().get<RunView[]>('/v1/runs', {
+          key: str(opts, 'key'),
+          state: str(opts, 'state'),
+        })
+        out.emit(list, () => runTable(list))
+      }),
+    )
+
+  leaf(runs, 'show <run>', 'show one run').action(
+    act(async ({ api, out }, [id]) => {
+      const run = await api().get<RunView>(`/v1/runs/${seg(id ?? '')}`)
+      out.emit(run, () => renderRun(run))
+    }),
+  )
+
+  leaf(runs, 'wait <run>', 'follow a run until it ends and exit by its outcome')
+    .addOption(durationOption('--timeout <duration>', 'stop waiting after this long (exit 6)'))
+    .action(
+      act(async (session, [id]) => {
+        const run = await session.api().get<RunView>(`/v1/runs/${seg(id ?? '')}`)
+        return waitForRun(session, run, session.opts.timeout as number | undefined)
+      }),
+    )
+
+  // the failure playbook: verify consistency first, then retry forward (never a blind retry)
+  const actions = [
+    ['verify', 'check the failed run\u2019s key for consistency (required before retry)'],
+    ['retry', 'resume a failed run forward from its failed phase'],
+    ['cancel', 'cancel a run that has not reached its point of no return'],
+  ] as const
+  for (const [action, description] of actions) {
+    leaf(runs, `${action} <run>`, description).action(
+      act(async ({ api, out }, [id]) => {
+        const { body: run } = await api().post<RunView>(`/v1/runs/${seg(id ?? '')}/${action}`)
+        out.emit(run, () => renderRun(run))
+        return EXIT.ok
+      }),
+    )
+  }
+}

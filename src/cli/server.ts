@@ -1,0 +1,61 @@
+import type { Command } from 'commander'
+import { integerOption, leaf, str } from './session.js'
+import type { Act } from './session.js'
+
+const DEFAULT_PORT = 8420
+const DEFAULT_HOST = '127.0.0.1'
+
+/** init, server and demo run in this process: they load src/main.ts on demand. */
+export function registerServer(program: Command, act: Act): void {
+  leaf(program, 'init', 'create the store and master key; print the admin token once')
+    .requiredOption('--data-dir <dir>', 'where the SQLite store and master key live')
+    .option('--database <url>', 'postgres://… to create the schema in PostgreSQL instead of SQLite')
+    .action(
+      act(async ({ ctx, out, opts }) => {
+        const app = await ctx.importApp()
+        const { adminToken } = await app.runInit({
+          dataDir: String(opts.dataDir),
+          databaseUrl: str(opts, 'database'),
+          masterKey: ctx.env.masterKey,
+        })
+        out.emit({ adminToken }, () => [
+          'keyrotor initialised. Admin token:',
+          adminToken,
+          'It is shown only once: store it now (e.g. in your secret manager).',
+        ])
+      }),
+    )
+
+  leaf(program, 'server', 'run API, dashboard, scheduler and workers')
+    .requiredOption('--data-dir <dir>', 'the data directory made by init')
+    .option('--config <file>', 'keyrotor.yaml')
+    .addOption(integerOption('--port <n>', 'port to listen on', 0, 65535).default(DEFAULT_PORT))
+    .option('--host <host>', 'address to listen on', DEFAULT_HOST)
+    .option('--database <url>', 'postgres://… selects PostgreSQL, otherwise SQLite in the data dir')
+    .option('--log-file <file>', 'write JSON logs here instead of stdout')
+    .action(
+      act(async ({ ctx, opts }) => {
+        const app = await ctx.importApp()
+        await app.runServer({
+          dataDir: String(opts.dataDir),
+          configPath: str(opts, 'config'),
+          port: opts.port as number,
+          host: String(opts.host),
+          databaseUrl: str(opts, 'database'),
+          logFile: str(opts, 'logFile'),
+          masterKey: ctx.env.masterKey,
+          logLevel: ctx.env.logLevel,
+          secretOf: ctx.secretOf,
+        })
+      }),
+    )
+
+  leaf(program, 'demo', 'throwaway data dir, demo keys, one rotation end to end, then keep serving')
+    .addOption(integerOption('--port <n>', 'port to listen on', 0, 65535).default(DEFAULT_PORT))
+    .action(
+      act(async ({ ctx, out, opts }) => {
+        const app = await ctx.importApp()
+        await app.runDemo({ port: opts.port as number, json: out.json })
+      }),
+    )
+}

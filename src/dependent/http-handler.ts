@@ -1,0 +1,104 @@
+import { createServer } from 'node:http'
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { NoticeHeaders, NoticeResult, ProbeAnswer } from './types.js'
+
+export const PROBE_PATH = '/keyrotor/probe'
+export const NOTIFY_PATH = '/keyrotor/notify'
+
+/** A notice is a few hundred bytes; refuse anything far larger before reading it all. */
+const MAX_BODY_BYTES = 64 * 1024
+
+interface Endpoints {
+  probeAnswer(): ProbeAnswer
+  handleNotice(rawBody: string, headers: NoticeHeaders): Promise<NoticeResult>
+}
+
+/** Where a dependent listens, and its two URLs to put in keyrotor.yaml. */
+export interface Listening {
+  url: string
+  port: number
+  probeUrl: string
+  notifyUrl: string
+  close(): Promise<void>
+}
+
+/** The node:http listener of a dependent's two endpoints; anything else answers 404. */
+export function createNoticeHandler(endpoints: () => Endpoints): RequestListener {
+  return (request, response) => {
+    const path = (request.url ?? '/').split('?')[0]
+    if (path === PROBE_PATH && request.method === 'GET') {
+      return send(response, 200, endpoints().probeAnswer())
+    }
+    if (path === NOTIFY_PATH && request.method === 'POST') {
+      void notice(endpoints(), request, response)
+      return
+    }
+    if (path === PROBE_PATH || path === NOTIFY_PATH)
+      return send(response, 405, { error: 'method not allowed' })
+    send(response, 404, { error: 'not found' })
+  }
+}
+
+async function notice(
+  endpoints: Endpoints,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  let body: string | undefined
+  try {
+    body = await readBody(request)
+  } catch {
+    return send(response, 400, { error: 'the notice could not be read' })
+  }
+  if (body === undefined) return send(response, 413, { error: 'the notice is too large' })
+  const result = await endpoints
+    .handleNotice(body, request.headers)
+    .catch(() => ({ status: 500, error: undefined }))
+  const ok = result.status >= 200 && result.status < 300
+  send(response, result.status, ok ? { ok: true } : { error: result.error ?? 'refused' })
+}
+
+/** Serves `handler` and resolves once it listens. */
+export function listenOn(handler: RequestListener, port: number, host: string): Promise<Listening> {
+  const server = createServer(handler)
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      const address = server.address() as AddressInfo
+      const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
+      resolve({
+        url,
+        port: address.port,
+        probeUrl: url + PROBE_PATH,
+        notifyUrl: url + NOTIFY_PATH,
+        close: () =>
+          new Promise<void>((done, fail) => {
+            server.close((error) => (error === undefined ? done() : fail(error)))
+            server.closeAllConnections()
+          }),
+      })
+    })
+  })
+}
+
+/** The raw body as text, or undefined when it exceeds the limit. */
+function readBody(request: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk)
+    })
+    request.on('end', () =>
+      resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')),
+    )
+    request.on('error', reject)
+  })
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+  response.end(JSON.stringify(body))
+}

@@ -1,0 +1,44 @@
+import type { Kysely } from 'kysely'
+import type { DependentClient } from '../dependents/dependent-client.js'
+import type { ProviderKind } from '../domain/algorithms.js'
+import type { KeyProvider } from '../providers/key-provider.js'
+import type { Executor } from '../store/runs-repository.js'
+import type { Database } from '../store/tables.js'
+import type { RaiseAlert } from '../observability/alerts.js'
+
+/** The narrow views of the services the engine uses; main.ts wires the real ones. */
+export interface EngineDeps {
+  db: Kysely<Database>
+  providers: { get(kind: ProviderKind): KeyProvider }
+  dependents: DependentClient
+  alerts: { raise(executor: Kysely<Database>, alert: RaiseAlert): Promise<unknown> }
+  audit: {
+    append(
+      executor: Executor,
+      event: {
+        actor: string
+        action: string
+        target?: string
+        correlationId?: string
+        reason?: string
+        details?: Record<string, unknown>
+      },
+    ): Promise<unknown>
+  }
+  metrics?: {
+    phaseFinished(phase: string, seconds: number): void
+    runFinished(kind: string, outcome: string, seconds: number): void
+  }
+  log: EngineLog
+  now: () => Date
+}
+
+/** The engine logs through this; main.ts passes a pino child logger. */
+export interface EngineLog {
+  info(fields: Record<string, unknown>, message: string): void
+  warn(fields: Record<string, unknown>, message: string): void
+  error(fields: Record<string, unknown>, message: string): void
+}
+
+/** The actor name the engine writes audit records and halts under. */
+export const ENGINE_ACTOR = 'keyrotor'

@@ -1,0 +1,45 @@
+import type { KeyPolicy } from '../config/schema.js'
+import type { Algorithm, ProviderKind } from '../domain/algorithms.js'
+import { parseDuration } from '../domain/duration.js'
+import type { DependentTarget } from '../dependents/dependent-client.js'
+import { listAliases, listDependents, requireKey } from '../store/keys-repository.js'
+import type { Executor } from '../store/runs-repository.js'
+
+/** A key as the engine works with it: its row, policy in milliseconds, aliases and dependents. */
+export interface ManagedKey {
+  id: string
+  provider: ProviderKind
+  algorithm: Algorithm
+  owner: string
+  policy: KeyPolicy
+  gracePeriodMs: number
+  phaseTimeoutMs: number
+  aliases: { name: string; version: number }[]
+  dependents: DependentTarget[]
+}
+
+export async function loadManagedKey(db: Executor, keyId: string): Promise<ManagedKey> {
+  const [row, aliases, dependents] = await Promise.all([
+    requireKey(db, keyId),
+    listAliases(db, keyId),
+    listDependents(db, keyId),
+  ])
+  const policy = JSON.parse(row.policy) as KeyPolicy
+  return {
+    id: row.id,
+    provider: row.provider as ProviderKind,
+    algorithm: row.algorithm as Algorithm,
+    owner: row.owner,
+    policy,
+    gracePeriodMs: parseDuration(policy.gracePeriod),
+    phaseTimeoutMs: parseDuration(policy.phaseTimeout),
+    aliases,
+    dependents: dependents.map((d) => ({
+      name: d.name,
+      key: keyId,
+      probe: JSON.parse(d.probe) as DependentTarget['probe'],
+      notify: d.notify === null ? undefined : (JSON.parse(d.notify) as DependentTarget['notify']),
+      critical: d.critical === 1,
+    })),
+  }
+}

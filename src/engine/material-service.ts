@@ -1,0 +1,65 @@
+import type { Algorithm, ProviderKind } from '../domain/algorithms.js'
+import { isAsymmetric } from '../domain/algorithms.js'
+import { KeyrotorError } from '../errors.js'
+import type { Jwk } from '../providers/key-provider.js'
+import { listVersions, requireKey } from '../store/keys-repository.js'
+import type { EngineDeps } from './engine-deps.js'
+
+/**
+ * The read side of key material: the public JWKS verifiers load, and the material a consumer
+ * service bound to the key fetches (every fetch audited; never a disabled or destroyed version).
+ */
+export function createMaterialService(deps: Pick<EngineDeps, 'db' | 'providers' | 'audit'>) {
+  async function resolve(keyId: string) {
+    const key = await requireKey(deps.db, keyId)
+    const ref = { keyId: key.id, algorithm: key.algorithm as Algorithm }
+    return { key, ref, provider: deps.providers.get(key.provider as ProviderKind) }
+  }
+
+  return {
+    /** Public keys of pending, active and retiring versions, except one whose revoke has begun. */
+    async jwks(keyId: string): Promise<{ keys: Jwk[] }> {
+      const { ref, provider } = await resolve(keyId)
+      if (!isAsymmetric(ref.algorithm)) return { keys: [] }
+      const published = (await listVersions(deps.db, keyId)).filter(
+        (v) =>
+          v.state === 'pending' ||
+          v.state === 'active' ||
+          (v.state === 'retiring' && v.revoke_started_at === null),
+      )
+      const keys: Jwk[] = []
+      for (const v of published) {
+        const jwk = await provider.publicJwk(ref, v.version)
+        if (jwk !== null) keys.push(jwk)
+      }
+      return { keys }
+    },
+
+    async material(
+      keyId: string,
+      version: number,
+      caller: { user: string; tokenId: string; correlationId: string },
+    ): Promise<Jwk> {
+      const { ref, provider } = await resolve(keyId)
+      const row = (await listVersions(deps.db, keyId)).find((v) => v.version === version)
+      if (row === undefined) throw new KeyrotorError('NOT_FOUND', `key ${keyId} has no version ${version}`)
+      if (row.state === 'disabled' || row.state === 'destroyed') {
+        throw new KeyrotorError(
+          'MATERIAL_UNAVAILABLE',
+          `key ${keyId} v${version} is ${row.state}; its material is not served`,
+        )
+      }
+      const jwk = await provider.exportMaterial(ref, version)
+      await deps.audit.append(deps.db, {
+        actor: caller.user,
+        action: 'material.fetched',
+        target: keyId,
+        correlationId: caller.correlationId,
+        details: { version, tokenId: caller.tokenId, state: row.state },
+      })
+      return jwk
+    },
+  }
+}
+
+export type MaterialService = ReturnType<typeof createMaterialService>

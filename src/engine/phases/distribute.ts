@@ -1,0 +1,12 @@
+import { notifyAll, waitForAll } from '../dependent-ops.js'
+import type { PhaseHandler } from '../phase-context.js'
+import { requireVersion } from './create.js'
+
+/** Announces N+1 as pending and waits until every dependent can decrypt or verify with it. */
+export const distribute: PhaseHandler = async (ctx) => {
+  const to = requireVersion(ctx.run.to_version, 'to')
+  await notifyAll(ctx, 'key.version.staged', to)
+  await waitForAll(ctx, ctx.key.dependents, (a) => a.accepts.includes(to), `accepts v${to}`)
+  const n = ctx.key.dependents.length
+  return { message: `staged v${to} on ${n} dependent${n === 1 ? '' : 's'}` }
+}

@@ -1,0 +1,32 @@
+import { listVersions, moveVersion, pointAlias } from '../../store/keys-repository.js'
+import { notifyAll } from '../dependent-ops.js'
+import type { PhaseHandler } from '../phase-context.js'
+import { requireVersion } from './create.js'
+
+/**
+ * The point of no return: aliases → N+1 at the provider, then N+1 active and N retiring in the
+ * store (one durable checkpoint), then dependents are told to encrypt or sign with N+1.
+ * Every step checks before it acts, so a repeated promote changes nothing twice.
+ */
+export const promote: PhaseHandler = async (ctx) => {
+  const from = requireVersion(ctx.run.from_version, 'from')
+  const to = requireVersion(ctx.run.to_version, 'to')
+  for (const alias of ctx.key.aliases) {
+    if ((await ctx.provider.getAlias(ctx.ref, alias.name)) !== to)
+      await ctx.provider.setAlias(ctx.ref, alias.name, to)
+  }
+  const now = ctx.now()
+  const revokeDueAt = new Date(now.getTime() + ctx.key.gracePeriodMs).toISOString()
+  await ctx.checkpoint(`v${to} active, v${from} retiring`, async (trx) => {
+    const states = new Map((await listVersions(trx, ctx.key.id)).map((v) => [v.version, v.state]))
+    const at = now.toISOString()
+    // retire first: the database allows one active version per key
+    if (states.get(from) === 'active') {
+      await moveVersion(trx, ctx.key.id, from, 'active', 'retiring', at, { revoke_due_at: revokeDueAt })
+    }
+    if (states.get(to) === 'pending') await moveVersion(trx, ctx.key.id, to, 'pending', 'active', at)
+    for (const alias of ctx.key.aliases) await pointAlias(trx, ctx.key.id, alias.name, to)
+  })
+  await notifyAll(ctx, 'key.version.promoted', to)
+  return { message: `promoted v${to}; v${from} retiring until ${revokeDueAt}` }
+}

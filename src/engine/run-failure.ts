@@ -1,0 +1,108 @@
+import { isPastPointOfNoReturn, type Phase } from '../domain/phases.js'
+import type { RunKind } from '../domain/runs.js'
+import { failureClassOf, type FailureClass } from '../errors.js'
+import type { AlertType } from '../observability/alerts.js'
+import { appendEvents, type NewRunEvent } from '../store/events-repository.js'
+import { recordDependent, type DependentObservation } from '../store/keys-repository.js'
+import { updateRunFenced } from '../store/runs-repository.js'
+import type { RunRow, RunUpdate } from '../store/tables.js'
+import { messageOf } from './dependent-ops.js'
+import { ENGINE_ACTOR, type EngineDeps } from './engine-deps.js'
+import { engageHalt } from './halt.js'
+import { runEvent } from './journal.js'
+import { elapsedSeconds, terminal } from './run-fields.js'
+
+/**
+ * Ends a run that a phase could not finish, in one transaction: its failure class and phase,
+ * the journal, an alert, an audit record. A run that stops after the alias moved and before every
+ * dependent followed (promote, confirm) is partial execution: it is halted and so is everything
+ * else (DESIGN §4.7).
+ */
+export async function failRun(
+  deps: EngineDeps,
+  run: RunRow,
+  phase: Phase,
+  error: unknown,
+  events: NewRunEvent[],
+  observations: DependentObservation[],
+): Promise<RunRow> {
+  const kind = run.kind as RunKind
+  const failureClass = failureClassOf(error)
+  const message = messageOf(error)
+  const partial = isPartialExecution(kind, phase)
+  const now = deps.now()
+  const state = partial ? 'halted' : 'failed'
+  const patch: RunUpdate = {
+    ...terminal(state, now),
+    failure_class: failureClass,
+    failure_phase: phase,
+    failure_message: message,
+  }
+  const ids = { runId: run.id, key: run.key_id, correlationId: run.correlation_id }
+  await deps.db.transaction().execute(async (trx) => {
+    await updateRunFenced(trx, run.id, run.fencing_token, patch)
+    await appendEvents(trx, [
+      ...events,
+      runEvent(run, now, 'phase.failed', phase, `${phase} failed (${failureClass}): ${message}`),
+      runEvent(
+        run,
+        now,
+        partial ? 'run.halted' : 'run.failed',
+        phase,
+        `${kind} of ${run.key_id} ${state} in ${phase}`,
+      ),
+    ])
+    for (const o of observations) await recordDependent(trx, o)
+    if (kind === 'revoke' && run.from_version !== null) {
+      // nothing was revoked: the version is published again and waits for a person
+      await trx
+        .updateTable('key_versions')
+        .set({ revoke_started_at: null, revoke_due_at: null })
+        .where('key_id', '=', run.key_id)
+        .where('version', '=', run.from_version)
+        .where('state', '=', 'retiring')
+        .execute()
+    }
+    if (partial) {
+      const reason = `partial execution: run ${run.id} on ${run.key_id} stopped in ${phase}`
+      await engageHalt(trx, ENGINE_ACTOR, reason, now.toISOString())
+      await deps.alerts.raise(trx, {
+        ...ids,
+        type: 'partial_execution',
+        severity: 'critical',
+        message: `${reason}: ${message}. All rotations are halted; follow docs/runbooks/partial-execution.md`,
+      })
+      await deps.alerts.raise(trx, { ...ids, type: 'halt_engaged', severity: 'critical', message: reason })
+    } else {
+      await deps.alerts.raise(trx, {
+        ...ids,
+        type: alertTypeOf(failureClass, phase),
+        severity: 'warning',
+        message: `${kind} of ${run.key_id} failed in ${phase} (${failureClass}): ${message}`,
+      })
+    }
+    await deps.audit.append(trx, {
+      actor: ENGINE_ACTOR,
+      action: partial ? 'run.halted' : 'run.failed',
+      target: run.key_id,
+      correlationId: run.correlation_id,
+      details: { runId: run.id, kind, phase, failureClass },
+    })
+  })
+  deps.metrics?.runFinished(kind, state, elapsedSeconds(run, now))
+  deps.log.error({ ...ids, phase, failureClass }, `run ${state}: ${message}`)
+  return { ...run, ...patch } as RunRow
+}
+
+/** Between promote and the end of confirm the alias has moved but dependents may not have followed. */
+function isPartialExecution(kind: RunKind, phase: Phase): boolean {
+  if (kind === 'revoke') return false
+  return isPastPointOfNoReturn(kind, phase) && phase !== 'validate'
+}
+
+function alertTypeOf(failureClass: FailureClass, phase: Phase): AlertType {
+  if (phase === 'validate') return 'validation_failed'
+  if (failureClass === 'dependency_not_ready') return 'dependency_not_ready'
+  if (failureClass === 'timeout') return 'rotation_timeout'
+  return 'rotation_failed'
+}

@@ -1,0 +1,123 @@
+import type { KeyPolicy } from '../config/schema.js'
+import { listAliases, listDependents, listKeys, listVersions, requireKey } from '../store/keys-repository.js'
+import type { Executor } from '../store/runs-repository.js'
+import type { KeyRow, RunRow } from '../store/tables.js'
+
+/** A run as every JSON output shows it (CONTRACT.md). */
+export interface RunView {
+  id: string
+  key: string
+  kind: string
+  state: string
+  phase: string
+  fromVersion: number | null
+  toVersion: number | null
+  correlationId: string
+  idempotencyKey: string | null
+  trigger: string
+  requestedBy: string
+  priority: number
+  failure: { class: string; phase: string; message: string } | null
+  duplicateCount: number
+  attempt: number | null
+  reason: string | null
+  validation: { passed: boolean; checks: { name: string; passed: boolean; detail: string }[] } | null
+  createdAt: string
+  startedAt: string | null
+  finishedAt: string | null
+}
+
+export function runView(row: RunRow): RunView {
+  return {
+    id: row.id,
+    key: row.key_id,
+    kind: row.kind,
+    state: row.state,
+    phase: row.phase,
+    fromVersion: row.from_version,
+    toVersion: row.to_version,
+    correlationId: row.correlation_id,
+    idempotencyKey: row.idempotency_key,
+    trigger: row.trigger,
+    requestedBy: row.requested_by,
+    priority: row.priority,
+    failure:
+      row.failure_class === null
+        ? null
+        : {
+            class: row.failure_class,
+            phase: row.failure_phase ?? row.phase,
+            message: row.failure_message ?? '',
+          },
+    duplicateCount: row.duplicate_count,
+    attempt: row.attempt,
+    reason: row.reason,
+    validation: row.validation === null ? null : (JSON.parse(row.validation) as RunView['validation']),
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  }
+}
+
+/** A key as every JSON output shows it (CONTRACT.md), with each dependent's last answer. */
+export interface KeyView {
+  id: string
+  provider: string
+  algorithm: string
+  owner: string
+  activeVersion: number | null
+  aliases: { name: string; version: number }[]
+  versions: { version: number; state: string; compromised: boolean; createdAt: string }[]
+  dependents: {
+    name: string
+    critical: boolean
+    lastProbeAt: string | null
+    accepts: number[] | null
+    active: number | null
+    lastError: string | null
+    lastNotice: string | null
+    lastNoticeAt: string | null
+  }[]
+  policy: KeyPolicy
+}
+
+export async function keyView(db: Executor, keyId: string): Promise<KeyView> {
+  return assembleKey(db, await requireKey(db, keyId))
+}
+
+export async function keyViews(db: Executor): Promise<KeyView[]> {
+  return Promise.all((await listKeys(db)).map((row) => assembleKey(db, row)))
+}
+
+async function assembleKey(db: Executor, row: KeyRow): Promise<KeyView> {
+  const [aliases, versions, dependents] = await Promise.all([
+    listAliases(db, row.id),
+    listVersions(db, row.id),
+    listDependents(db, row.id),
+  ])
+  return {
+    id: row.id,
+    provider: row.provider,
+    algorithm: row.algorithm,
+    owner: row.owner,
+    activeVersion: versions.find((v) => v.state === 'active')?.version ?? null,
+    aliases,
+    versions: versions.map((v) => ({
+      version: v.version,
+      state: v.state,
+      compromised: v.compromised === 1,
+      createdAt: v.created_at,
+    })),
+    dependents: dependents.map((d) => ({
+      name: d.name,
+      critical: d.critical === 1,
+      lastProbeAt: d.last_probe_at,
+      accepts: d.last_accepts === null ? null : (JSON.parse(d.last_accepts) as number[]),
+      active: d.last_active,
+      lastError: d.last_error,
+      lastNotice: d.last_notice,
+      lastNoticeAt: d.last_notice_at,
+    })),
+    policy: JSON.parse(row.policy) as KeyPolicy,
+  }
+}

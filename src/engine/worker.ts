@@ -1,0 +1,111 @@
+import { isKeyrotorError } from '../errors.js'
+import type { DialectName } from '../store/dialect.js'
+import { claimNextRun, renewLease } from '../store/runs-repository.js'
+import type { RunRow } from '../store/tables.js'
+import type { EngineDeps } from './engine-deps.js'
+import { readHalt } from './halt.js'
+import type { RunExecutor } from './run-executor.js'
+
+export interface WorkerOptions {
+  /** Unique per process: who holds a lease. */
+  workerId: string
+  dialect: DialectName
+  leaseMs: number
+  /** How many runs this worker drives at once (their phases mostly wait on dependents). */
+  concurrency: number
+  /** How often an idle worker looks for work when nobody wakes it. */
+  pollMs: number
+}
+
+/**
+ * Claims runnable runs and drives them. A claim takes a lease with a fresh fencing token; a
+ * heartbeat renews it while the run goes on, and a refused renewal (someone else holds the run
+ * now) aborts the phase in flight.
+ */
+export function createWorker(deps: EngineDeps, executor: RunExecutor, options: WorkerOptions) {
+  const inFlight = new Map<string, Promise<void>>()
+  const controller = new AbortController()
+  let wakeUp: (() => void) | undefined
+  let loop: Promise<void> | undefined
+
+  async function run(): Promise<void> {
+    while (!controller.signal.aborted) {
+      let claimed: RunRow | undefined
+      if (inFlight.size < options.concurrency && !(await readHalt(deps.db)).engaged) {
+        claimed = await claimNextRun(
+          deps.db,
+          options.dialect,
+          options.workerId,
+          deps.now(),
+          options.leaseMs,
+        ).catch((error: unknown) => {
+          deps.log.error({ err: error }, 'claiming a run failed')
+          return undefined
+        })
+      }
+      if (claimed !== undefined) {
+        start(claimed)
+        continue
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, options.pollMs)
+        wakeUp = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      wakeUp = undefined
+    }
+  }
+
+  function start(run: RunRow): void {
+    const phaseAbort = new AbortController()
+    const stop = () => phaseAbort.abort(new Error('worker stopping'))
+    controller.signal.addEventListener('abort', stop, { once: true })
+    const heartbeat = setInterval(
+      () => {
+        const expires = new Date(deps.now().getTime() + options.leaseMs)
+        renewLease(deps.db, run.id, run.fencing_token, expires).catch((error: unknown) => {
+          if (isKeyrotorError(error, 'STALE_LEASE')) phaseAbort.abort(error)
+        })
+      },
+      Math.max(50, Math.floor(options.leaseMs / 3)),
+    )
+    const task = executor
+      .execute(run, phaseAbort.signal)
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        // a stale lease means another worker owns the run now: nothing of ours may be written
+        const level = isKeyrotorError(error, 'STALE_LEASE') ? 'warn' : 'error'
+        deps.log[level]({ runId: run.id, key: run.key_id, err: error }, 'run stopped without an outcome')
+      })
+      .finally(() => {
+        clearInterval(heartbeat)
+        controller.signal.removeEventListener('abort', stop)
+        inFlight.delete(run.id)
+        wakeUp?.()
+      })
+    inFlight.set(run.id, task)
+  }
+
+  return {
+    start(): void {
+      loop ??= run()
+    },
+    /** Look for work now (a run was just queued). */
+    wake(): void {
+      wakeUp?.()
+    },
+    /** Stops claiming, aborts phases in flight (their leases expire; another start resumes them). */
+    async stop(): Promise<void> {
+      controller.abort()
+      wakeUp?.()
+      await loop
+      await Promise.allSettled([...inFlight.values()])
+    },
+    /** Resolves once no run is in flight and none is claimable (tests, benchmark, demo). */
+    inFlightCount: () => inFlight.size,
+  }
+}
+
+export type Worker = ReturnType<typeof createWorker>

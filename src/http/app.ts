@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import {
+  fastify,
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+} from 'fastify'
+import type { Kysely } from 'kysely'
+import type { AuditLog } from '../audit/audit-log.js'
+import { KeyrotorError } from '../errors.js'
+import type { TokenStore } from '../governance/tokens.js'
+import type { AlertService } from '../observability/alerts.js'
+import type { Logger } from '../observability/logger.js'
+import type { Metrics } from '../observability/metrics.js'
+import type { Database } from '../store/tables.js'
+import { registerAuth } from './auth.js'
+import { createOpenApiCollector } from './openapi.js'
+import { problemErrorHandler } from './problem.js'
+import { alertRoutes } from './routes/alerts.js'
+import { haltRoutes, type HaltReader } from './routes/halt.js'
+import { healthRoutes } from './routes/health.js'
+import { tokenRoutes } from './routes/tokens.js'
+
+/** Everything the HTTP edge needs; main.ts builds each one. */
+export interface HttpDeps {
+  logger: Logger
+  db: Kysely<Database>
+  /**
+   * The token store over a given executor (`createTokenStore` fits), so that creating or revoking
+   * a token commits in one transaction with its audit record.
+   */
+  tokenStore: (db: Kysely<Database>) => Pick<TokenStore, 'authenticate' | 'create' | 'list' | 'revoke'>
+  audit: Pick<AuditLog, 'append'>
+  alerts: Pick<AlertService, 'list' | 'ack' | 'openCount'>
+  halt: HaltReader
+  metrics: Pick<Metrics, 'render' | 'contentType' | 'setAlertsOpen' | 'setHaltEngaged'>
+  /** Whether the store answers (see `storeAnswers` in routes/health.ts). */
+  ready(): Promise<boolean>
+  /**
+   * Further route plugins (keys, runs, JWKS, material, …). Each route declares
+   * `config: { action }`; a route that does not is refused at request time.
+   */
+  routes?: readonly FastifyPluginAsync[]
+  /** Version shown in the OpenAPI document. */
+  version?: string
+}
+
+/** 1 MiB: the largest body is a configuration file, far smaller. */
+export const BODY_LIMIT = 1024 * 1024
+const CORRELATION_HEADER = 'x-correlation-id'
+// ids from schedulers and other systems: UUIDs, Control-M order ids, W3C trace ids
+const WELL_FORMED_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
+
+/** The caller's correlation id when it is well formed (so it can be logged safely), else a new one. */
+export function correlationIdOf(request: IncomingMessage): string {
+  const given = request.headers[CORRELATION_HEADER]
+  return typeof given === 'string' && WELL_FORMED_ID.test(given) ? given : randomUUID()
+}
+
+export function createHttpApp(deps: HttpDeps): FastifyInstance {
+  // widened to Fastify's logger type so the instance is the plain FastifyInstance plugins expect
+  const loggerInstance: FastifyBaseLogger = deps.logger
+  const app = fastify({
+    loggerInstance,
+    // request logs carry `correlationId`, the same name every other log line uses
+    logController: new LogController({ requestIdLogLabel: 'correlationId' }),
+    genReqId: correlationIdOf,
+    bodyLimit: BODY_LIMIT,
+  })
+  const openapi = createOpenApiCollector({ title: 'keyrotor', version: deps.version ?? '0.0.0' })
+  app.addHook('onRoute', (route) => {
+    if (route.config?.action === undefined && route.method !== 'HEAD') {
+      deps.logger.error(
+        { method: route.method, url: route.url },
+        'route declares no action: every request is refused',
+      )
+    }
+    openapi.onRoute(route)
+  })
+
+  app.decorateRequest('correlationId', {
+    getter() {
+      return this.id
+    },
+  })
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('X-Correlation-Id', request.id)
+  })
+  registerAuth(app, { tokens: deps.tokenStore(deps.db), audit: deps.audit, db: deps.db })
+  app.setErrorHandler(problemErrorHandler)
+  app.setNotFoundHandler((request) => {
+    throw new KeyrotorError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)
+  })
+
+  // configuration uploads (YAML) arrive as text; JSON stays Fastify's own parser
+  app.addContentTypeParser(
+    ['application/yaml', 'application/x-yaml', 'text/yaml'],
+    { parseAs: 'string' },
+    (_request, body, done) => done(null, body),
+  )
+
+  void app.register(healthRoutes({ ...deps, openapi: () => openapi.document() }))
+  void app.register(tokenRoutes(deps))
+  void app.register(alertRoutes(deps))
+  void app.register(haltRoutes(deps))
+  for (const plugin of deps.routes ?? []) void app.register(plugin)
+  return app
+}

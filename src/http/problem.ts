@@ -1,0 +1,118 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { KeyrotorError, type ErrorCode } from '../errors.js'
+
+/**
+ * HTTP status and title of every error code. Exhaustive on purpose: a new code without a
+ * status does not compile.
+ *
+ * MATERIAL_UNAVAILABLE is 410 Gone, not 409: the version's material was disabled or destroyed,
+ * a state that does not clear by retrying (destroyed never does; disabled only through an
+ * approved forward correction). 410 tells a consumer to move to a current version instead of
+ * retrying, and keeps it apart from the 409 conflicts a retry can resolve.
+ */
+export const PROBLEMS: Record<ErrorCode, { status: number; title: string }> = {
+  BAD_REQUEST: { status: 400, title: 'Bad request' },
+  INVALID_CONFIG: { status: 400, title: 'Invalid configuration' },
+  UNKNOWN_KEY: { status: 404, title: 'Unknown key' },
+  NOT_FOUND: { status: 404, title: 'Not found' },
+  ILLEGAL_TRANSITION: { status: 409, title: 'Illegal state transition' },
+  PREFLIGHT_REJECTED: { status: 422, title: 'Refused by pre-flight' },
+  CONCURRENT_ROTATION: { status: 409, title: 'Another run is in progress on this key' },
+  HALTED: { status: 423, title: 'The global halt is engaged' },
+  NOT_VERIFIED: { status: 409, title: 'Not verified since the failure' },
+  SELF_APPROVAL: { status: 403, title: 'Requesters cannot approve their own request' },
+  CONFLICT: { status: 409, title: 'Conflict' },
+  STALE_LEASE: { status: 409, title: 'Stale lease' },
+  UNAUTHENTICATED: { status: 401, title: 'Authentication required' },
+  FORBIDDEN: { status: 403, title: 'Forbidden' },
+  MATERIAL_UNAVAILABLE: { status: 410, title: 'Key material unavailable' },
+  PROVIDER_ERROR: { status: 502, title: 'Key provider error' },
+  PROVIDER_TRANSIENT: { status: 503, title: 'Key provider temporarily unavailable' },
+  DEPENDENCY_NOT_READY: { status: 503, title: 'Dependent not ready' },
+  TIMEOUT: { status: 504, title: 'Timed out' },
+  UNREACHABLE: { status: 502, title: 'Unreachable' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+}
+
+/** The RFC 9457 body keyrotor answers every error with. */
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  code: ErrorCode
+  correlationId: string
+  [extension: string]: unknown
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+/** `PROVIDER_TRANSIENT` → `https://keyrotor.dev/problems/provider-transient`. */
+export function problemType(code: ErrorCode): string {
+  return `https://keyrotor.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`
+}
+
+export function toProblem(
+  code: ErrorCode,
+  detail: string,
+  correlationId: string,
+  extra: { status?: number; details?: Record<string, unknown> | undefined } = {},
+): Problem {
+  const { status, title } = PROBLEMS[code]
+  // details first: an extension member can never overwrite the standard ones
+  return {
+    ...extra.details,
+    type: problemType(code),
+    title,
+    status: extra.status ?? status,
+    detail,
+    code,
+    correlationId,
+  }
+}
+
+/** Sends a problem for a known code (used by hooks that answer without throwing). */
+export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem)
+}
+
+/**
+ * Fastify's error handler: coded errors keep their code; Fastify's schema validation becomes
+ * BAD_REQUEST naming the field; Fastify's own client errors (body too large, bad JSON, media
+ * type) keep their 4xx status; anything else is INTERNAL with a generic detail and the real
+ * error only in the log.
+ */
+export function problemErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  void sendProblem(reply, problemFor(error, request))
+}
+
+function problemFor(error: FastifyError, request: FastifyRequest): Problem {
+  const id = request.correlationId
+  if (error instanceof KeyrotorError) {
+    if (PROBLEMS[error.code].status >= 500) request.log.error({ err: error }, 'request failed')
+    return toProblem(error.code, error.message, id, { details: error.details })
+  }
+  if (error.validation !== undefined) {
+    const errors = error.validation.map((v) => ({
+      in: error.validationContext ?? 'request',
+      path: fieldOf(v.instancePath, v.params),
+      message: v.message ?? v.keyword,
+    }))
+    return toProblem('BAD_REQUEST', error.message, id, { details: { errors } })
+  }
+  const status = error.statusCode
+  if (status !== undefined && status >= 400 && status < 500) {
+    // Fastify's client errors carry fixed, safe messages (FST_ERR_CTP_BODY_TOO_LARGE, …)
+    return toProblem('BAD_REQUEST', error.message, id, { status })
+  }
+  request.log.error({ err: error }, 'unexpected error')
+  return toProblem('INTERNAL', 'an internal error occurred; the log holds it under this correlation id', id)
+}
+
+/** `/role` → `role`; a missing required property is named by its own name. */
+function fieldOf(instancePath: string, params: Record<string, unknown>): string {
+  const base = instancePath.replace(/^\//, '').replaceAll('/', '.')
+  const missing = params.missingProperty
+  if (typeof missing === 'string') return base === '' ? missing : `${base}.${missing}`
+  return base
+}

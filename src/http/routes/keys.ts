@@ -1,0 +1,134 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { Kysely } from 'kysely'
+import type { MaterialService } from '../../engine/material-service.js'
+import type { RunService } from '../../engine/rotation-service.js'
+import { keyView, keyViews, runView } from '../../engine/views.js'
+import { KeyrotorError } from '../../errors.js'
+import type { Database } from '../../store/tables.js'
+import { assertKeyBinding, principalOf } from '../auth.js'
+
+export interface KeyRoutesDeps {
+  db: Kysely<Database>
+  runs: Pick<RunService, 'request'>
+  material: MaterialService
+}
+
+const KEY_PARAMS = {
+  type: 'object',
+  required: ['key'],
+  properties: { key: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const
+
+interface RotationBody {
+  idempotencyKey?: string
+  reason?: string
+  emergency?: boolean
+  attempt?: number
+}
+
+/** Keys, their rotations, and the material and public keys dependents load. */
+export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.get(
+      '/v1/keys',
+      { config: { action: 'keys.read' }, schema: { summary: 'List keys', tags: ['keys'] } },
+      async () => keyViews(deps.db),
+    )
+
+    app.get<{ Params: { key: string } }>(
+      '/v1/keys/:key',
+      {
+        config: { action: 'keys.read' },
+        schema: {
+          summary: 'One key with versions, aliases and dependents',
+          tags: ['keys'],
+          params: KEY_PARAMS,
+        },
+      },
+      async (request) => keyView(deps.db, request.params.key),
+    )
+
+    app.post<{ Params: { key: string }; Body: RotationBody | null }>(
+      '/v1/keys/:key/rotations',
+      {
+        config: { action: 'rotation.trigger' },
+        schema: {
+          summary: 'Start a rotation (201), or get the run of a repeated idempotency key (200)',
+          tags: ['runs'],
+          params: KEY_PARAMS,
+          body: {
+            type: ['object', 'null'],
+            additionalProperties: false,
+            properties: {
+              idempotencyKey: { type: 'string', minLength: 1, maxLength: 200 },
+              reason: { type: 'string', maxLength: 2000 },
+              emergency: { type: 'boolean' },
+              attempt: { type: 'integer', minimum: 0 },
+            },
+          },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body ?? {}
+        if (body.emergency === true) {
+          throw new KeyrotorError(
+            'BAD_REQUEST',
+            'emergency rotation needs a security approval, which this server does not offer yet; use a normal rotation',
+          )
+        }
+        const { run, created } = await deps.runs.request({
+          keyId: request.params.key,
+          kind: 'rotate',
+          actor: principalOf(request).user,
+          trigger: 'manual',
+          idempotencyKey: body.idempotencyKey,
+          reason: body.reason,
+          attempt: body.attempt,
+        })
+        return reply.code(created ? 201 : 200).send(runView(run))
+      },
+    )
+
+    app.get<{ Params: { key: string } }>(
+      '/v1/keys/:key/jwks.json',
+      {
+        config: { action: 'public' },
+        schema: {
+          summary: 'Public keys of the versions verifiers may use',
+          tags: ['material'],
+          params: KEY_PARAMS,
+        },
+      },
+      async (request, reply) => {
+        void reply.header('Cache-Control', 'no-store')
+        return deps.material.jwks(request.params.key)
+      },
+    )
+
+    app.get<{ Params: { key: string; version: number } }>(
+      '/v1/keys/:key/versions/:version/material',
+      {
+        config: { action: 'material.read' },
+        schema: {
+          summary: "A version's material as a JWK, for a consumer token bound to the key (audited)",
+          tags: ['material'],
+          params: {
+            type: 'object',
+            required: ['key', 'version'],
+            properties: { key: KEY_PARAMS.properties.key, version: { type: 'integer', minimum: 1 } },
+          },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request)
+        assertKeyBinding(principal, request.params.key)
+        void reply.header('Cache-Control', 'no-store')
+        return deps.material.material(request.params.key, request.params.version, {
+          user: principal.user,
+          tokenId: principal.id,
+          correlationId: request.id,
+        })
+      },
+    )
+  }
+}

@@ -1,0 +1,109 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { Kysely } from 'kysely'
+import { RUN_STATES, isTerminal, type RunState } from '../../domain/runs.js'
+import { parseDuration } from '../../domain/duration.js'
+import { runView } from '../../engine/views.js'
+import { KeyrotorError } from '../../errors.js'
+import { listRunEvents } from '../../store/events-repository.js'
+import { findRun, listRuns } from '../../store/runs-repository.js'
+import type { Database, RunRow } from '../../store/tables.js'
+
+export interface RunRoutesDeps {
+  db: Kysely<Database>
+  /** How often a long-poll looks at the run again. */
+  pollMs?: number
+}
+
+/** The longest a client may hold a long-poll open; schedulers poll again after it. */
+const MAX_WAIT_MS = 60_000
+
+/** Runs: list, one (with a long-poll), and its journal as events after a cursor. */
+export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
+  const pollMs = deps.pollMs ?? 100
+
+  async function requireRun(id: string): Promise<RunRow> {
+    const run = await findRun(deps.db, id)
+    if (run === undefined) throw new KeyrotorError('NOT_FOUND', `unknown run ${id}`)
+    return run
+  }
+
+  return async (app) => {
+    app.get<{ Querystring: { key?: string; state?: RunState; limit?: number } }>(
+      '/v1/runs',
+      {
+        config: { action: 'runs.read' },
+        schema: {
+          summary: 'List runs, newest first',
+          tags: ['runs'],
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              key: { type: 'string' },
+              state: { type: 'string', enum: [...RUN_STATES] },
+              limit: { type: 'integer', minimum: 1, maximum: 1000 },
+            },
+          },
+        },
+      },
+      async (request) => (await listRuns(deps.db, request.query)).map(runView),
+    )
+
+    app.get<{ Params: { id: string }; Querystring: { wait?: string } }>(
+      '/v1/runs/:id',
+      {
+        config: { action: 'runs.read' },
+        schema: {
+          summary: 'One run; with ?wait=30s, held until the run ends or the wait elapses',
+          tags: ['runs'],
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { wait: { type: 'string' } },
+          },
+        },
+      },
+      async (request) => {
+        let run = await requireRun(request.params.id)
+        const waitMs =
+          request.query.wait === undefined ? 0 : Math.min(parseWait(request.query.wait), MAX_WAIT_MS)
+        const until = Date.now() + waitMs
+        while (!isTerminal(run.state as RunState) && Date.now() < until && !request.raw.destroyed) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, until - Date.now())))
+          run = await requireRun(request.params.id)
+        }
+        return runView(run)
+      },
+    )
+
+    app.get<{ Params: { id: string }; Querystring: { after?: number } }>(
+      '/v1/runs/:id/events',
+      {
+        config: { action: 'runs.read' },
+        schema: {
+          summary: "A run's journal after a cursor (an event id); pass the returned cursor back",
+          tags: ['runs'],
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { after: { type: 'integer', minimum: 0 } },
+          },
+        },
+      },
+      async (request) => {
+        await requireRun(request.params.id)
+        const after = request.query.after ?? 0
+        const events = await listRunEvents(deps.db, request.params.id, after)
+        return { events, cursor: events.at(-1)?.id ?? after }
+      },
+    )
+  }
+}
+
+function parseWait(text: string): number {
+  try {
+    return parseDuration(text)
+  } catch {
+    throw new KeyrotorError('BAD_REQUEST', `wait: "${text}" is not a duration (use e.g. 30s)`)
+  }
+}

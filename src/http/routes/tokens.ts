@@ -1,0 +1,132 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { Kysely } from 'kysely'
+import type { AuditLog } from '../../audit/audit-log.js'
+import { ROLES, type Role } from '../../governance/roles.js'
+import type { TokenStore } from '../../governance/tokens.js'
+import type { Database } from '../../store/tables.js'
+import { principalOf } from '../auth.js'
+
+export interface TokenRoutesDeps {
+  /** The token store over a given executor, so a change and its audit record share a transaction. */
+  tokenStore: (db: Kysely<Database>) => Pick<TokenStore, 'create' | 'list' | 'revoke'>
+  audit: Pick<AuditLog, 'append'>
+  db: Kysely<Database>
+}
+
+const TOKEN_INFO = {
+  type: 'object',
+  required: ['id', 'user', 'role', 'key', 'createdAt', 'createdBy', 'expiresAt', 'revokedAt', 'lastUsedAt'],
+  properties: {
+    id: { type: 'string' },
+    user: { type: 'string' },
+    role: { type: 'string', enum: [...ROLES] },
+    key: { type: ['string', 'null'] },
+    createdAt: { type: 'string' },
+    createdBy: { type: 'string' },
+    expiresAt: { type: ['string', 'null'] },
+    revokedAt: { type: ['string', 'null'] },
+    lastUsedAt: { type: ['string', 'null'] },
+  },
+}
+
+const ID_PARAMS = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } }
+
+/** Token management, admin only. The token itself is answered once and never logged or audited. */
+export function tokenRoutes(deps: TokenRoutesDeps): FastifyPluginAsync {
+  return async (app) => {
+    const config = { action: 'tokens.manage' } as const
+
+    app.post<{ Body: { user: string; role: Role; key?: string; expiresAt?: string } }>(
+      '/v1/tokens',
+      {
+        config,
+        schema: {
+          summary: 'Create a token (shown once)',
+          tags: ['tokens'],
+          body: {
+            type: 'object',
+            required: ['user', 'role'],
+            additionalProperties: false,
+            properties: {
+              user: { type: 'string', minLength: 1, maxLength: 128 },
+              role: { type: 'string', enum: [...ROLES] },
+              key: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 200,
+                description: 'the key a consumer is bound to',
+              },
+              expiresAt: { type: 'string', format: 'date-time' },
+            },
+          },
+          response: {
+            201: {
+              type: 'object',
+              required: ['token', 'id'],
+              properties: { token: { type: 'string' }, id: { type: 'string' } },
+            },
+          },
+        },
+      },
+      async (request, reply) => {
+        const actor = principalOf(request)
+        const { user, role, key, expiresAt } = request.body
+        // the token and its audit record commit together: no token exists that the log does not show
+        const created = await deps.db.transaction().execute(async (trx) => {
+          const token = await deps
+            .tokenStore(trx)
+            .create({ user, role, keyId: key, expiresAt, createdBy: actor.user })
+          await deps.audit.append(trx, {
+            actor: actor.user,
+            action: 'tokens.create',
+            target: token.id,
+            correlationId: request.correlationId,
+            details: { user, role, key: key ?? null, expiresAt: expiresAt ?? null },
+          })
+          return token
+        })
+        return reply.code(201).send(created)
+      },
+    )
+
+    app.get(
+      '/v1/tokens',
+      {
+        config,
+        schema: {
+          summary: 'List tokens (never their secrets)',
+          tags: ['tokens'],
+          response: { 200: { type: 'array', items: TOKEN_INFO } },
+        },
+      },
+      async () => deps.tokenStore(deps.db).list(),
+    )
+
+    app.post<{ Params: { id: string } }>(
+      '/v1/tokens/:id/revoke',
+      {
+        config,
+        schema: {
+          summary: 'Revoke a token (idempotent)',
+          tags: ['tokens'],
+          params: ID_PARAMS,
+          response: { 200: TOKEN_INFO },
+        },
+      },
+      async (request) => {
+        const actor = principalOf(request)
+        return deps.db.transaction().execute(async (trx) => {
+          const info = await deps.tokenStore(trx).revoke(request.params.id)
+          await deps.audit.append(trx, {
+            actor: actor.user,
+            action: 'tokens.revoke',
+            target: info.id,
+            correlationId: request.correlationId,
+            details: { user: info.user, role: info.role },
+          })
+          return info
+        })
+      },
+    )
+  }
+}

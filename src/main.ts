@@ -1,0 +1,208 @@
+import { readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import type { DestinationStream } from 'pino'
+import { createAuditLog } from './audit/audit-log.js'
+import { loadConfigFile } from './config/load-config.js'
+import type { LogLevel } from './config/env.js'
+import { createDependentClient } from './dependents/http-dependent-client.js'
+import type { DependentClient } from './dependents/dependent-client.js'
+import type { EngineDeps } from './engine/engine-deps.js'
+import { createMaterialService } from './engine/material-service.js'
+import { createRevokeScheduler } from './engine/revoke-scheduler.js'
+import { createRunService } from './engine/rotation-service.js'
+import { createRunExecutor } from './engine/run-executor.js'
+import { createWorker } from './engine/worker.js'
+import { bootstrapAdmin } from './governance/bootstrap-admin.js'
+import { bootstrapConfig, type BootstrapOutcome } from './governance/config-bootstrap.js'
+import { createTokenStore } from './governance/tokens.js'
+import { createHttpApp } from './http/app.js'
+import { keyRoutes } from './http/routes/keys.js'
+import { runRoutes } from './http/routes/runs.js'
+import { configRoutes } from './http/routes/config.js'
+import { createHaltReader } from './http/routes/halt.js'
+import { storeAnswers } from './http/routes/health.js'
+import { createAlertService } from './observability/alerts.js'
+import { createLogger } from './observability/logger.js'
+import { createMetrics } from './observability/metrics.js'
+import { createMasterKey, loadMasterKey } from './providers/local/master-key.js'
+import { createProviderRegistry, isProviderAvailable } from './providers/registry.js'
+import { migrate, openStore, type Store } from './store/database.js'
+import { runDemoWith, type DemoOptions } from './demo/demo.js'
+
+export interface StartOptions {
+  dataDir: string
+  databaseUrl?: string | undefined
+  /** PostgreSQL schema (tests isolate themselves in one). */
+  schema?: string | undefined
+  configPath?: string | undefined
+  port?: number | undefined
+  host?: string | undefined
+  /** KEYROTOR_MASTER_KEY, when the master key is not in the data dir. */
+  masterKey?: string | undefined
+  logLevel?: LogLevel | undefined
+  logFile?: string | undefined
+  logDestination?: DestinationStream | undefined
+  /** Resolves `secretEnv` names (dependents' webhook secrets); main passes the environment. */
+  secretOf?: ((name: string) => string | undefined) | undefined
+  /** Replaces the HTTP/exec dependent client (the benchmark's in-process dependents). */
+  dependentClient?: DependentClient | undefined
+  leaseMs?: number | undefined
+  concurrency?: number | undefined
+  pollMs?: number | undefined
+  revokeIntervalMs?: number | undefined
+  /** False: build everything but do not open a port (benchmark). */
+  listen?: boolean | undefined
+}
+
+export interface Keyrotor {
+  url: string
+  store: Store
+  config: BootstrapOutcome
+  engine: EngineDeps
+  runs: ReturnType<typeof createRunService>
+  worker: ReturnType<typeof createWorker>
+  revokes: ReturnType<typeof createRevokeScheduler>
+  close(): Promise<void>
+}
+
+/** `keyrotor init`: the store, its schema, the master key (0600) and the admin token, shown once. */
+export async function runInit(options: {
+  dataDir: string
+  databaseUrl?: string | undefined
+  schema?: string | undefined
+  masterKey?: string | undefined
+}): Promise<{ adminToken: string }> {
+  const store = openStore(options)
+  try {
+    await migrate(store.db)
+    if (options.masterKey === undefined) createMasterKey(options.dataDir)
+    else loadMasterKey({ dataDir: options.dataDir, fromEnv: options.masterKey })
+    const { token } = await bootstrapAdmin(store.db)
+    return { adminToken: token }
+  } finally {
+    await store.close()
+  }
+}
+
+/** Builds every dependency by hand and starts the HTTP API, the worker and the revoke timers. */
+export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
+  const logger = createLogger({
+    level: options.logLevel ?? 'info',
+    ...(options.logDestination !== undefined
+      ? { destination: options.logDestination }
+      : options.logFile !== undefined
+        ? { destination: options.logFile }
+        : {}),
+  })
+  const store = openStore({
+    dataDir: options.dataDir,
+    databaseUrl: options.databaseUrl,
+    schema: options.schema,
+  })
+  await migrate(store.db)
+  const masterKey = loadMasterKey({ dataDir: options.dataDir, fromEnv: options.masterKey })
+  const { db } = store
+  const metrics = createMetrics()
+  const audit = createAuditLog()
+  const alerts = createAlertService({ db, onChange: (n) => metrics.setAlertsOpen(n) })
+  const providers = createProviderRegistry({ db, masterKey })
+  const dependents =
+    options.dependentClient ??
+    createDependentClient({ secretOf: options.secretOf ?? ((name) => process.env[name]) })
+  const engine: EngineDeps = {
+    db,
+    providers,
+    dependents,
+    alerts,
+    audit,
+    metrics,
+    log: logger.child({ component: 'engine' }),
+    now: () => new Date(),
+  }
+  const leaseMs = options.leaseMs ?? 30_000
+  const executor = createRunExecutor(engine)
+  const worker = createWorker(engine, executor, {
+    workerId: `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
+    dialect: store.dialect,
+    leaseMs,
+    concurrency: options.concurrency ?? 32,
+    pollMs: options.pollMs ?? 250,
+  })
+  const runs = createRunService({ ...engine, wake: () => worker.wake() })
+  const revokes = createRevokeScheduler(engine, runs, { intervalMs: options.revokeIntervalMs ?? 5_000 })
+
+  const file =
+    options.configPath === undefined
+      ? undefined
+      : {
+          config: await loadConfigFile(options.configPath, { isProviderAvailable }),
+          text: readFileSync(options.configPath, 'utf8'),
+          source: options.configPath,
+        }
+  const config = await bootstrapConfig(engine, file, 'keyrotor')
+  if (config.status === 'differs') {
+    logger.warn(
+      { activeVersion: config.version, fileHash: config.fileHash, activeHash: config.activeHash },
+      `${options.configPath} differs from active config version ${config.version}; it is NOT applied (propose it as a change)`,
+    )
+  }
+
+  const app = createHttpApp({
+    logger,
+    db,
+    tokenStore: (executor) => createTokenStore(executor),
+    audit,
+    alerts,
+    halt: createHaltReader(db),
+    metrics,
+    ready: storeAnswers(db),
+    version: '0.1.0',
+    routes: [
+      keyRoutes({ db, runs, material: createMaterialService(engine) }),
+      runRoutes({ db }),
+      configRoutes({ db, fileStatus: config }),
+    ],
+  })
+  let url = ''
+  if (options.listen !== false) {
+    url = await app.listen({ port: options.port ?? 8420, host: options.host ?? '127.0.0.1' })
+    url = url.replace('[::1]', '127.0.0.1')
+  } else {
+    await app.ready()
+  }
+  worker.start()
+  revokes.start()
+  logger.info({ url, store: store.location, dialect: store.dialect }, 'keyrotor started')
+
+  return {
+    url,
+    store,
+    config,
+    engine,
+    runs,
+    worker,
+    revokes,
+    async close() {
+      revokes.stop()
+      await app.close()
+      await worker.stop()
+      await store.close()
+      logger.flush()
+    },
+  }
+}
+
+/** `keyrotor server`: runs until SIGINT or SIGTERM, then stops cleanly (runs in flight resume on restart). */
+export async function runServer(options: StartOptions): Promise<void> {
+  const keyrotor = await startKeyrotor(options)
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  await keyrotor.close()
+}
+
+/** `keyrotor demo`: a throwaway keyrotor with sample dependents and one rotation, shown phase by phase. */
+export async function runDemo(options: DemoOptions): Promise<void> {
+  await runDemoWith(startKeyrotor, runInit, options)
+}

@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto'
+import { sql, type Kysely } from 'kysely'
+import { KeyrotorError } from '../errors.js'
+import type { AlertRow, Database } from '../store/tables.js'
+
+export const ALERT_TYPES = [
+  'rotation_failed',
+  'rotation_timeout',
+  'dependency_not_ready',
+  'concurrent_rotation',
+  'unexpected_transition',
+  'partial_execution',
+  'halt_engaged',
+  'validation_failed',
+] as const
+export type AlertType = (typeof ALERT_TYPES)[number]
+
+export const ALERT_SEVERITIES = ['info', 'warning', 'critical'] as const
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number]
+
+/** open → acknowledged → resolved; `resolve` may also close an alert nobody acknowledged. */
+export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const
+export type AlertState = (typeof ALERT_STATES)[number]
+
+/** An alert as the API, the CLI and the sinks show it (CONTRACT.md). */
+export interface Alert {
+  id: string
+  type: AlertType
+  severity: AlertSeverity
+  key: string | null
+  runId: string | null
+  correlationId: string | null
+  message: string
+  count: number
+  state: AlertState
+  createdAt: string
+  updatedAt: string
+}
+
+export interface RaiseAlert {
+  type: AlertType
+  severity: AlertSeverity
+  key?: string | undefined
+  runId?: string | undefined
+  correlationId?: string | undefined
+  message: string
+}
+
+/** What happened to an alert, as a sink is told. */
+export type AlertEvent = 'raised' | 'repeated' | 'acknowledged' | 'resolved'
+
+/**
+ * Where alerts go besides the store (webhook, Slack, PagerDuty in a later issue). A sink is
+ * called after the write, without being awaited; it must not throw into the caller and must
+ * tolerate an alert whose surrounding transaction later rolls back.
+ */
+export type AlertSink = (alert: Alert, event: AlertEvent) => void | Promise<void>
+
+export interface AlertServiceDeps {
+  db: Kysely<Database>
+  now?: () => Date
+  /** Told the number of open alerts after every change (the metrics gauge listens). */
+  onChange?: (openCount: number) => void
+  sinks?: readonly AlertSink[]
+  /** Where a failing sink is reported. */
+  onSinkError?: (error: unknown, alert: Alert) => void
+}
+
+export type AlertService = ReturnType<typeof createAlertService>
+
+/**
+ * Alerts deduplicated by (type, key, run) through the unique `dedup_key` column. A repeat of an
+ * open or acknowledged alert raises its `count` and keeps its state: whoever acknowledged it
+ * already knows. Resolving an alert frees its dedup key, so the same trouble after a resolution
+ * is raised anew as a fresh alert rather than silently counted on a closed one.
+ */
+export function createAlertService(deps: AlertServiceDeps) {
+  const { db } = deps
+  const now = () => (deps.now ?? (() => new Date()))().toISOString()
+
+  async function changed(executor: Kysely<Database>, alerts: Alert[], event: AlertEvent): Promise<void> {
+    if (deps.onChange !== undefined) deps.onChange(await openCount(executor))
+    for (const alert of alerts) {
+      for (const sink of deps.sinks ?? []) {
+        Promise.resolve()
+          .then(() => sink(alert, event))
+          .catch((error: unknown) => deps.onSinkError?.(error, alert))
+      }
+    }
+  }
+
+  async function openCount(executor: Kysely<Database> = db): Promise<number> {
+    const row = await executor
+      .selectFrom('alerts')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('state', '=', 'open')
+      .executeTakeFirstOrThrow()
+    return Number(row.n)
+  }
+
+  return {
+    /** Raises an alert, or counts a repeat of an unresolved one; atomic under concurrency. */
+    async raise(executor: Kysely<Database>, input: RaiseAlert): Promise<Alert> {
+      const at = now()
+      const row = await executor
+        .insertInto('alerts')
+        .values({
+          id: randomUUID(),
+          type: input.type,
+          severity: input.severity,
+          key_id: input.key ?? null,
+          run_id: input.runId ?? null,
+          correlation_id: input.correlationId ?? null,
+          message: input.message,
+          count: 1,
+          state: 'open',
+          dedup_key: dedupKey(input),
+          created_at: at,
+          updated_at: at,
+        })
+        // one statement, so concurrent raises serialize on the unique index in both dialects
+        .onConflict((oc) =>
+          oc.column('dedup_key').doUpdateSet((eb) => ({
+            count: sql<number>`${sql.ref('alerts.count')} + 1`,
+            message: eb.ref('excluded.message'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .returningAll()
+        .executeTakeFirstOrThrow()
+      const alert = toAlert(row)
+      await changed(executor, [alert], alert.count === 1 ? 'raised' : 'repeated')
+      return alert
+    },
+
+    /** open → acknowledged; acknowledging twice is a no-op, a resolved alert is refused. */
+    async ack(id: string, by: string, executor: Kysely<Database> = db): Promise<Alert> {
+      const updated = await executor
+        .updateTable('alerts')
+        .set({ state: 'acknowledged', updated_at: now() })
+        .where('id', '=', id)
+        .where('state', '=', 'open')
+        .returningAll()
+        .executeTakeFirst()
+      if (updated !== undefined) {
+        const alert = toAlert(updated)
+        await changed(executor, [alert], 'acknowledged')
+        return alert
+      }
+      const row = await executor.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst()
+      if (row === undefined) throw new KeyrotorError('NOT_FOUND', `no alert ${id}`)
+      if (row.state === 'resolved') {
+        throw new KeyrotorError('ILLEGAL_TRANSITION', `alert ${id} is resolved; ${by} cannot acknowledge it`)
+      }
+      return toAlert(row)
+    },
+
+    /** Resolves every unresolved alert matching all given filters (at least one); returns them. */
+    async resolve(
+      filter: { type?: AlertType; key?: string; runId?: string },
+      executor: Kysely<Database> = db,
+    ): Promise<Alert[]> {
+      if (filter.type === undefined && filter.key === undefined && filter.runId === undefined) {
+        throw new KeyrotorError('BAD_REQUEST', 'resolving alerts needs a type, a key or a run')
+      }
+      let query = executor
+        .updateTable('alerts')
+        // the id suffix frees the dedup key for the next occurrence (see the factory's comment)
+        .set({ state: 'resolved', updated_at: now(), dedup_key: sql<string>`dedup_key || '#' || id` })
+        .where('state', '!=', 'resolved')
+      if (filter.type !== undefined) query = query.where('type', '=', filter.type)
+      if (filter.key !== undefined) query = query.where('key_id', '=', filter.key)
+      if (filter.runId !== undefined) query = query.where('run_id', '=', filter.runId)
+      const alerts = (await query.returningAll().execute()).map(toAlert)
+      if (alerts.length > 0) await changed(executor, alerts, 'resolved')
+      return alerts
+    },
+
+    /** Newest activity first. */
+    async list(filter: { state?: AlertState } = {}): Promise<Alert[]> {
+      let query = db.selectFrom('alerts').selectAll().orderBy('updated_at', 'desc').orderBy('id')
+      if (filter.state !== undefined) query = query.where('state', '=', filter.state)
+      return (await query.execute()).map(toAlert)
+    },
+
+    /** Alerts in state open: raised and not yet acknowledged. */
+    openCount: () => openCount(),
+  }
+}
+
+/** JSON of the triple: unambiguous whatever characters a key id holds. */
+function dedupKey(input: RaiseAlert): string {
+  return JSON.stringify([input.type, input.key ?? null, input.runId ?? null])
+}
+
+function toAlert(row: AlertRow): Alert {
+  return {
+    id: row.id,
+    type: row.type as AlertType,
+    severity: row.severity as AlertSeverity,
+    key: row.key_id,
+    runId: row.run_id,
+    correlationId: row.correlation_id,
+    message: row.message,
+    count: Number(row.count),
+    state: row.state as AlertState,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
+}

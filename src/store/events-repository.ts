@@ -1,0 +1,60 @@
+import type { Executor } from './runs-repository.js'
+
+/** One journal entry of a run: what a phase is about to do, what it did, what it saw. */
+export interface RunEvent {
+  id: number
+  runId: string
+  correlationId: string
+  at: string
+  type: string
+  phase: string | null
+  message: string
+  data: Record<string, unknown> | null
+}
+
+export type NewRunEvent = Omit<RunEvent, 'id'>
+
+export async function appendEvents(db: Executor, events: readonly NewRunEvent[]): Promise<void> {
+  if (events.length === 0) return
+  await db
+    .insertInto('run_events')
+    .values(
+      events.map((e) => ({
+        run_id: e.runId,
+        correlation_id: e.correlationId,
+        at: e.at,
+        type: e.type,
+        phase: e.phase,
+        message: e.message,
+        data: e.data === null ? null : JSON.stringify(e.data),
+      })),
+    )
+    .execute()
+}
+
+/** Events of one run after the cursor (an event id), oldest first. */
+export async function listRunEvents(
+  db: Executor,
+  runId: string,
+  after: number,
+  limit = 500,
+): Promise<RunEvent[]> {
+  const rows = await db
+    .selectFrom('run_events')
+    .selectAll()
+    .where('run_id', '=', runId)
+    .where('id', '>', after)
+    .orderBy('id')
+    .limit(limit)
+    .execute()
+  return rows.map((r) => ({
+    id: r.id,
+    runId: r.run_id,
+    correlationId: r.correlation_id,
+    at: r.at,
+    type: r.type,
+    phase: r.phase,
+    message: r.message,
+    data: r.data === null ? null : (JSON.parse(r.data) as Record<string, unknown>),
+  }))
+}

@@ -1,0 +1,108 @@
+import type { VersionState } from '../domain/lifecycle.js'
+import { KeyrotorError } from '../errors.js'
+import type { Executor } from './runs-repository.js'
+import type { DependentRow, KeyRow, KeyVersionRow, KeyVersionsTable } from './tables.js'
+import type { Updateable } from 'kysely'
+
+export async function findKey(db: Executor, id: string): Promise<KeyRow | undefined> {
+  return db.selectFrom('keys').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
+export async function requireKey(db: Executor, id: string): Promise<KeyRow> {
+  const key = await findKey(db, id)
+  if (key === undefined) throw new KeyrotorError('UNKNOWN_KEY', `unknown key "${id}"`)
+  return key
+}
+
+export async function listKeys(db: Executor): Promise<KeyRow[]> {
+  return db.selectFrom('keys').selectAll().orderBy('id').execute()
+}
+
+export async function listVersions(db: Executor, keyId: string): Promise<KeyVersionRow[]> {
+  return db.selectFrom('key_versions').selectAll().where('key_id', '=', keyId).orderBy('version').execute()
+}
+
+export async function listAliases(db: Executor, keyId: string): Promise<{ name: string; version: number }[]> {
+  return db
+    .selectFrom('key_aliases')
+    .select(['name', 'version'])
+    .where('key_id', '=', keyId)
+    .orderBy('name')
+    .execute()
+}
+
+export async function listDependents(db: Executor, keyId: string): Promise<DependentRow[]> {
+  return db.selectFrom('dependents').selectAll().where('key_id', '=', keyId).orderBy('name').execute()
+}
+
+/**
+ * Moves one version from `from` to `to` as a compare-and-set: if the store no longer holds the
+ * state the phase decided on, nothing changes and the phase fails as a state inconsistency.
+ */
+export async function moveVersion(
+  db: Executor,
+  keyId: string,
+  version: number,
+  from: VersionState,
+  to: VersionState,
+  at: string,
+  extra: Updateable<KeyVersionsTable> = {},
+): Promise<void> {
+  const result = await db
+    .updateTable('key_versions')
+    .set({ ...extra, state: to, updated_at: at })
+    .where('key_id', '=', keyId)
+    .where('version', '=', version)
+    .where('state', '=', from)
+    .executeTakeFirst()
+  if (result.numUpdatedRows !== 1n) {
+    throw new KeyrotorError(
+      'CONFLICT',
+      `key ${keyId} v${version} is no longer ${from}; it was not moved to ${to}`,
+    )
+  }
+}
+
+export async function pointAlias(db: Executor, keyId: string, name: string, version: number): Promise<void> {
+  await db
+    .updateTable('key_aliases')
+    .set({ version })
+    .where('name', '=', name)
+    .where('key_id', '=', keyId)
+    .execute()
+}
+
+export interface DependentObservation {
+  keyId: string
+  name: string
+  at: string
+  answer?: { accepts: number[]; active: number | null } | undefined
+  error?: string | undefined
+  notice?: string | undefined
+}
+
+/** Records a dependent's last probe answer (or the error instead of one) and its last notice. */
+export async function recordDependent(db: Executor, o: DependentObservation): Promise<void> {
+  const patch: Updateable<DependentRow> = {}
+  if (o.answer !== undefined) {
+    patch.last_probe_at = o.at
+    patch.last_accepts = JSON.stringify(o.answer.accepts)
+    patch.last_active = o.answer.active
+    patch.last_error = null
+  }
+  if (o.error !== undefined) {
+    patch.last_probe_at = o.at
+    patch.last_error = o.error
+  }
+  if (o.notice !== undefined) {
+    patch.last_notice = o.notice
+    patch.last_notice_at = o.at
+  }
+  if (Object.keys(patch).length === 0) return
+  await db
+    .updateTable('dependents')
+    .set(patch)
+    .where('key_id', '=', o.keyId)
+    .where('name', '=', o.name)
+    .execute()
+}

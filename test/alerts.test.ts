@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createAuditLog } from '../src/audit/audit-log.js'
+import { createTokenStore } from '../src/governance/tokens.js'
+import { createHttpApp } from '../src/http/app.js'
+import { createHaltReader } from '../src/http/routes/halt.js'
+import {
+  createAlertService,
+  type Alert,
+  type AlertEvent,
+  type RaiseAlert,
+} from '../src/observability/alerts.js'
+import { createLogger } from '../src/observability/logger.js'
+import { createMetrics } from '../src/observability/metrics.js'
+import { createTestStore, DIALECTS, type TestStore } from './helpers/stores.js'
+
+const failed = (runId: string): RaiseAlert => ({
+  type: 'rotation_failed',
+  severity: 'critical',
+  key: 'payments-dek',
+  runId,
+  correlationId: `corr-${runId}`,
+  message: `run ${runId} failed in create`,
+})
+
+describe.each(DIALECTS)('alerts on %s', (dialect) => {
+  let store: TestStore
+  const openCounts: number[] = []
+  const sunk: Array<[AlertEvent, number]> = []
+  let alerts: ReturnType<typeof createAlertService>
+
+  beforeAll(async () => {
+    store = await createTestStore(dialect)
+    alerts = createAlertService({
+      db: store.db,
+      onChange: (n) => openCounts.push(n),
+      sinks: [(alert: Alert, event) => void sunk.push([event, alert.count])],
+    })
+  })
+  afterAll(async () => store?.dispose())
+
+  it('counts repeats of the same type, key and run on one alert, and tells the sinks', async () => {
+    await alerts.raise(store.db, failed('r1'))
+    await alerts.raise(store.db, failed('r1'))
+    const third = await alerts.raise(store.db, { ...failed('r1'), message: 'still failing' })
+    expect(third).toMatchObject({
+      count: 3,
+      state: 'open',
+      message: 'still failing',
+      correlationId: 'corr-r1',
+    })
+    expect(
+      await store.db.selectFrom('alerts').select('id').where('run_id', '=', 'r1').execute(),
+    ).toHaveLength(1)
+    const other = await alerts.raise(store.db, failed('r2'))
+    expect(other.id).not.toBe(third.id)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(sunk.slice(0, 3)).toEqual([
+      ['raised', 1],
+      ['repeated', 2],
+      ['repeated', 3],
+    ])
+  })
+
+  it('keeps one row with count 20 when 20 raises race', async () => {
+    const raised = await Promise.all(Array.from({ length: 20 }, () => alerts.raise(store.db, failed('race'))))
+    expect(new Set(raised.map((a) => a.id)).size).toBe(1)
+    const rows = await store.db.selectFrom('alerts').selectAll().where('run_id', '=', 'race').execute()
+    expect(rows.map((r) => Number(r.count))).toEqual([20])
+  })
+
+  it('moves an alert from open to acknowledged, and repeats keep it acknowledged', async () => {
+    const alert = await alerts.raise(store.db, failed('ack'))
+    const before = await alerts.openCount()
+    const acked = await alerts.ack(alert.id, 'olga')
+    expect(acked.state).toBe('acknowledged')
+    expect(await alerts.openCount()).toBe(before - 1)
+    expect(openCounts.at(-1)).toBe(before - 1)
+    expect(await alerts.raise(store.db, failed('ack'))).toMatchObject({
+      id: alert.id,
+      state: 'acknowledged',
+      count: 2,
+    })
+    expect((await alerts.list({ state: 'acknowledged' })).map((a) => a.id)).toContain(alert.id)
+    await expect(alerts.ack('no-such-alert', 'olga')).rejects.toMatchObject({ code: 'NOT_FOUND' })
+  })
+
+  it('raises a fresh alert after the previous one was resolved', async () => {
+    const first = await alerts.raise(store.db, failed('again'))
+    const resolved = await alerts.resolve({ runId: 'again' })
+    expect(resolved.map((a) => [a.id, a.state])).toEqual([[first.id, 'resolved']])
+    await expect(alerts.ack(first.id, 'olga')).rejects.toMatchObject({ code: 'ILLEGAL_TRANSITION' })
+    const second = await alerts.raise(store.db, failed('again'))
+    expect(second).toMatchObject({ state: 'open', count: 1 })
+    expect(second.id).not.toBe(first.id)
+    await expect(alerts.resolve({})).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+  })
+
+  it('raises inside the caller transaction and leaves nothing when it rolls back', async () => {
+    await expect(
+      store.db.transaction().execute(async (trx) => {
+        await alerts.raise(trx, failed('rolled-back'))
+        throw new Error('the phase failed to commit')
+      }),
+    ).rejects.toThrow('the phase failed to commit')
+    expect(
+      await store.db.selectFrom('alerts').select('id').where('run_id', '=', 'rolled-back').execute(),
+    ).toEqual([])
+  })
+
+  it('serves the contract metric names, with the open-alert gauge read from the store', async () => {
+    const app = createHttpApp({
+      logger: createLogger({ level: 'silent' }),
+      db: store.db,
+      tokenStore: (db) => createTokenStore(db),
+      audit: createAuditLog(),
+      alerts,
+      halt: createHaltReader(store.db),
+      metrics: createMetrics(),
+      ready: async () => true,
+    })
+    const text = (await app.inject({ url: '/metrics' })).body
+    await app.close()
+    expect(text).toContain(`keyrotor_alerts_open ${await alerts.openCount()}`)
+    expect(text).toContain('keyrotor_halt_engaged 0')
+    for (const name of [
+      'keyrotor_runs_total',
+      'keyrotor_run_duration_seconds',
+      'keyrotor_phase_duration_seconds',
+      'process_cpu_user_seconds_total',
+    ]) {
+      expect(text).toContain(`# TYPE ${name}`)
+    }
+  })
+})
+
+describe('metrics', () => {
+  it('records runs, phases and gauges under the contract names, in a registry of its own', async () => {
+    const metrics = createMetrics({ defaultMetrics: false })
+    metrics.runFinished('rotate', 'succeeded', 12)
+    metrics.phaseFinished('promote', 0.3)
+    metrics.setAlertsOpen(2)
+    metrics.setHaltEngaged(true)
+    const text = await metrics.render()
+    expect(text).toContain('keyrotor_runs_total{kind="rotate",outcome="succeeded"} 1')
+    expect(text).toContain('keyrotor_run_duration_seconds_bucket{le="15"} 1')
+    expect(text).toContain('keyrotor_phase_duration_seconds_count{phase="promote"} 1')
+    expect(text).toContain('keyrotor_alerts_open 2')
+    expect(text).toContain('keyrotor_halt_engaged 1')
+    expect(await createMetrics({ defaultMetrics: false }).render()).not.toContain('outcome="succeeded"')
+  })
+})
