@@ -52,6 +52,8 @@ export interface StartOptions {
   revokeIntervalMs?: number | undefined
   /** False: build everything but do not open a port (benchmark). */
   listen?: boolean | undefined
+  /** Told each phase's duration as the engine records it in the metrics (the benchmark's timer). */
+  phaseTimer?: ((phase: string, seconds: number) => void) | undefined
 }
 
 export interface Keyrotor {
@@ -108,14 +110,18 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   const providers = createProviderRegistry({ db, masterKey })
   const dependents =
     options.dependentClient ??
-    createDependentClient({ secretOf: options.secretOf ?? ((name) => process.env[name]) })
+    createDependentClient({
+      secretOf: options.secretOf ?? ((name) => process.env[name]),
+      // exec probes run without keyrotor's environment (secrets), but must find their programs
+      execEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/' },
+    })
   const engine: EngineDeps = {
     db,
     providers,
     dependents,
     alerts,
     audit,
-    metrics,
+    metrics: withPhaseTimer(metrics, options.phaseTimer),
     log: logger.child({ component: 'engine' }),
     now: () => new Date(),
   }
@@ -189,6 +195,21 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
       await store.close()
       logger.flush()
     },
+  }
+}
+
+/** The engine's metrics, also telling `timer` each phase's duration when one is given. */
+function withPhaseTimer(
+  metrics: NonNullable<EngineDeps['metrics']>,
+  timer: StartOptions['phaseTimer'],
+): NonNullable<EngineDeps['metrics']> {
+  if (timer === undefined) return metrics
+  return {
+    phaseFinished(phase, seconds) {
+      metrics.phaseFinished(phase, seconds)
+      timer(phase, seconds)
+    },
+    runFinished: (kind, outcome, seconds) => metrics.runFinished(kind, outcome, seconds),
   }
 }
 

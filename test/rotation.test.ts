@@ -95,7 +95,7 @@ describe.each(DIALECTS)('a rotation end to end on %s', (dialect) => {
     const { h, dep } = await setup('{ gracePeriod: 1h, phaseTimeout: 1s }')
     const service = await startService(h, dep)
     // the service answers probes but drops every notice: it never stages v2
-    service.dependent.handleNotice = async () => ({ status: 503 }) as never
+    service.dependent.handleNotice = async () => ({ status: 503 })
     const created = await h.api<RunView>('POST', '/v1/keys/payments-dek/rotations', {})
     const run = await waitForRun<RunView>(h, created.body.id)
     expect(run.state).toBe('failed')

@@ -104,7 +104,7 @@ export function createRunExecutor(deps: EngineDeps) {
       await appendEvents(trx, events)
       for (const o of observations) await recordDependent(trx, o)
     })
-    return { ...run, ...patch } as RunRow
+    return { ...run, ...patch }
   }
 
   /** The halt is engaged: give the run back untouched; it goes on once the halt is released. */

@@ -91,7 +91,7 @@ export async function failRun(
   })
   deps.metrics?.runFinished(kind, state, elapsedSeconds(run, now))
   deps.log.error({ ...ids, phase, failureClass }, `run ${state}: ${message}`)
-  return { ...run, ...patch } as RunRow
+  return { ...run, ...patch }
 }
 
 /** Between promote and the end of confirm the alias has moved but dependents may not have followed. */

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration } from 'kysely'
@@ -48,6 +48,9 @@ export function openStore(options: StoreOptions): Store {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 })
   const file = join(options.dataDir, SQLITE_FILE)
   const sqlite = new SqliteDatabase(file)
+  // keys are sealed, but token hashes and the journal are nobody else's business either;
+  // SQLite gives the -wal and -shm files the database file's mode
+  chmodSync(file, 0o600)
   sqlite.pragma('journal_mode = WAL')
   // FULL: a commit is on disk before the phase that follows it acts
   sqlite.pragma('synchronous = FULL')

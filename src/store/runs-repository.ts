@@ -110,7 +110,7 @@ export async function claimNextRun(
       .where('id', '=', candidate.id)
       .where('fencing_token', '=', candidate.fencing_token)
       .execute()
-    return { ...candidate, ...claimed } as RunRow
+    return { ...candidate, ...claimed }
   })
 }
 

@@ -53,7 +53,7 @@ export async function startHarness(
     ...options,
   })
   const url = keyrotor.url
-  return {
+  const harness: Harness = {
     keyrotor,
     url,
     adminToken,
@@ -72,11 +72,13 @@ export async function startHarness(
       return { status: response.status, body: (text === '' ? null : JSON.parse(text)) as T }
     },
     async stop() {
-      await keyrotor.close()
+      // a test may have restarted the server on the same store: close whichever runs now
+      await harness.keyrotor.close()
       if (schema !== undefined) await pgQuery(`DROP SCHEMA ${schema} CASCADE`)
       rmSync(dataDir, { recursive: true, force: true })
     },
   }
+  return harness
 }
 
 async function pgQuery(text: string): Promise<void> {
