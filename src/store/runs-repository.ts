@@ -104,12 +104,14 @@ export async function claimNextRun(
       fencing_token: candidate.fencing_token + 1,
       started_at: candidate.started_at ?? nowIso,
     }
-    await trx
+    const result = await trx
       .updateTable('runs')
       .set(claimed)
       .where('id', '=', candidate.id)
       .where('fencing_token', '=', candidate.fencing_token)
-      .execute()
+      .executeTakeFirst()
+    // another instance claimed it between our read and our write: not ours
+    if (result.numUpdatedRows !== 1n) return undefined
     return { ...candidate, ...claimed }
   })
 }
