@@ -10,23 +10,33 @@ import type { EngineDeps } from './engine/engine-deps.js'
 import { createMaterialService } from './engine/material-service.js'
 import { createRevokeScheduler } from './engine/revoke-scheduler.js'
 import { createRunService } from './engine/rotation-service.js'
+import { createRunControl } from './engine/run-control.js'
 import { createRunExecutor } from './engine/run-executor.js'
+import { createVerifyService } from './engine/verify-service.js'
 import { createWorker } from './engine/worker.js'
 import { bootstrapAdmin } from './governance/bootstrap-admin.js'
+import { createApprovalService } from './governance/approvals.js'
 import { bootstrapConfig, type BootstrapOutcome } from './governance/config-bootstrap.js'
+import { createHaltControl, verifyAllUnavailable, type VerifyAll } from './governance/halt-control.js'
 import { createTokenStore } from './governance/tokens.js'
 import { createHttpApp } from './http/app.js'
 import { keyRoutes } from './http/routes/keys.js'
 import { runRoutes } from './http/routes/runs.js'
+import { verifyRoutes } from './http/routes/verify.js'
 import { configRoutes } from './http/routes/config.js'
-import { createHaltReader } from './http/routes/halt.js'
+import { approvalRoutes } from './http/routes/approvals.js'
+import { createHaltReader, haltControlRoutes } from './http/routes/halt.js'
+import { incidentRoutes } from './http/routes/incidents.js'
 import { storeAnswers } from './http/routes/health.js'
 import { createAlertService } from './observability/alerts.js'
+import { createIncidentService } from './observability/incidents.js'
 import { createLogger } from './observability/logger.js'
 import { createMetrics } from './observability/metrics.js'
 import { createMasterKey, loadMasterKey } from './providers/local/master-key.js'
 import { createProviderRegistry, isProviderAvailable } from './providers/registry.js'
-import { migrate, openStore, type Store } from './store/database.js'
+import { isPostgresUrl, migrate, openStore, type Store } from './store/database.js'
+import { lockDataDir } from './store/data-dir-lock.js'
+import { expireLeases } from './store/runs-repository.js'
 import { runDemoWith, type DemoOptions } from './demo/demo.js'
 
 export interface StartOptions {
@@ -50,10 +60,14 @@ export interface StartOptions {
   concurrency?: number | undefined
   pollMs?: number | undefined
   revokeIntervalMs?: number | undefined
+  /** Fault tests only (KEYROTOR_CRASH_POINT): the numbered point where this process kills itself. */
+  crashPoint?: string | undefined
   /** False: build everything but do not open a port (benchmark). */
   listen?: boolean | undefined
   /** Told each phase's duration as the engine records it in the metrics (the benchmark's timer). */
   phaseTimer?: ((phase: string, seconds: number) => void) | undefined
+  /** `verify --all` for releasing the halt; until a verify service is wired, no release passes. */
+  verifyAll?: VerifyAll | undefined
 }
 
 export interface Keyrotor {
@@ -96,17 +110,32 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
         ? { destination: options.logFile }
         : {}),
   })
+  // one process per SQLite data dir; holding the lock proves an earlier server is gone
+  const lock = isPostgresUrl(options.databaseUrl) ? undefined : lockDataDir(options.dataDir)
   const store = openStore({
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
     schema: options.schema,
   })
   await migrate(store.db)
+  // so the runs an earlier (dead) process held are resumed at once, not after their lease
+  if (lock !== undefined) await expireLeases(store.db, new Date())
   const masterKey = loadMasterKey({ dataDir: options.dataDir, fromEnv: options.masterKey })
   const { db } = store
   const metrics = createMetrics()
   const audit = createAuditLog()
   const alerts = createAlertService({ db, onChange: (n) => metrics.setAlertsOpen(n) })
+  const incidents = createIncidentService({ db })
+  const approvals = createApprovalService({ db, audit, now: () => new Date() })
+  const haltControl = createHaltControl({
+    db,
+    audit,
+    alerts,
+    incidents,
+    approvals,
+    verifyAll: options.verifyAll ?? verifyAllUnavailable,
+    now: () => new Date(),
+  })
   const providers = createProviderRegistry({ db, masterKey })
   const dependents =
     options.dependentClient ??
@@ -124,6 +153,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     metrics: withPhaseTimer(metrics, options.phaseTimer),
     log: logger.child({ component: 'engine' }),
     now: () => new Date(),
+    crash: crashAt(options.crashPoint),
   }
   const leaseMs = options.leaseMs ?? 30_000
   const executor = createRunExecutor(engine)
@@ -135,6 +165,8 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     pollMs: options.pollMs ?? 250,
   })
   const runs = createRunService({ ...engine, wake: () => worker.wake() })
+  const verify = createVerifyService({ ...engine, alerts })
+  const runControl = createRunControl({ ...engine, alerts, wake: () => worker.wake() })
   const revokes = createRevokeScheduler(engine, runs, { intervalMs: options.revokeIntervalMs ?? 5_000 })
 
   const file =
@@ -165,8 +197,12 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     version: '0.1.0',
     routes: [
       keyRoutes({ db, runs, material: createMaterialService(engine) }),
-      runRoutes({ db }),
+      runRoutes({ db, verify, control: runControl }),
+      verifyRoutes({ verify }),
       configRoutes({ db, fileStatus: config }),
+      approvalRoutes({ approvals }),
+      haltControlRoutes({ halt: haltControl }),
+      incidentRoutes({ db, audit, incidents }),
     ],
   })
   let url = ''
@@ -193,6 +229,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
       await app.close()
       await worker.stop()
       await store.close()
+      lock?.release()
       logger.flush()
     },
   }
@@ -215,7 +252,10 @@ function withPhaseTimer(
 
 /** `keyrotor server`: runs until SIGINT or SIGTERM, then stops cleanly (runs in flight resume on restart). */
 export async function runServer(options: StartOptions): Promise<void> {
-  const keyrotor = await startKeyrotor(options)
+  const keyrotor = await startKeyrotor({
+    ...options,
+    crashPoint: options.crashPoint ?? process.env.KEYROTOR_CRASH_POINT,
+  })
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
@@ -226,4 +266,12 @@ export async function runServer(options: StartOptions): Promise<void> {
 /** `keyrotor demo`: a throwaway keyrotor with sample dependents and one rotation, shown phase by phase. */
 export async function runDemo(options: DemoOptions): Promise<void> {
   await runDemoWith(startKeyrotor, runInit, options)
+}
+
+/** Fault tests name one crash point; reaching it kills this process as abruptly as a power cut. */
+function crashAt(point: string | undefined): ((reached: string) => void) | undefined {
+  if (point === undefined || point === '') return undefined
+  return (reached) => {
+    if (reached === point) process.kill(process.pid, 'SIGKILL')
+  }
 }

@@ -23,6 +23,8 @@ export interface AppEntry {
     logLevel?: LogLevel
     /** Resolves dependents' `secretEnv` names; the CLI entry is what reads the environment. */
     secretOf?: (name: string) => string | undefined
+    /** How long a worker holds a run without renewing its lease. */
+    leaseMs?: number
   }): Promise<void>
   /** The main job: throwaway data dir, demo keys, one rotation end to end, then serves. */
   runDemo(options: { port: number; json: boolean }): Promise<void>

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { integerOption, leaf, str } from './session.js'
+import { durationOption, integerOption, leaf, str } from './session.js'
 import type { Act } from './session.js'
 
 const DEFAULT_PORT = 8420
@@ -33,6 +33,7 @@ export function registerServer(program: Command, act: Act): void {
     .option('--host <host>', 'address to listen on', DEFAULT_HOST)
     .option('--database <url>', 'postgres://… selects PostgreSQL, otherwise SQLite in the data dir')
     .option('--log-file <file>', 'write JSON logs here instead of stdout')
+    .addOption(durationOption('--lease-ttl <duration>', 'how long a worker holds a run without a heartbeat (default 30s)'))
     .action(
       act(async ({ ctx, opts }) => {
         const app = await ctx.importApp()
@@ -46,6 +47,7 @@ export function registerServer(program: Command, act: Act): void {
           masterKey: ctx.env.masterKey,
           logLevel: ctx.env.logLevel,
           secretOf: ctx.secretOf,
+          ...(typeof opts.leaseTtl === 'number' ? { leaseMs: opts.leaseTtl } : {}),
         })
       }),
     )

@@ -10,6 +10,10 @@ describe('phases', () => {
     expect(phasesOf('emergency-rotate')).toEqual(seen)
   })
 
+  it('runs a forward correction through preflight, promote, confirm, validate: nothing is created anew', () => {
+    expect(phasesOf('forward-correct')).toEqual(['preflight', 'promote', 'confirm', 'validate'])
+  })
+
   it('runs a revoke through preflight, retire, revoke', () => {
     expect(phasesOf('revoke')).toEqual(['preflight', 'retire', 'revoke'])
   })

@@ -16,9 +16,13 @@ export type Phase = (typeof PHASES)[number]
 
 const ROTATE: readonly Phase[] = ['preflight', 'create', 'distribute', 'promote', 'confirm', 'validate']
 const REVOKE: readonly Phase[] = ['preflight', 'retire', 'revoke']
+// forward correction finishes a promotion that stopped half-way: nothing is created or staged anew
+const FORWARD_CORRECT: readonly Phase[] = ['preflight', 'promote', 'confirm', 'validate']
 
 export function phasesOf(kind: RunKind): readonly Phase[] {
-  return kind === 'revoke' ? REVOKE : ROTATE
+  if (kind === 'revoke') return REVOKE
+  if (kind === 'forward-correct') return FORWARD_CORRECT
+  return ROTATE
 }
 
 export function firstPhase(kind: RunKind): Phase {

@@ -14,8 +14,7 @@ const ALLOWED: ReadonlyArray<[RunState, RunState]> = [
   ['running', 'failed'],
   ['running', 'halted'],
   ['running', 'cancelled'],
-  ['failed', 'running'],
-  ['halted', 'running'],
+  ['failed', 'queued'],
 ]
 const pairs = RUN_STATES.flatMap((from) => RUN_STATES.map((to) => [from, to] as const))
 const allowed = (f: RunState, t: RunState) => ALLOWED.some(([a, b]) => a === f && b === t)

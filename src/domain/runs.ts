@@ -33,10 +33,10 @@ const ARROWS: Record<RunState, readonly RunState[]> = {
   awaiting_approval: ['queued', 'rejected', 'cancelled'],
   queued: ['running', 'cancelled', 'failed', 'halted'],
   running: ['succeeded', 'failed', 'halted', 'cancelled'],
-  // a failed run resumes forward only through retry, after a passed verify (DESIGN §4.6)
-  failed: ['running'],
-  // a halted run is resumed by forward correction once the halt is released
-  halted: ['running'],
+  // a failed run is queued again only by retry, after a passed verify (DESIGN §4.6)
+  failed: ['queued'],
+  // a halted run stays as it stopped (preserved); a separate forward-correct run repairs the key
+  halted: [],
   succeeded: [],
   cancelled: [],
   rejected: [],

@@ -31,6 +31,23 @@ export interface EngineDeps {
   }
   log: EngineLog
   now: () => Date
+  /** Fault tests only: called at every numbered crash point (`rotate/promote:after-provider`). */
+  crash?: ((point: string) => void) | undefined
+  /** Opens the incident a partial execution escalates to the security and platform leads. */
+  incidents?: {
+    open(
+      executor: Kysely<Database>,
+      incident: {
+        severity: string
+        title: string
+        summary: string
+        correlationId?: string
+        runId?: string
+        key?: string
+        escalatedTo: string[]
+      },
+    ): Promise<unknown>
+  }
 }
 
 /** The engine logs through this; main.ts passes a pino child logger. */

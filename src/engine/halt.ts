@@ -10,15 +10,36 @@ export interface HaltStatus {
 
 export async function readHalt(db: Executor): Promise<HaltStatus> {
   const row = await db.selectFrom('halt').selectAll().where('id', '=', 1).executeTakeFirstOrThrow()
-  return { engaged: row.engaged === 1, reason: row.reason, by: row.engaged_by, since: row.since }
+  return { engaged: Number(row.engaged) === 1, reason: row.reason, by: row.engaged_by, since: row.since }
 }
 
-/** Engages the halt inside the caller's transaction, so it lands with what caused it. */
-export async function engageHalt(db: Executor, by: string, reason: string, at: string): Promise<void> {
-  await db
+/**
+ * Engages the halt inside the caller's transaction, so it lands with what caused it. True when
+ * this call engaged it; false when it already was (the first reason and time are kept).
+ */
+export async function engageHalt(db: Executor, by: string, reason: string, at: string): Promise<boolean> {
+  const result = await db
     .updateTable('halt')
     .set({ engaged: 1, reason, engaged_by: by, since: at })
     .where('id', '=', 1)
     .where('engaged', '=', 0)
-    .execute()
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) === 1
+}
+
+/**
+ * Releases the halt inside the caller's transaction and returns the halt it released, or null
+ * when none was engaged. The row forgets who engaged it and when: the caller keeps that in the
+ * audit record written in the same transaction.
+ */
+export async function releaseHalt(db: Executor): Promise<HaltStatus | null> {
+  const before = await readHalt(db)
+  if (!before.engaged) return null
+  const result = await db
+    .updateTable('halt')
+    .set({ engaged: 0, reason: null, engaged_by: null, since: null })
+    .where('id', '=', 1)
+    .where('engaged', '=', 1)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) === 1 ? before : null
 }

@@ -23,6 +23,8 @@ export interface PhaseContext {
   now(): Date
   /** Adds an entry to the run's journal; entries are written with the phase's next commit. */
   note(type: string, message: string, data?: Record<string, unknown>): void
+  /** Fault tests only: a named point where the process may be killed (`after-provider`, `after-notice`). */
+  crashPoint(point: string): void
   /** Records a dependent's answer, error or notice; written with the phase's next commit. */
   observe(observation: Omit<DependentObservation, 'keyId' | 'at'>): void
   /**
@@ -44,3 +46,10 @@ export interface PhaseOutcome {
 }
 
 export type PhaseHandler = (ctx: PhaseContext) => Promise<PhaseOutcome>
+
+/**
+ * Settles a phase found started but not finished: reads the provider and says what it found.
+ * Effect fully present or absent: the handler, which checks before it acts, goes on. Anything
+ * else throws a partial-execution error (see `partialExecution`).
+ */
+export type PhaseSettler = (ctx: PhaseContext) => Promise<string>

@@ -88,12 +88,19 @@ export function createRunService(
       const existing = await findRunByIdempotencyKey(db, request.idempotencyKey)
       if (existing !== undefined) return duplicateOf(existing, request)
     }
-    await requireKey(db, request.keyId)
+    const key = await requireKey(db, request.keyId)
     const halt = await readHalt(db)
     if (halt.engaged) {
       throw new KeyrotorError(
         'HALTED',
         `the global halt is engaged since ${halt.since} by ${halt.by}: ${halt.reason}`,
+      )
+    }
+    // an unexpected provider-side transition froze the key: nothing moves it until a verify passes
+    if (key.frozen_at !== null) {
+      throw new KeyrotorError(
+        'PREFLIGHT_REJECTED',
+        `key ${key.id} is frozen since ${key.frozen_at}: ${key.frozen_reason ?? 'unexpected transition'}; run \`keyrotor verify ${key.id}\``,
       )
     }
     await requireActiveVersion(db, request.keyId)

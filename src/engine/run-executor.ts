@@ -4,15 +4,15 @@ import type { RunKind } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
 import { appendEvents, type NewRunEvent } from '../store/events-repository.js'
 import { recordDependent, type DependentObservation } from '../store/keys-repository.js'
-import { findRun, updateRunFenced } from '../store/runs-repository.js'
+import { updateRunFenced } from '../store/runs-repository.js'
 import type { Database, RunRow, RunUpdate } from '../store/tables.js'
 import { ENGINE_ACTOR, type EngineDeps } from './engine-deps.js'
-import { readHalt } from './halt.js'
-import { loadManagedKey, type ManagedKey } from './managed-key.js'
-import type { PhaseContext } from './phase-context.js'
-import { phaseHandler } from './phases/index.js'
-import { failRun } from './run-failure.js'
 import { runEvent } from './journal.js'
+import { loadManagedKey, type ManagedKey } from './managed-key.js'
+import type { PhaseContext, PhaseOutcome } from './phase-context.js'
+import { phaseGate, type Gate } from './phase-gate.js'
+import { phaseHandler, phaseSettler } from './phases/index.js'
+import { failRun } from './run-failure.js'
 import { elapsedSeconds, terminal } from './run-fields.js'
 
 /** What the journal of one phase collects until its next commit. */
@@ -22,107 +22,127 @@ interface Journal {
 }
 
 /**
- * Drives one claimed run through its phases. Each phase's intent is recorded before it acts and
- * its outcome after, in one transaction with the state it changes and the next phase's intent,
- * every write fenced by the claim's token.
+ * Drives one claimed run through its phases. A phase's intent is recorded before it acts and its
+ * outcome after, in one transaction with the state it changes and the next phase's intent (which
+ * checks the halt and cancel requests in that same transaction); every write is fenced by the
+ * claim's token. A phase found started but not finished (its worker died) is in doubt: it is
+ * settled against the provider before it acts again.
  */
 export function createRunExecutor(deps: EngineDeps) {
   const { db } = deps
+  const crash = (run: RunRow, phase: string, point: string) => deps.crash?.(`${run.kind}/${phase}:${point}`)
 
   async function execute(claimed: RunRow, signal: AbortSignal): Promise<RunRow> {
     let run = claimed
     const key = await loadManagedKey(db, run.key_id)
     const kind = run.kind as RunKind
-    let phase = run.phase as Phase
-    if (run.phase_status === 'pending') {
-      run = await write(run, { phase_status: 'started' }, [
-        event(run, 'phase.started', phase, `${phase} started`),
-      ])
+    let inDoubt = run.phase_status === 'started'
+    if (!inDoubt) {
+      const first = run.phase_status === 'done' ? nextPhase(kind, run.phase as Phase) : (run.phase as Phase)
+      if (first === null) throw new KeyrotorError('INTERNAL', `run ${run.id} finished its phases but is ${run.state}`)
+      const begun = await transition(run, first, {}, [], [])
+      if (!begun.gate.open) return begun.run
+      run = begun.run
     }
     for (;;) {
-      if ((await readHalt(db)).engaged) return release(run)
+      const phase = run.phase as Phase
+      crash(run, phase, 'before')
       const journal: Journal = { events: [], observations: [] }
       const ctx = context(run, phase, key, journal, signal)
       const started = deps.now().getTime()
-      let outcome
+      let outcome: PhaseOutcome
       try {
+        if (inDoubt) await settle(ctx, journal)
         outcome = await phaseHandler(kind, phase)(ctx)
       } catch (error) {
         // stopped from outside (shutdown, lost lease): no outcome; the run resumes elsewhere
         if (signal.aborted) throw signal.reason
-        return failRun(deps, run, phase, error, journal.events, journal.observations)
+        const partial = error instanceof KeyrotorError && error.details?.partialExecution === true
+        return failRun(deps, run, phase, error, journal.events, journal.observations, { partial })
       }
+      inDoubt = false
       deps.metrics?.phaseFinished(phase, (deps.now().getTime() - started) / 1000)
-      const next = nextPhase(kind, phase)
-      const done = event(run, 'phase.completed', phase, outcome.message)
-      const finishing = next === null && outcome.fail === undefined
-      const patch: RunUpdate = {
-        ...outcome.runPatch,
-        ...(next === null
-          ? { phase_status: 'done' }
-          : { phase: next, phase_status: outcome.fail === undefined ? 'started' : 'done' }),
-        ...(finishing ? terminal('succeeded', deps.now()) : {}),
-      }
-      const after = finishing
-        ? [done, event(run, 'run.succeeded', phase, `${kind} of ${run.key_id} succeeded`)]
-        : next !== null && outcome.fail === undefined
-          ? [done, event(run, 'phase.started', next, `${next} started`)]
-          : [done]
-      run = await write(run, patch, [...journal.events, ...after], journal.observations, async (trx) => {
-        await outcome.commit?.(trx)
-        if (finishing) {
-          await deps.audit.append(trx, {
-            actor: ENGINE_ACTOR,
-            action: `run.succeeded`,
-            target: run.key_id,
-            correlationId: run.correlation_id,
-            details: { runId: run.id, kind, fromVersion: run.from_version, toVersion: run.to_version },
-          })
-        }
-      })
+      const next = outcome.fail === undefined ? nextPhase(kind, phase) : null
+      const completed = event(run, 'phase.completed', phase, outcome.message)
+      const moved = await transition(run, next, outcome, [...journal.events, completed], journal.observations)
+      run = moved.run
+      crash(run, phase, 'after-commit')
       if (outcome.fail !== undefined) return failRun(deps, run, phase, outcome.fail, [], [])
       if (next === null) {
         deps.metrics?.runFinished(kind, 'succeeded', elapsedSeconds(run, deps.now()))
         deps.log.info({ runId: run.id, key: run.key_id, correlationId: run.correlation_id }, 'run succeeded')
         return run
       }
-      phase = next
+      if (!moved.gate.open) return run
     }
   }
 
-  /** One fenced transaction: the run's new fields, its journal, dependents' answers, extra writes. */
-  async function write(
+  /**
+   * One fenced transaction that ends the current phase (its outcome, journal and observations)
+   * and starts `next` if the gate lets it: or pauses the run (halt), cancels it, or, with no next
+   * phase, records its success.
+   */
+  async function transition(
     run: RunRow,
-    patch: RunUpdate,
+    next: Phase | null,
+    outcome: Partial<PhaseOutcome>,
     events: NewRunEvent[],
-    observations: DependentObservation[] = [],
-    extra?: (trx: Transaction<Database>) => Promise<void>,
-  ): Promise<RunRow> {
+    observations: DependentObservation[],
+  ): Promise<{ run: RunRow; gate: Gate }> {
+    const kind = run.kind as RunKind
+    let gate: Gate = { open: true }
+    let patch: RunUpdate = {}
     await db.transaction().execute(async (trx) => {
+      await outcome.commit?.(trx)
+      const now = deps.now()
+      const after: NewRunEvent[] = []
+      if (next === null) {
+        patch = { ...outcome.runPatch, phase_status: 'done' }
+        if (outcome.fail === undefined) {
+          patch = { ...patch, ...terminal('succeeded', now) }
+          after.push(event(run, 'run.succeeded', run.phase, `${kind} of ${run.key_id} succeeded`))
+          await audit(trx, run, 'run.succeeded')
+        }
+      } else {
+        gate = await phaseGate(trx, run, next)
+        if (gate.open) {
+          patch = { ...outcome.runPatch, phase: next, phase_status: 'started' }
+          after.push(event(run, 'phase.started', next, `${next} started`))
+        } else if (gate.why === 'halted') {
+          // paused before `next`: the lease is given back; any instance resumes it after the release
+          patch = { ...outcome.runPatch, phase_status: 'done', lease_owner: null, lease_expires_at: now.toISOString() }
+          after.push(event(run, 'run.paused', next, `paused before ${next}: ${gate.detail}`))
+        } else {
+          patch = { ...outcome.runPatch, phase_status: 'done', ...terminal('cancelled', now) }
+          after.push(event(run, 'run.cancelled', next, `cancelled before ${next}: ${gate.detail}`))
+          await audit(trx, run, 'run.cancelled')
+        }
+      }
       await updateRunFenced(trx, run.id, run.fencing_token, patch)
-      await extra?.(trx)
-      await appendEvents(trx, events)
+      await appendEvents(trx, [...events, ...after])
       for (const o of observations) await recordDependent(trx, o)
     })
-    return { ...run, ...patch }
+    return { run: { ...run, ...patch }, gate }
   }
 
-  /** The halt is engaged: give the run back untouched; it goes on once the halt is released. */
-  async function release(run: RunRow): Promise<RunRow> {
-    const patch = { lease_owner: null, lease_expires_at: deps.now().toISOString() }
-    deps.log.warn({ runId: run.id, key: run.key_id }, 'halt engaged: run paused before its next phase')
-    return write(run, patch, [
-      event(run, 'run.paused', run.phase, 'halt engaged: paused before the next phase'),
-    ])
+  /** Reads the provider to decide what an interrupted phase left behind (DESIGN §4.4). */
+  async function settle(ctx: PhaseContext, journal: Journal): Promise<void> {
+    const settler = phaseSettler(ctx.run.kind as RunKind, ctx.phase)
+    const verdict = settler === undefined ? 'no effect to settle' : await settler(ctx)
+    journal.events.push(event(ctx.run, 'phase.in_doubt', ctx.phase, `resumed after an interruption: ${verdict}`))
   }
 
-  function context(
-    run: RunRow,
-    phase: Phase,
-    key: ManagedKey,
-    journal: Journal,
-    signal: AbortSignal,
-  ): PhaseContext {
+  async function audit(trx: Transaction<Database>, run: RunRow, action: string): Promise<void> {
+    await deps.audit.append(trx, {
+      actor: ENGINE_ACTOR,
+      action,
+      target: run.key_id,
+      correlationId: run.correlation_id,
+      details: { runId: run.id, kind: run.kind, fromVersion: run.from_version, toVersion: run.to_version },
+    })
+  }
+
+  function context(run: RunRow, phase: Phase, key: ManagedKey, journal: Journal, signal: AbortSignal): PhaseContext {
     const now = deps.now()
     return {
       run,
@@ -137,33 +157,26 @@ export function createRunExecutor(deps: EngineDeps) {
       now: deps.now,
       note: (type, message, data) => journal.events.push(event(run, type, phase, message, data)),
       observe: (o) => journal.observations.push({ ...o, keyId: key.id, at: deps.now().toISOString() }),
+      crashPoint: (point) => crash(run, phase, point),
       async checkpoint(message, writeState) {
         const events = [...journal.events.splice(0), event(run, 'phase.checkpoint', phase, message)]
         const observations = journal.observations.splice(0)
-        await write(run, {}, events, observations, writeState)
+        await db.transaction().execute(async (trx) => {
+          await updateRunFenced(trx, run.id, run.fencing_token, {})
+          await writeState(trx)
+          await appendEvents(trx, events)
+          for (const o of observations) await recordDependent(trx, o)
+        })
+        crash(run, phase, 'after-checkpoint')
       },
     }
   }
 
-  function event(
-    run: RunRow,
-    type: string,
-    phase: string | null,
-    message: string,
-    data?: Record<string, unknown>,
-  ) {
+  function event(run: RunRow, type: string, phase: string | null, message: string, data?: Record<string, unknown>) {
     return runEvent(run, deps.now(), type, phase, message, data)
   }
 
-  return {
-    execute,
-    /** Re-reads a run (after a stale-lease refusal, say). */
-    reload: async (id: string) => {
-      const run = await findRun(db, id)
-      if (run === undefined) throw new KeyrotorError('NOT_FOUND', `unknown run ${id}`)
-      return run
-    },
-  }
+  return { execute }
 }
 
 export type RunExecutor = ReturnType<typeof createRunExecutor>

@@ -25,11 +25,12 @@ export async function failRun(
   error: unknown,
   events: NewRunEvent[],
   observations: DependentObservation[],
+  options: { partial?: boolean } = {},
 ): Promise<RunRow> {
   const kind = run.kind as RunKind
-  const failureClass = failureClassOf(error)
+  const failureClass = options.partial === true ? 'state_inconsistency' : failureClassOf(error)
   const message = messageOf(error)
-  const partial = isPartialExecution(kind, phase)
+  const partial = options.partial === true || isPartialExecution(kind, phase)
   const now = deps.now()
   const state = partial ? 'halted' : 'failed'
   const patch: RunUpdate = {
@@ -73,6 +74,15 @@ export async function failRun(
         message: `${reason}: ${message}. All rotations are halted; follow docs/runbooks/partial-execution.md`,
       })
       await deps.alerts.raise(trx, { ...ids, type: 'halt_engaged', severity: 'critical', message: reason })
+      await deps.incidents?.open(trx, {
+        severity: 'critical',
+        title: `Partial execution of ${kind} on ${run.key_id}`,
+        summary: `${reason}: ${message}. The run is preserved; all key state transitions are frozen until the halt is released.`,
+        correlationId: run.correlation_id,
+        runId: run.id,
+        key: run.key_id,
+        escalatedTo: ['security-lead', 'platform-lead'],
+      })
     } else {
       await deps.alerts.raise(trx, {
         ...ids,

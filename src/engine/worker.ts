@@ -3,7 +3,6 @@ import type { DialectName } from '../store/dialect.js'
 import { claimNextRun, renewLease } from '../store/runs-repository.js'
 import type { RunRow } from '../store/tables.js'
 import type { EngineDeps } from './engine-deps.js'
-import { readHalt } from './halt.js'
 import type { RunExecutor } from './run-executor.js'
 
 export interface WorkerOptions {
@@ -31,7 +30,7 @@ export function createWorker(deps: EngineDeps, executor: RunExecutor, options: W
   async function run(): Promise<void> {
     while (!controller.signal.aborted) {
       let claimed: RunRow | undefined
-      if (inFlight.size < options.concurrency && !(await readHalt(deps.db)).engaged) {
+      if (inFlight.size < options.concurrency) {
         claimed = await claimNextRun(
           deps.db,
           options.dialect,

@@ -1,10 +1,13 @@
 import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration } from 'kysely'
+import { Kysely, Migrator, PostgresDialect, sql, type Migration } from 'kysely'
 import pg from 'pg'
 import * as initial from './migrations/001-initial.js'
+import * as keyAliasesByKey from './migrations/002-key-aliases-by-key.js'
+import * as safety from './migrations/003-safety.js'
 import { dialectOf, type DialectName } from './dialect.js'
+import { ImmediateSqliteDialect } from './sqlite-immediate.js'
 import type { Database } from './tables.js'
 
 export interface StoreOptions {
@@ -27,12 +30,18 @@ export interface Store {
 
 const MIGRATIONS: Record<string, Migration> = {
   '001-initial': initial,
+  '002-key-aliases-by-key': keyAliasesByKey,
+  '003-safety': safety,
 }
 
 export const SQLITE_FILE = 'keyrotor.db'
 
+export function isPostgresUrl(url: string | undefined): boolean {
+  return url !== undefined && /^postgres(ql)?:\/\//.test(url)
+}
+
 export function openStore(options: StoreOptions): Store {
-  if (options.databaseUrl !== undefined && /^postgres(ql)?:\/\//.test(options.databaseUrl)) {
+  if (isPostgresUrl(options.databaseUrl) && options.databaseUrl !== undefined) {
     const schema = options.schema
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
@@ -56,7 +65,7 @@ export function openStore(options: StoreOptions): Store {
   sqlite.pragma('synchronous = FULL')
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) })
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy() }
 }
 

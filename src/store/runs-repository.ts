@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely'
+import { sql, type ExpressionOrFactory, type Kysely, type SqlBool, type Transaction } from 'kysely'
 import { NON_TERMINAL_RUN_STATES, type RunState } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
 import type { DialectName } from './dialect.js'
@@ -79,23 +79,31 @@ export async function claimNextRun(
 ): Promise<RunRow | undefined> {
   const nowIso = now.toISOString()
   return db.transaction().execute(async (trx) => {
-    let query = trx
-      .selectFrom('runs')
-      .selectAll()
-      .where((eb) =>
-        eb.or([
-          eb.and([
-            eb('state', '=', 'queued'),
-            eb.or([eb('not_before', 'is', null), eb('not_before', '<=', nowIso)]),
-          ]),
-          eb.and([eb('state', '=', 'running'), eb('lease_expires_at', '<', nowIso)]),
-        ]),
-      )
-      .orderBy('priority')
-      .orderBy('created_at')
-      .limit(1)
-    if (dialect === 'postgres') query = query.forUpdate().skipLocked()
-    const candidate = await query.executeTakeFirst()
+    const haltRow = await trx.selectFrom('halt').select('engaged').where('id', '=', 1).executeTakeFirst()
+    const halted = haltRow?.engaged === 1
+    // One lookup per state, each a walk of runs_by_state (state, priority, created_at) in order:
+    // a single query with an OR across the two states cannot use the index's order, so it sorted
+    // every queued run at each claim (quadratic in a large backlog).
+    const first = (state: 'queued' | 'running', due: ExpressionOrFactory<Database, 'runs', SqlBool>) => {
+      let query = trx
+        .selectFrom('runs')
+        .selectAll()
+        .where('state', '=', state)
+        .where(due)
+        // while the global halt is engaged only forward correction may start a phase
+        .$if(halted, (q) => q.where('kind', '=', 'forward-correct'))
+        .orderBy('priority')
+        .orderBy('created_at')
+        .limit(1)
+      if (dialect === 'postgres') query = query.forUpdate().skipLocked()
+      return query.executeTakeFirst()
+    }
+    const queued = await first('queued', (eb) =>
+      eb.or([eb('not_before', 'is', null), eb('not_before', '<=', nowIso)]),
+    )
+    const orphaned = await first('running', (eb) => eb('lease_expires_at', '<', nowIso))
+    const candidate =
+      queued === undefined || (orphaned !== undefined && comesBefore(orphaned, queued)) ? orphaned : queued
     if (candidate === undefined) return undefined
     const claimed: RunUpdate = {
       state: 'running',
@@ -114,6 +122,21 @@ export async function claimNextRun(
     if (result.numUpdatedRows !== 1n) return undefined
     return { ...candidate, ...claimed }
   })
+}
+
+/** The claim order: priority first, then the older run. */
+function comesBefore(a: RunRow, b: RunRow): boolean {
+  return a.priority !== b.priority ? a.priority < b.priority : a.created_at < b.created_at
+}
+
+/** Ends every lease at once: only for SQLite, whose data-dir lock proves their holders are gone. */
+export async function expireLeases(db: Executor, now: Date): Promise<void> {
+  await db
+    .updateTable('runs')
+    .set({ lease_expires_at: now.toISOString() })
+    .where('state', '=', 'running')
+    .where('lease_expires_at', '>', now.toISOString())
+    .execute()
 }
 
 export async function renewLease(

@@ -10,6 +10,9 @@ export interface KeysTable {
   policy: string
   created_at: string
   updated_at: string
+  /** Set when the provider showed a state the store did not put there: no rotation until verified. */
+  frozen_at: string | null
+  frozen_reason: string | null
 }
 
 export interface KeyVersionsTable {
@@ -81,6 +84,10 @@ export interface RunsTable {
   finished_at: string | null
   /** key_id while the run is non-terminal, else null: the unique index on it allows one per key. */
   active_key: string | null
+  /** A cancel asked for while the run ran: honoured at the next phase boundary before promote. */
+  cancel_requested_at: string | null
+  /** The approval a run waits for (forward correction, emergency). */
+  approval_id: string | null
 }
 
 export interface RunEventsTable {
@@ -171,6 +178,64 @@ export interface LocalAliasesTable {
   version: number
 }
 
+export interface ApprovalsTable {
+  id: string
+  action: string
+  subject: string
+  digest: string
+  /** The approved action's parameters as JSON (never a secret). */
+  payload: string
+  state: string
+  requested_by: string
+  reason: string
+  /** JSON array of roles that must each approve, each by a different person. */
+  required_roles: string
+  run_id: string | null
+  correlation_id: string
+  created_at: string
+  expires_at: string
+  decided_at: string | null
+}
+
+export interface ApprovalDecisionsTable {
+  approval_id: string
+  by_user: string
+  role: string
+  decision: string
+  reason: string | null
+  at: string
+}
+
+export interface IncidentsTable {
+  id: string
+  state: string
+  severity: string
+  title: string
+  summary: string
+  correlation_id: string | null
+  run_id: string | null
+  key_id: string | null
+  /** Who is told: e.g. "security-lead,platform-lead". */
+  escalated_to: string
+  opened_at: string
+  closed_at: string | null
+  closed_by: string | null
+  rca: string | null
+}
+
+export interface VerificationsTable {
+  id: string
+  /** 'key', 'run' or 'all'. */
+  scope: string
+  key_id: string | null
+  run_id: string | null
+  passed: number
+  /** JSON array of mismatch descriptions. */
+  mismatches: string
+  by_user: string
+  at: string
+}
+
 export interface Database {
   keys: KeysTable
   key_versions: KeyVersionsTable
@@ -185,6 +250,10 @@ export interface Database {
   halt: HaltTable
   local_keystore: LocalKeystoreTable
   local_aliases: LocalAliasesTable
+  approvals: ApprovalsTable
+  approval_decisions: ApprovalDecisionsTable
+  incidents: IncidentsTable
+  verifications: VerificationsTable
 }
 
 export type RunRow = Selectable<RunsTable>
@@ -195,3 +264,5 @@ export type KeyVersionRow = Selectable<KeyVersionsTable>
 export type DependentRow = Selectable<DependentsTable>
 export type TokenRow = Selectable<TokensTable>
 export type AlertRow = Selectable<AlertsTable>
+export type ApprovalRow = Selectable<ApprovalsTable>
+export type IncidentRow = Selectable<IncidentsTable>

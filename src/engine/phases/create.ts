@@ -5,6 +5,7 @@ import type { PhaseHandler } from '../phase-context.js'
 export const create: PhaseHandler = async (ctx) => {
   const to = requireVersion(ctx.run.to_version, 'to')
   const created = await ctx.provider.createVersion(ctx.ref, to)
+  ctx.crashPoint('after-provider')
   const at = ctx.now().toISOString()
   return {
     message: `created v${to} at the ${ctx.key.provider} provider`,

@@ -6,6 +6,7 @@ import { requireVersion } from './create.js'
 export const distribute: PhaseHandler = async (ctx) => {
   const to = requireVersion(ctx.run.to_version, 'to')
   await notifyAll(ctx, 'key.version.staged', to)
+  ctx.crashPoint('after-notice')
   await waitForAll(ctx, ctx.key.dependents, (a) => a.accepts.includes(to), `accepts v${to}`)
   const n = ctx.key.dependents.length
   return { message: `staged v${to} on ${n} dependent${n === 1 ? '' : 's'}` }

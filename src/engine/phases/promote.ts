@@ -15,6 +15,7 @@ export const promote: PhaseHandler = async (ctx) => {
     if ((await ctx.provider.getAlias(ctx.ref, alias.name)) !== to)
       await ctx.provider.setAlias(ctx.ref, alias.name, to)
   }
+  ctx.crashPoint('after-provider')
   const now = ctx.now()
   const revokeDueAt = new Date(now.getTime() + ctx.key.gracePeriodMs).toISOString()
   await ctx.checkpoint(`v${to} active, v${from} retiring`, async (trx) => {
@@ -28,5 +29,6 @@ export const promote: PhaseHandler = async (ctx) => {
     for (const alias of ctx.key.aliases) await pointAlias(trx, ctx.key.id, alias.name, to)
   })
   await notifyAll(ctx, 'key.version.promoted', to)
+  ctx.crashPoint('after-notice')
   return { message: `promoted v${to}; v${from} retiring until ${revokeDueAt}` }
 }

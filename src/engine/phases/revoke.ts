@@ -8,6 +8,7 @@ import { requireVersion } from './create.js'
 export const retire: PhaseHandler = async (ctx) => {
   const version = requireVersion(ctx.run.from_version, 'from')
   await notifyAll(ctx, 'key.version.retired', version)
+  ctx.crashPoint('after-notice')
   await waitForAll(
     ctx,
     ctx.key.dependents,
@@ -34,6 +35,7 @@ export const revoke: PhaseHandler = async (ctx) => {
   }
   const destroy = ctx.key.policy.revoke === 'destroy'
   await ctx.provider.setVersionState(ctx.ref, version, destroy ? 'destroyed' : 'disabled')
+  ctx.crashPoint('after-provider')
   await ctx.checkpoint(`v${version} ${destroy ? 'destroyed' : 'disabled'}`, async (trx) => {
     const at = ctx.now().toISOString()
     await moveVersion(trx, ctx.key.id, version, 'retiring', 'disabled', at)
@@ -41,6 +43,7 @@ export const revoke: PhaseHandler = async (ctx) => {
   })
   try {
     await notifyAll(ctx, 'key.version.revoked', version)
+    ctx.crashPoint('after-notice')
   } catch (error) {
     // the version is gone either way; a dependent that missed the notice is an anomaly to look at
     ctx.note('notice.warning', `key.version.revoked v${version} not delivered: ${messageOf(error)}`)

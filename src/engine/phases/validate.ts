@@ -1,23 +1,27 @@
-import { expectedProviderState, type VersionState } from '../../domain/lifecycle.js'
 import { KeyrotorError } from '../../errors.js'
 import { listAliases, listVersions } from '../../store/keys-repository.js'
+import {
+  aliasMappingCheck,
+  check,
+  compareVersionStates,
+  dependentsCheck,
+  versionStatesCheck,
+  type ConsistencyCheck,
+} from '../consistency-checks.js'
 import { messageOf, probeAllOnce } from '../dependent-ops.js'
 import type { PhaseContext, PhaseHandler } from '../phase-context.js'
 import { requireVersion } from './create.js'
 
-export interface ValidationCheck {
-  name: string
-  passed: boolean
-  detail: string
-}
+export type ValidationCheck = ConsistencyCheck
 
 /** Post-rotation validation (seed playbook): aliases, states, dependents, self-test, anomalies. */
 export const validate: PhaseHandler = async (ctx) => {
   const to = requireVersion(ctx.run.to_version, 'to')
+  const stored = await listVersions(ctx.db, ctx.key.id)
   const checks = [
-    await aliasesPointAtNewVersion(ctx, to),
-    await providerStatesMatchStore(ctx),
-    await dependentsOnNewVersion(ctx, to),
+    await aliasMappingCheck(ctx.provider, ctx.ref, await listAliases(ctx.db, ctx.key.id), to),
+    versionStatesCheck(compareVersionStates(stored, await ctx.provider.listVersions(ctx.ref)), stored.length),
+    dependentsCheck(await probeAllOnce(ctx), to),
     await selfTest(ctx, to),
     await noAnomalies(ctx),
   ]
@@ -35,44 +39,6 @@ export const validate: PhaseHandler = async (ctx) => {
           ),
         }),
   }
-}
-
-async function aliasesPointAtNewVersion(ctx: PhaseContext, to: number): Promise<ValidationCheck> {
-  const wrong: string[] = []
-  for (const alias of await listAliases(ctx.db, ctx.key.id)) {
-    const atProvider = await ctx.provider.getAlias(ctx.ref, alias.name)
-    if (alias.version !== to || atProvider !== to) {
-      wrong.push(`${alias.name} → store v${alias.version}, provider v${atProvider ?? 'none'}`)
-    }
-  }
-  return check('alias-mapping', wrong, `every alias points at v${to}`)
-}
-
-async function providerStatesMatchStore(ctx: PhaseContext): Promise<ValidationCheck> {
-  const stored = await listVersions(ctx.db, ctx.key.id)
-  const atProvider = new Map((await ctx.provider.listVersions(ctx.ref)).map((v) => [v.version, v.state]))
-  const wrong: string[] = []
-  for (const v of stored) {
-    const expected = expectedProviderState(v.state as VersionState)
-    const actual = atProvider.get(v.version)
-    if (actual !== expected)
-      wrong.push(`v${v.version} is ${v.state} in the store but ${actual ?? 'missing'} at the provider`)
-    atProvider.delete(v.version)
-  }
-  for (const version of atProvider.keys())
-    wrong.push(`v${version} exists at the provider but not in the store`)
-  return check('version-states', wrong, `${stored.length} versions agree with the provider`)
-}
-
-async function dependentsOnNewVersion(ctx: PhaseContext, to: number): Promise<ValidationCheck> {
-  const wrong: string[] = []
-  for (const [name, answer] of await probeAllOnce(ctx)) {
-    if (answer instanceof Error) wrong.push(`${name}: ${messageOf(answer)}`)
-    else if (!answer.accepts.includes(to)) wrong.push(`${name} does not accept v${to}`)
-    else if (answer.active !== null && answer.active !== to)
-      wrong.push(`${name} still uses v${answer.active}`)
-  }
-  return check('dependents', wrong, `${ctx.key.dependents.length} dependents accept v${to}, signers use it`)
 }
 
 async function selfTest(ctx: PhaseContext, to: number): Promise<ValidationCheck> {
@@ -97,8 +63,4 @@ async function noAnomalies(ctx: PhaseContext): Promise<ValidationCheck> {
     rows.map((r) => `${r.type}: ${r.message}`),
     'no warning or error journaled under the correlation id',
   )
-}
-
-function check(name: string, wrong: string[], ok: string): ValidationCheck {
-  return { name, passed: wrong.length === 0, detail: wrong.length === 0 ? ok : wrong.join('; ') }
 }

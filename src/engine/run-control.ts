@@ -1,0 +1,235 @@
+import type { Kysely } from 'kysely'
+import { isPastPointOfNoReturn, phasesOf, type Phase } from '../domain/phases.js'
+import { transitionRun, type RunKind, type RunState } from '../domain/runs.js'
+import { KeyrotorError } from '../errors.js'
+import { appendEvents } from '../store/events-repository.js'
+import { findActiveRunForKey, findRun } from '../store/runs-repository.js'
+import type { Database, RunRow, RunUpdate } from '../store/tables.js'
+import { violates } from '../store/unique-violation.js'
+import type { EngineDeps } from './engine-deps.js'
+import { readHalt } from './halt.js'
+import { runEvent } from './journal.js'
+import { terminal } from './run-fields.js'
+
+export type RunControlDeps = Pick<EngineDeps, 'db' | 'audit' | 'now'> & {
+  alerts: { resolve(filter: { runId?: string }, executor?: Kysely<Database>): Promise<unknown> }
+  /** Tells the worker a run was queued. */
+  wake(): void
+}
+
+export interface CancelOutcome {
+  run: RunRow
+  /** `cancelled`: ended now; `requested`: the executor stops it at its next phase boundary. */
+  outcome: 'cancelled' | 'requested'
+}
+
+/**
+ * The failure playbook's operator actions on one run: retry a failed run forward once a verify
+ * has passed since it failed (DESIGN §4.6), and cancel a run before its point of no return.
+ * Every change is a compare-and-set on the state read, so a racing worker or operator wins
+ * cleanly instead of being overwritten.
+ */
+export function createRunControl(deps: RunControlDeps) {
+  const { db } = deps
+
+  async function requireRun(id: string): Promise<RunRow> {
+    const run = await findRun(db, id)
+    if (run === undefined) throw new KeyrotorError('NOT_FOUND', `unknown run ${id}`)
+    return run
+  }
+
+  async function retry(id: string, actor: string): Promise<RunRow> {
+    const run = await requireRun(id)
+    if (run.state === 'halted') {
+      throw new KeyrotorError('CONFLICT', `run ${id} is halted: halted runs are repaired by forward-correct`)
+    }
+    if (run.state !== 'failed') {
+      throw new KeyrotorError('CONFLICT', `run ${id} is ${run.state}; only a failed run can be retried`)
+    }
+    const halt = await readHalt(db)
+    if (halt.engaged)
+      throw new KeyrotorError('HALTED', `the global halt is engaged since ${halt.since}: ${halt.reason}`)
+    await requireVerifiedSince(run)
+    await requirePlanStillHolds(run)
+    const failure = { class: run.failure_class, phase: run.failure_phase, message: run.failure_message }
+    const phase = resumePhase(run)
+    const patch: RunUpdate = {
+      state: transitionRun('failed', 'queued'),
+      phase,
+      phase_status: 'pending',
+      active_key: run.key_id,
+      failure_class: null,
+      failure_phase: null,
+      failure_message: null,
+      finished_at: null,
+    }
+    const now = deps.now()
+    try {
+      await db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('runs')
+          .set(patch)
+          .where('id', '=', id)
+          .where('state', '=', 'failed')
+          .executeTakeFirst()
+        if (result.numUpdatedRows !== 1n) throw new KeyrotorError('CONFLICT', `run ${id} changed meanwhile`)
+        const message = `retried by ${actor} from ${phase} after ${failure.class ?? '?'} in ${failure.phase ?? '?'}: ${failure.message ?? ''}`
+        await appendEvents(trx, [
+          runEvent(run, now, 'run.retried', phase, message, { previousFailure: failure }),
+        ])
+        await deps.audit.append(trx, {
+          actor,
+          action: 'run.retried',
+          target: run.key_id,
+          correlationId: run.correlation_id,
+          details: { runId: id, phase, previousFailure: failure },
+        })
+        await deps.alerts.resolve({ runId: id }, trx)
+      })
+    } catch (error) {
+      if (!violates(error, 'runs', 'active_key')) throw error
+      const holder = await findActiveRunForKey(db, run.key_id)
+      throw new KeyrotorError(
+        'CONCURRENT_ROTATION',
+        `key ${run.key_id} already has run ${holder?.id ?? '?'} in progress; run ${id} was not retried`,
+        { details: { runId: holder?.id } },
+      )
+    }
+    deps.wake()
+    return { ...run, ...patch }
+  }
+
+  /**
+   * The versions the run planned must still be where it left them: a rotation that stopped
+   * before promote resumes only while its from-version is still the active one, one that stopped
+   * after promote only while its to-version is. Otherwise another run moved the key on, and this
+   * one would act on a stale plan. A revoke re-checks everything in its preflight.
+   */
+  async function requirePlanStillHolds(run: RunRow): Promise<void> {
+    if (run.kind === 'revoke') return
+    const kind = run.kind as RunKind
+    const failedAt = (run.failure_phase ?? run.phase) as Phase
+    const want = isPastPointOfNoReturn(kind, failedAt) ? run.to_version : run.from_version
+    if (want === null) return
+    const active = await db
+      .selectFrom('key_versions')
+      .select('version')
+      .where('key_id', '=', run.key_id)
+      .where('state', '=', 'active')
+      .executeTakeFirst()
+    if (active?.version !== want) {
+      throw new KeyrotorError(
+        'CONFLICT',
+        `run ${run.id} planned around v${want} active, but key ${run.key_id} has v${active?.version ?? 'none'} active now; start a new run instead`,
+      )
+    }
+  }
+
+  /** DESIGN §4.6: a passed verify of this run recorded after it failed, and the key not frozen since. */
+  async function requireVerifiedSince(run: RunRow): Promise<void> {
+    const since = run.finished_at ?? run.created_at
+    const verified = await db
+      .selectFrom('verifications')
+      .select('at')
+      .where('run_id', '=', run.id)
+      .where('passed', '=', 1)
+      .where('at', '>', since)
+      .executeTakeFirst()
+    if (verified === undefined) {
+      throw new KeyrotorError(
+        'NOT_VERIFIED',
+        `run ${run.id} failed at ${since} and no verify has passed since: run \`keyrotor runs verify ${run.id}\` first`,
+      )
+    }
+    const key = await db
+      .selectFrom('keys')
+      .select(['frozen_at', 'frozen_reason'])
+      .where('id', '=', run.key_id)
+      .executeTakeFirst()
+    if (key?.frozen_at != null) {
+      throw new KeyrotorError(
+        'NOT_VERIFIED',
+        `key ${run.key_id} is frozen since ${key.frozen_at}: ${key.frozen_reason ?? ''}; run \`keyrotor runs verify ${run.id}\``,
+      )
+    }
+  }
+
+  async function cancel(id: string, actor: string): Promise<CancelOutcome> {
+    const run = await requireRun(id)
+    const state = run.state as RunState
+    const kind = run.kind as RunKind
+    const now = deps.now()
+    if (state === 'queued' || state === 'awaiting_approval') {
+      const patch = { ...terminal(transitionRun(state, 'cancelled'), now) }
+      const message = `cancelled by ${actor} while ${state}`
+      const done = await change(run, actor, patch, 'run.cancelled', message, { state })
+      // claimed (or decided) between our read and our write: decide again on what it is now
+      return done ? { run: await requireRun(id), outcome: 'cancelled' } : cancel(id, actor)
+    }
+    if (state !== 'running') throw new KeyrotorError('CONFLICT', `run ${id} is ${state}; it has ended`)
+    if (isPastPointOfNoReturn(kind, run.phase as Phase)) throw pastPointOfNoReturn(run)
+    if (run.cancel_requested_at !== null) return { run, outcome: 'requested' }
+    const before = phasesOf(kind).filter((p) => !isPastPointOfNoReturn(kind, p))
+    const done = await change(
+      run,
+      actor,
+      { cancel_requested_at: now.toISOString() },
+      'run.cancel_requested',
+      `cancel requested by ${actor} in ${run.phase}; the run stops at its next phase boundary`,
+      { state: 'running', phases: before },
+    )
+    return done ? { run: await requireRun(id), outcome: 'requested' } : cancel(id, actor)
+  }
+
+  /** One compare-and-set on the run with its journal entry and audit record; false if it lost. */
+  async function change(
+    run: RunRow,
+    actor: string,
+    patch: RunUpdate,
+    type: string,
+    message: string,
+    expected: { state: RunState; phases?: readonly Phase[] },
+  ): Promise<boolean> {
+    return db.transaction().execute(async (trx) => {
+      let query = trx
+        .updateTable('runs')
+        .set(patch)
+        .where('id', '=', run.id)
+        .where('state', '=', expected.state)
+      if (expected.phases !== undefined) query = query.where('phase', 'in', expected.phases)
+      const result = await query.executeTakeFirst()
+      if (result.numUpdatedRows !== 1n) return false
+      await appendEvents(trx, [runEvent(run, deps.now(), type, run.phase, message)])
+      await deps.audit.append(trx, {
+        actor,
+        action: type,
+        target: run.key_id,
+        correlationId: run.correlation_id,
+        details: { runId: run.id, state: run.state, phase: run.phase },
+      })
+      return true
+    })
+  }
+
+  return { retry, cancel }
+}
+
+export type RunControl = ReturnType<typeof createRunControl>
+
+/**
+ * Where a retried run resumes: the failed phase (phases check before they act). A revoke run
+ * starts over at its preflight: its failure un-published the version (revoke_started_at cleared),
+ * and only the preflight publishes the withdrawal again, which JWKS verifiers need to let go.
+ */
+function resumePhase(run: RunRow): Phase {
+  if (run.kind === 'revoke') return 'preflight'
+  return (run.failure_phase ?? run.phase) as Phase
+}
+
+function pastPointOfNoReturn(run: RunRow): KeyrotorError {
+  const why =
+    run.kind === 'revoke'
+      ? 'a revoke run can only be cancelled before its revoke phase'
+      : 'a run can only be cancelled before promote: it has moved the alias'
+  return new KeyrotorError('CONFLICT', `run ${run.id} is in ${run.phase}: ${why}`)
+}
