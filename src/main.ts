@@ -167,7 +167,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   const runs = createRunService({ ...engine, wake: () => worker.wake() })
   const verify = createVerifyService({ ...engine, alerts })
   const runControl = createRunControl({ ...engine, alerts, wake: () => worker.wake() })
-  const revokes = createRevokeScheduler(engine, runs, { intervalMs: options.revokeIntervalMs ?? 5_000 })
+  const revokes = createRevokeScheduler(engine, runs, { intervalMs: options.revokeIntervalMs ?? 1_000 })
 
   const file =
     options.configPath === undefined

@@ -1,5 +1,5 @@
 import { KeyrotorError } from '../../errors.js'
-import { moveVersion } from '../../store/keys-repository.js'
+import { listVersions, moveVersion } from '../../store/keys-repository.js'
 import { messageOf, notifyAll, probeAllOnce, waitForAll } from '../dependent-ops.js'
 import type { PhaseHandler } from '../phase-context.js'
 import { requireVersion } from './create.js'
@@ -38,8 +38,10 @@ export const revoke: PhaseHandler = async (ctx) => {
   ctx.crashPoint('after-provider')
   await ctx.checkpoint(`v${version} ${destroy ? 'destroyed' : 'disabled'}`, async (trx) => {
     const at = ctx.now().toISOString()
-    await moveVersion(trx, ctx.key.id, version, 'retiring', 'disabled', at)
-    if (destroy) await moveVersion(trx, ctx.key.id, version, 'disabled', 'destroyed', at)
+    // a resumed revoke may find this already recorded: each move happens once
+    const state = (await listVersions(trx, ctx.key.id)).find((v) => v.version === version)?.state
+    if (state === 'retiring') await moveVersion(trx, ctx.key.id, version, 'retiring', 'disabled', at)
+    if (destroy && state !== 'destroyed') await moveVersion(trx, ctx.key.id, version, 'disabled', 'destroyed', at)
   })
   try {
     await notifyAll(ctx, 'key.version.revoked', version)

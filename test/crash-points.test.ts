@@ -1,0 +1,126 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { startDataKeyService, type DataKeyService } from '../src/demo/sample-services.js'
+import type { KeyView, RunView } from '../src/engine/views.js'
+import { exitOf } from './helpers/cli.js'
+import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.js'
+import { call, createServerFixture, type ServerFixture, type ServerProcess } from './helpers/server-process.js'
+import { DIALECTS } from './helpers/stores.js'
+
+/**
+ * Every point where a crash matters on the rotate and revoke paths: before each phase acts, after
+ * each provider call, each notice round, each durable checkpoint and each phase's commit. The
+ * server process kills itself with SIGKILL there (KEYROTOR_CRASH_POINT), is restarted, and the
+ * run must end as if nothing happened, or halted with a partial-execution alert.
+ */
+export const ROTATE_CRASH_POINTS = [
+  'rotate/preflight:before',
+  'rotate/preflight:after-commit',
+  'rotate/create:before',
+  'rotate/create:after-provider',
+  'rotate/create:after-commit',
+  'rotate/distribute:before',
+  'rotate/distribute:after-notice',
+  'rotate/distribute:after-commit',
+  'rotate/promote:before',
+  'rotate/promote:after-provider',
+  'rotate/promote:after-checkpoint',
+  'rotate/promote:after-notice',
+  'rotate/promote:after-commit',
+  'rotate/confirm:before',
+  'rotate/confirm:after-commit',
+  'rotate/validate:before',
+  'rotate/validate:after-commit',
+]
+
+export const REVOKE_CRASH_POINTS = [
+  'revoke/preflight:before',
+  'revoke/preflight:after-commit',
+  'revoke/retire:before',
+  'revoke/retire:after-notice',
+  'revoke/retire:after-commit',
+  'revoke/revoke:before',
+  'revoke/revoke:after-provider',
+  'revoke/revoke:after-checkpoint',
+  'revoke/revoke:after-notice',
+  'revoke/revoke:after-commit',
+]
+
+const ROTATE_PHASES = ['preflight', 'create', 'distribute', 'promote', 'confirm', 'validate']
+const REVOKE_PHASES = ['preflight', 'retire', 'revoke']
+
+describe.each(DIALECTS)('a server killed at a crash point and restarted, on %s', (dialect) => {
+  let fixture: ServerFixture | undefined
+  let service: DataKeyService | undefined
+  let server: ServerProcess | undefined
+  afterEach(async () => {
+    await service?.close()
+    if (server !== undefined && server.child.exitCode === null && server.child.signalCode === null) {
+      server.child.kill('SIGTERM')
+      await exitOf(server.child)
+    }
+    await fixture?.dispose()
+    fixture = service = server = undefined
+  })
+
+  it.each([...ROTATE_CRASH_POINTS, ...REVOKE_CRASH_POINTS])('loses, duplicates and revokes nothing at %s', async (point) => {
+    const revokePath = point.startsWith('revoke/')
+    const dep = await planDependent('payments-api')
+    const policy = `{ gracePeriod: ${revokePath ? '0s' : '1h'}, phaseTimeout: 15s }`
+    fixture = await createServerFixture(dialect, `keys:${keyYaml({ id: 'payments-dek', algorithm: 'aes-256-gcm', dependents: [dep], policy })}`, secretsOf([dep]))
+    const first = await fixture.start({ env: { KEYROTOR_CRASH_POINT: point } })
+    server = first
+    const admin = fixture.adminToken
+    const token = (await call<{ token: string }>(first.url, admin, 'POST', '/v1/tokens', { user: dep.name, role: 'consumer', key: 'payments-dek' })).body.token
+    service = await startDataKeyService({ key: 'payments-dek', keyrotorUrl: first.url, token, secret: dep.secret, port: dep.port })
+    const record = service.encrypt('written under v1')
+
+    const rotation = (await call<RunView>(first.url, admin, 'POST', '/v1/keys/payments-dek/rotations', { idempotencyKey: 'crash-test' })).body
+    const killed = await Promise.race([
+      exitOf(first.child).then(() => first.child.signalCode),
+      new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000)),
+    ])
+    expect(killed, `the server was not killed at ${point}`).toBe('SIGKILL')
+
+    server = await fixture.start({ port: first.port })
+    const kind = revokePath ? 'revoke' : 'rotate'
+    const run = await waitForTerminal(server.url, admin, kind)
+    const events = (await call<{ events: { type: string; phase: string }[] }>(server.url, admin, 'GET', `/v1/runs/${run.id}/events`)).body.events
+    const completed = events.filter((e) => e.type === 'phase.completed').map((e) => e.phase)
+    const alerts = (await call<{ type: string; runId: string }[]>(server.url, admin, 'GET', '/v1/alerts')).body
+
+    if (run.state === 'halted') {
+      // the only other acceptable end: stopped, preserved, everything halted and someone told
+      expect(alerts).toContainEqual(expect.objectContaining({ type: 'partial_execution', runId: run.id }))
+    } else {
+      expect(run.state).toBe('succeeded')
+      expect(completed).toEqual(revokePath ? REVOKE_PHASES : ROTATE_PHASES)
+    }
+    expect(new Set(completed).size, 'a phase was recorded as completed twice').toBe(completed.length)
+    if (!revokePath) expect(run.id).toBe(rotation.id)
+
+    const key = (await call<KeyView>(server.url, admin, 'GET', '/v1/keys/payments-dek')).body
+    expect(key.versions.map((v) => v.version), 'extra versions').toEqual([1, 2])
+    if (run.state === 'succeeded') {
+      expect(key.versions.map((v) => v.state)).toEqual([revokePath ? 'disabled' : 'retiring', 'active'])
+      expect(key.aliases[0]?.version).toBe(2)
+    }
+    if (revokePath) {
+      // revoked only once the dependent had let go of v1
+      expect(service.probeAnswer().accepts).not.toContain(1)
+    } else {
+      expect(key.versions[0]?.state, 'premature revocation').not.toMatch(/disabled|destroyed/)
+      expect(service.decrypt(record)).toBe('written under v1')
+    }
+  })
+})
+
+async function waitForTerminal(url: string, token: string, kind: string): Promise<RunView> {
+  const until = Date.now() + 45_000
+  for (;;) {
+    const runs = (await call<RunView[]>(url, token, 'GET', '/v1/runs?key=payments-dek')).body
+    const run = runs.find((r) => r.kind === kind)
+    if (run !== undefined && ['succeeded', 'failed', 'halted', 'cancelled'].includes(run.state)) return run
+    if (Date.now() > until) throw new Error(`no terminal ${kind} run: ${JSON.stringify(runs)}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
