@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import type { RunView } from './api-types.js'
+import { renderReport, type KeyVerifyReport } from './verify.js'
 import { EXIT } from './exit-codes.js'
 import { seg } from './http-client.js'
 import { renderRun, runTable } from './render-run.js'
@@ -48,9 +49,17 @@ export function registerRuns(program: Command, act: Act): void {
   for (const [action, description] of actions) {
     leaf(runs, `${action} <run>`, description).action(
       act(async ({ api, out }, [id]) => {
-        const { body: run } = await api().post<RunView>(`/v1/runs/${seg(id ?? '')}/${action}`)
-        out.emit(run, () => renderRun(run))
-        return EXIT.ok
+        const { body: run } = await api().post<RunView & Partial<KeyVerifyReport>>(
+          `/v1/runs/${seg(id ?? '')}/${action}`,
+        )
+        if (action !== 'verify') {
+          out.emit(run, () => renderRun(run))
+          return EXIT.ok
+        }
+        // a verify answers the run with the check's result: exit 1 when it found mismatches
+        const report = { key: run.key, passed: run.passed === true, checks: run.checks ?? [] }
+        out.emit(run, () => [...renderRun(run), ...renderReport(report)])
+        return report.passed ? EXIT.ok : EXIT.runFailed
       }),
     )
   }

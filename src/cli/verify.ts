@@ -20,7 +20,7 @@ export interface VerifyAllReport {
   keys: KeyVerifyReport[]
 }
 
-function renderReport(report: KeyVerifyReport): string[] {
+export function renderReport(report: KeyVerifyReport): string[] {
   return [
     `${report.key}: ${report.passed ? 'consistent' : 'INCONSISTENT'}`,
     ...report.checks.map(

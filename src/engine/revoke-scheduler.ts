@@ -41,7 +41,8 @@ export function createRevokeScheduler(
         if (result.created) started++
       } catch (error) {
         // the key is busy with another run, or halted: the revoke waits for the next tick
-        if (!isKeyrotorError(error, 'CONCURRENT_ROTATION') && !isKeyrotorError(error, 'HALTED')) {
+        const waits = ['CONCURRENT_ROTATION', 'HALTED', 'PREFLIGHT_REJECTED'] as const
+        if (!waits.some((code) => isKeyrotorError(error, code))) {
           deps.log.error({ key: keyId, err: error }, `starting the revoke of v${version} failed`)
         }
       }

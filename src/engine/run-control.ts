@@ -62,6 +62,8 @@ export function createRunControl(deps: RunControlDeps) {
       failure_phase: null,
       failure_message: null,
       finished_at: null,
+      // a cancel asked for before the failure is stale: the retry is the newer decision
+      cancel_requested_at: null,
     }
     const now = deps.now()
     try {

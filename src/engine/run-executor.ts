@@ -104,7 +104,7 @@ export function createRunExecutor(deps: EngineDeps) {
           await audit(trx, run, 'run.succeeded')
         }
       } else {
-        gate = await phaseGate(trx, run, next)
+        gate = await phaseGate(trx, run, next, run.phase_status === 'started' ? (run.phase as Phase) : null)
         if (gate.open) {
           patch = { ...outcome.runPatch, phase: next, phase_status: 'started' }
           after.push(event(run, 'phase.started', next, `${next} started`))

@@ -1,24 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import { sql, type Kysely } from 'kysely'
-import type { ProbeAnswer } from '../dependents/dependent-client.js'
 import { KeyrotorError } from '../errors.js'
 import type { AlertType } from '../observability/alerts.js'
 import { appendEvents } from '../store/events-repository.js'
-import {
-  listKeys,
-  listVersions,
-  recordDependent,
-  type DependentObservation,
-} from '../store/keys-repository.js'
+import { listKeys, recordDependent } from '../store/keys-repository.js'
 import { findActiveRunForKey, findRun } from '../store/runs-repository.js'
 import type { Database, RunRow } from '../store/tables.js'
 import {
-  aliasMappingCheck,
   check,
-  compareVersionStates,
-  dependentsCheck,
   describeMismatch,
-  versionStatesCheck,
+  explainedBy,
+  inspectKey,
   type ConsistencyCheck,
   type ExplainedEffects,
   type StateMismatch,

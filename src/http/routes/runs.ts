@@ -2,14 +2,19 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { Kysely } from 'kysely'
 import { RUN_STATES, isTerminal, type RunState } from '../../domain/runs.js'
 import { parseDuration } from '../../domain/duration.js'
+import type { RunControl } from '../../engine/run-control.js'
+import type { VerifyService } from '../../engine/verify-service.js'
 import { runView } from '../../engine/views.js'
 import { KeyrotorError } from '../../errors.js'
 import { listRunEvents } from '../../store/events-repository.js'
 import { findRun, listRuns } from '../../store/runs-repository.js'
 import type { Database, RunRow } from '../../store/tables.js'
+import { principalOf } from '../auth.js'
 
 export interface RunRoutesDeps {
   db: Kysely<Database>
+  verify: Pick<VerifyService, 'verifyRun'>
+  control: RunControl
   /** How often a long-poll looks at the run again. */
   pollMs?: number
 }
@@ -17,7 +22,16 @@ export interface RunRoutesDeps {
 /** The longest a client may hold a long-poll open; schedulers poll again after it. */
 const MAX_WAIT_MS = 60_000
 
-/** Runs: list, one (with a long-poll), and its journal as events after a cursor. */
+const RUN_PARAMS = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
+} as const
+
+/**
+ * Runs: list, one (with a long-poll), its journal as events after a cursor, and the failure
+ * playbook's actions on one run: verify, retry, cancel.
+ */
 export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
   const pollMs = deps.pollMs ?? 100
 
@@ -95,6 +109,52 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
         const after = request.query.after ?? 0
         const events = await listRunEvents(deps.db, request.params.id, after)
         return { events, cursor: events.at(-1)?.id ?? after }
+      },
+    )
+
+    // the CLI renders the answer as a run; the verification's outcome rides along with it
+    app.post<{ Params: { id: string } }>(
+      '/v1/runs/:id/verify',
+      {
+        config: { action: 'runs.verify' },
+        schema: {
+          summary: "Check the run's key against provider and dependents (recorded; a retry needs a pass)",
+          tags: ['runs'],
+          params: RUN_PARAMS,
+        },
+      },
+      async (request) => {
+        const result = await deps.verify.verifyRun(request.params.id, principalOf(request).user)
+        return { ...runView(await requireRun(request.params.id)), ...result }
+      },
+    )
+
+    app.post<{ Params: { id: string } }>(
+      '/v1/runs/:id/retry',
+      {
+        config: { action: 'runs.retry' },
+        schema: {
+          summary: 'Queue a failed run again from its failed phase; 409 NOT_VERIFIED until a verify passed',
+          tags: ['runs'],
+          params: RUN_PARAMS,
+        },
+      },
+      async (request) => runView(await deps.control.retry(request.params.id, principalOf(request).user)),
+    )
+
+    app.post<{ Params: { id: string } }>(
+      '/v1/runs/:id/cancel',
+      {
+        config: { action: 'runs.cancel' },
+        schema: {
+          summary: 'Cancel a queued run (200), or ask a running one to stop before promote (202)',
+          tags: ['runs'],
+          params: RUN_PARAMS,
+        },
+      },
+      async (request, reply) => {
+        const { run, outcome } = await deps.control.cancel(request.params.id, principalOf(request).user)
+        return reply.code(outcome === 'cancelled' ? 200 : 202).send(runView(run))
       },
     )
   }
