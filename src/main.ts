@@ -7,6 +7,7 @@ import type { LogLevel } from './config/env.js'
 import { createDependentClient } from './dependents/http-dependent-client.js'
 import type { DependentClient } from './dependents/dependent-client.js'
 import type { EngineDeps } from './engine/engine-deps.js'
+import { createForwardCorrection } from './engine/forward-correction.js'
 import { createMaterialService } from './engine/material-service.js'
 import { createRevokeScheduler } from './engine/revoke-scheduler.js'
 import { createRunService } from './engine/rotation-service.js'
@@ -17,7 +18,7 @@ import { createWorker } from './engine/worker.js'
 import { bootstrapAdmin } from './governance/bootstrap-admin.js'
 import { createApprovalService } from './governance/approvals.js'
 import { bootstrapConfig, type BootstrapOutcome } from './governance/config-bootstrap.js'
-import { createHaltControl, verifyAllUnavailable, type VerifyAll } from './governance/halt-control.js'
+import { createHaltControl } from './governance/halt-control.js'
 import { createTokenStore } from './governance/tokens.js'
 import { createHttpApp } from './http/app.js'
 import { keyRoutes } from './http/routes/keys.js'
@@ -66,8 +67,6 @@ export interface StartOptions {
   listen?: boolean | undefined
   /** Told each phase's duration as the engine records it in the metrics (the benchmark's timer). */
   phaseTimer?: ((phase: string, seconds: number) => void) | undefined
-  /** `verify --all` for releasing the halt; until a verify service is wired, no release passes. */
-  verifyAll?: VerifyAll | undefined
 }
 
 export interface Keyrotor {
@@ -127,15 +126,6 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   const alerts = createAlertService({ db, onChange: (n) => metrics.setAlertsOpen(n) })
   const incidents = createIncidentService({ db })
   const approvals = createApprovalService({ db, audit, now: () => new Date() })
-  const haltControl = createHaltControl({
-    db,
-    audit,
-    alerts,
-    incidents,
-    approvals,
-    verifyAll: options.verifyAll ?? verifyAllUnavailable,
-    now: () => new Date(),
-  })
   const providers = createProviderRegistry({ db, masterKey })
   const dependents =
     options.dependentClient ??
@@ -154,6 +144,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     log: logger.child({ component: 'engine' }),
     now: () => new Date(),
     crash: crashAt(options.crashPoint),
+    incidents,
   }
   const leaseMs = options.leaseMs ?? 30_000
   const executor = createRunExecutor(engine)
@@ -165,7 +156,17 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     pollMs: options.pollMs ?? 250,
   })
   const runs = createRunService({ ...engine, wake: () => worker.wake() })
+  const forwardCorrection = createForwardCorrection({ ...engine, runs, approvals })
   const verify = createVerifyService({ ...engine, alerts })
+  const haltControl = createHaltControl({
+    db,
+    audit,
+    alerts,
+    incidents,
+    approvals,
+    verifyAll: (actor) => verify.verifyAll(actor),
+    now: () => new Date(),
+  })
   const runControl = createRunControl({ ...engine, alerts, wake: () => worker.wake() })
   const revokes = createRevokeScheduler(engine, runs, { intervalMs: options.revokeIntervalMs ?? 1_000 })
 
@@ -196,7 +197,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     ready: storeAnswers(db),
     version: '0.1.0',
     routes: [
-      keyRoutes({ db, runs, material: createMaterialService(engine) }),
+      keyRoutes({ db, runs, material: createMaterialService(engine), forwardCorrection }),
       runRoutes({ db, verify, control: runControl }),
       verifyRoutes({ verify }),
       configRoutes({ db, fileStatus: config }),

@@ -5,6 +5,7 @@ import type { KeyProvider } from '../providers/key-provider.js'
 import type { Executor } from '../store/runs-repository.js'
 import type { Database } from '../store/tables.js'
 import type { RaiseAlert } from '../observability/alerts.js'
+import type { IncidentOpener } from '../observability/incidents.js'
 
 /** The narrow views of the services the engine uses; main.ts wires the real ones. */
 export interface EngineDeps {
@@ -34,20 +35,7 @@ export interface EngineDeps {
   /** Fault tests only: called at every numbered crash point (`rotate/promote:after-provider`). */
   crash?: ((point: string) => void) | undefined
   /** Opens the incident a partial execution escalates to the security and platform leads. */
-  incidents?: {
-    open(
-      executor: Kysely<Database>,
-      incident: {
-        severity: string
-        title: string
-        summary: string
-        correlationId?: string
-        runId?: string
-        key?: string
-        escalatedTo: string[]
-      },
-    ): Promise<unknown>
-  }
+  incidents?: IncidentOpener | undefined
 }
 
 /** The engine logs through this; main.ts passes a pino child logger. */

@@ -1,3 +1,4 @@
+import type { Transaction } from 'kysely'
 import { firstPhase } from '../domain/phases.js'
 import { priorityOf, type RunKind, type Trigger } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
@@ -10,7 +11,7 @@ import {
   insertRun,
   type Executor,
 } from '../store/runs-repository.js'
-import type { NewRun, RunRow } from '../store/tables.js'
+import type { Database, NewRun, RunRow } from '../store/tables.js'
 import { violates } from '../store/unique-violation.js'
 import type { EngineDeps } from './engine-deps.js'
 import { readHalt } from './halt.js'
@@ -28,6 +29,10 @@ export interface RunRequest {
   /** For a revoke: the version it revokes. */
   fromVersion?: number | undefined
   notBefore?: string | undefined
+  /** The run waits in awaiting_approval until its approval executes. */
+  awaitApproval?: boolean | undefined
+  /** More writes in the transaction that inserts the run (its approval request). */
+  onInsert?: ((trx: Transaction<Database>, run: NewRun) => Promise<void>) | undefined
 }
 
 export interface RunRequestResult {
@@ -90,7 +95,8 @@ export function createRunService(
     }
     const key = await requireKey(db, request.keyId)
     const halt = await readHalt(db)
-    if (halt.engaged) {
+    // forward correction is how a halted key is repaired: it is requested while halted
+    if (halt.engaged && request.kind !== 'forward-correct') {
       throw new KeyrotorError(
         'HALTED',
         `the global halt is engaged since ${halt.since} by ${halt.by}: ${halt.reason}`,
@@ -109,7 +115,7 @@ export function createRunService(
       id: newRunId(now),
       key_id: request.keyId,
       kind: request.kind,
-      state: 'queued',
+      state: request.awaitApproval === true ? 'awaiting_approval' : 'queued',
       phase: firstPhase(request.kind),
       phase_status: 'pending',
       from_version: request.fromVersion ?? null,
@@ -138,6 +144,7 @@ export function createRunService(
     try {
       await db.transaction().execute(async (trx) => {
         await insertRun(trx, run)
+        await request.onInsert?.(trx, run)
         await appendEvents(trx, [
           runEvent(
             run,

@@ -1,6 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Kysely } from 'kysely'
+import type { HaltControl } from '../../governance/halt-control.js'
 import type { Database } from '../../store/tables.js'
+import { principalOf } from '../auth.js'
+import { APPROVAL_SCHEMA } from './approvals.js'
 
 /** The global halt as CONTRACT.md shows it. */
 export interface HaltStatus {
@@ -37,7 +40,7 @@ export const HALT_SCHEMA = {
   },
 }
 
-/** `GET /v1/halt`. Engaging and releasing come with the approvals work (a later issue). */
+/** `GET /v1/halt`; engaging and releasing are `haltControlRoutes`. */
 export function haltRoutes(deps: { halt: HaltReader }): FastifyPluginAsync {
   return async (app) => {
     app.get(
@@ -51,6 +54,59 @@ export function haltRoutes(deps: { halt: HaltReader }): FastifyPluginAsync {
         },
       },
       async () => deps.halt.read(),
+    )
+  }
+}
+
+const REASON = { type: 'string', minLength: 1, maxLength: 2000 }
+
+/**
+ * `POST /v1/halt` engages the halt (409 when it is engaged already); `POST /v1/halt/release`
+ * answers 202 with the release approval it opened (409 CONFLICT when the halt is not engaged,
+ * 409 NOT_VERIFIED while verify --all fails).
+ */
+export function haltControlRoutes(deps: {
+  halt: Pick<HaltControl, 'engage' | 'requestRelease'>
+}): FastifyPluginAsync {
+  return async (app) => {
+    app.post<{ Body: { reason: string } }>(
+      '/v1/halt',
+      {
+        config: { action: 'halt.engage' },
+        schema: {
+          summary: 'Engage the global halt: no run starts a phase until it is released',
+          tags: ['halt'],
+          body: {
+            type: 'object',
+            required: ['reason'],
+            additionalProperties: false,
+            properties: { reason: REASON },
+          },
+          response: { 200: HALT_SCHEMA },
+        },
+      },
+      async (request) => deps.halt.engage(principalOf(request), request.body.reason, request.correlationId),
+    )
+
+    app.post<{ Body: { reason?: string } | undefined }>(
+      '/v1/halt/release',
+      {
+        config: { action: 'halt.release' },
+        schema: {
+          summary: 'Ask to release the halt: needs verify --all and a security and an admin approval',
+          tags: ['halt'],
+          body: { type: 'object', additionalProperties: false, properties: { reason: REASON } },
+          response: { 202: APPROVAL_SCHEMA },
+        },
+      },
+      async (request, reply) => {
+        const approval = await deps.halt.requestRelease(
+          principalOf(request),
+          request.body?.reason,
+          request.correlationId,
+        )
+        return reply.code(202).send(approval)
+      },
     )
   }
 }

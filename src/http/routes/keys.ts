@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Kysely } from 'kysely'
+import type { ForwardCorrection } from '../../engine/forward-correction.js'
 import type { MaterialService } from '../../engine/material-service.js'
 import type { RunService } from '../../engine/rotation-service.js'
 import { keyView, keyViews, runView } from '../../engine/views.js'
@@ -11,6 +12,7 @@ export interface KeyRoutesDeps {
   db: Kysely<Database>
   runs: Pick<RunService, 'request'>
   material: MaterialService
+  forwardCorrection: Pick<ForwardCorrection, 'request'>
 }
 
 const KEY_PARAMS = {
@@ -84,6 +86,36 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
           idempotencyKey: body.idempotencyKey,
           reason: body.reason,
           attempt: body.attempt,
+        })
+        return reply.code(created ? 201 : 200).send(runView(run))
+      },
+    )
+
+    app.post<{ Params: { key: string }; Body: { reason?: string; idempotencyKey?: string } | null }>(
+      '/v1/keys/:key/forward-corrections',
+      {
+        config: { action: 'rotation.forward-correct' },
+        schema: {
+          summary: 'Request a forward correction of a halted key: a run that waits for a security approval',
+          tags: ['runs'],
+          params: KEY_PARAMS,
+          body: {
+            type: ['object', 'null'],
+            additionalProperties: false,
+            properties: {
+              reason: { type: 'string', maxLength: 2000 },
+              idempotencyKey: { type: 'string', minLength: 1, maxLength: 200 },
+            },
+          },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request)
+        const { run, created } = await deps.forwardCorrection.request({
+          keyId: request.params.key,
+          requestedBy: { user: principal.user, role: principal.role },
+          reason: request.body?.reason,
+          idempotencyKey: request.body?.idempotencyKey,
         })
         return reply.code(created ? 201 : 200).send(runView(run))
       },

@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import { KeyrotorError } from '../errors.js'
+import type { Database, IncidentRow } from '../store/tables.js'
+
+export const INCIDENT_SEVERITIES = ['critical', 'high', 'medium', 'low'] as const
+export type IncidentSeverity = (typeof INCIDENT_SEVERITIES)[number]
+
+export const INCIDENT_STATES = ['open', 'closed'] as const
+export type IncidentState = (typeof INCIDENT_STATES)[number]
+
+/** Who is told when nobody says otherwise: the playbook's escalation for partial execution. */
+export const DEFAULT_ESCALATION = ['security-lead', 'platform-lead'] as const
+
+/** An incident as the API and the CLI show it (CONTRACT.md). */
+export interface Incident {
+  id: string
+  state: IncidentState
+  severity: IncidentSeverity
+  title: string
+  summary: string
+  correlationId: string | null
+  runId: string | null
+  key: string | null
+  escalatedTo: string[]
+  openedAt: string
+  closedAt: string | null
+  closedBy: string | null
+  rca: string | null
+}
+
+export interface OpenIncident {
+  severity: IncidentSeverity
+  title: string
+  summary: string
+  correlationId?: string | undefined
+  runId?: string | undefined
+  key?: string | undefined
+  /** Default: DEFAULT_ESCALATION. */
+  escalatedTo?: string[] | undefined
+}
+
+export type IncidentService = ReturnType<typeof createIncidentService>
+
+/** What the engine needs to open an incident in the transaction that engages the halt. */
+export type IncidentOpener = Pick<IncidentService, 'open'>
+
+/** Incident records: opened by failures that touch security or availability, closed with an RCA. */
+export function createIncidentService(deps: { db: Kysely<Database>; now?: () => Date }) {
+  const { db } = deps
+  const now = deps.now ?? (() => new Date())
+
+  async function find(executor: Kysely<Database>, id: string): Promise<Incident> {
+    const row = await executor.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst()
+    if (row === undefined) throw new KeyrotorError('NOT_FOUND', `no incident ${id}`)
+    return toIncident(row)
+  }
+
+  return {
+    /** Opens an incident through `executor`, the transaction of what caused it. */
+    async open(executor: Kysely<Database>, input: OpenIncident): Promise<Incident> {
+      if (input.title.trim() === '') throw new KeyrotorError('BAD_REQUEST', 'an incident needs a title')
+      const at = now()
+      const escalatedTo = input.escalatedTo ?? [...DEFAULT_ESCALATION]
+      const row = {
+        id: `inc_${at.getTime().toString(36)}${randomBytes(4).toString('hex')}`,
+        state: 'open',
+        severity: input.severity,
+        title: input.title,
+        summary: input.summary,
+        correlation_id: input.correlationId ?? null,
+        run_id: input.runId ?? null,
+        key_id: input.key ?? null,
+        escalated_to: escalatedTo.join(','),
+        opened_at: at.toISOString(),
+        closed_at: null,
+        closed_by: null,
+        rca: null,
+      }
+      await executor.insertInto('incidents').values(row).execute()
+      return toIncident(row)
+    },
+
+    /** Newest first. */
+    async list(filter: { state?: IncidentState } = {}): Promise<Incident[]> {
+      let query = db.selectFrom('incidents').selectAll().orderBy('opened_at', 'desc').orderBy('id', 'desc')
+      if (filter.state !== undefined) query = query.where('state', '=', filter.state)
+      return (await query.execute()).map(toIncident)
+    },
+
+    get: (id: string): Promise<Incident> => find(db, id),
+
+    /** open → closed with its root cause analysis; CONFLICT when it is closed already. */
+    async close(id: string, by: string, rca: string, executor: Kysely<Database> = db): Promise<Incident> {
+      if (rca.trim() === '') throw new KeyrotorError('BAD_REQUEST', 'closing an incident needs an RCA')
+      const closed = await executor
+        .updateTable('incidents')
+        .set({ state: 'closed', closed_at: now().toISOString(), closed_by: by, rca })
+        .where('id', '=', id)
+        .where('state', '=', 'open')
+        .executeTakeFirst()
+      const incident = await find(executor, id)
+      if (Number(closed.numUpdatedRows) === 0) {
+        throw new KeyrotorError(
+          'CONFLICT',
+          `incident ${id} is closed already (by ${incident.closedBy ?? '-'})`,
+        )
+      }
+      return incident
+    },
+  }
+}
+
+function toIncident(row: IncidentRow): Incident {
+  return {
+    id: row.id,
+    state: row.state as IncidentState,
+    severity: row.severity as IncidentSeverity,
+    title: row.title,
+    summary: row.summary,
+    correlationId: row.correlation_id,
+    runId: row.run_id,
+    key: row.key_id,
+    escalatedTo: row.escalated_to === '' ? [] : row.escalated_to.split(','),
+    openedAt: row.opened_at,
+    closedAt: row.closed_at,
+    closedBy: row.closed_by,
+    rca: row.rca,
+  }
+}
