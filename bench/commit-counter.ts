@@ -50,7 +50,7 @@ export function installCommitCounter() {
 
   // Kysely's SQLite driver prepares every statement right before running it, on one connection
   const sqliteProto = SqliteDatabase.prototype as unknown as {
-    prepare(this: object, sql: string): unknown
+    prepare: (this: object, sql: string) => unknown
   }
   const prepare = sqliteProto.prepare
   sqliteProto.prepare = function (this: object, sql: string) {
@@ -60,7 +60,7 @@ export function installCommitCounter() {
 
   // Kysely's PostgreSQL driver sends each statement with client.query(text, values) on the pooled
   // client that holds the transaction, so following each client separates them exactly
-  const pgProto = pg.Client.prototype as unknown as { query(this: object, ...args: unknown[]): unknown }
+  const pgProto = pg.Client.prototype as unknown as { query: (this: object, ...args: unknown[]) => unknown }
   const query = pgProto.query
   pgProto.query = function (this: object, ...args: unknown[]) {
     const first = args[0]

@@ -12,8 +12,8 @@ import { benchmarkDialect, type DialectResult } from './run-dialect.js'
 const USAGE = `usage: node dist/bench/rotate-many.js [--keys N] [--pg-keys N] [--dialects sqlite,postgres] [--concurrency C]
   env KEYROTOR_BENCH_DATABASE_URL: PostgreSQL to use (default postgres://postgres@127.0.0.1:5432/test)`
 
-// measured on the 2-core reference machine: 32 runs in flight is as fast as 64 or 128 on SQLite
-// (one connection serializes the writes) and the fastest on PostgreSQL (pool of 10)
+// on SQLite 4, 16 and 64 runs in flight give the same rate (one connection serializes the
+// statements); PostgreSQL's pool of 10 needs enough runs in flight to keep its connections busy
 const DEFAULT_CONCURRENCY = 64
 
 interface Args {
@@ -65,8 +65,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`)
     return 2
   }
-  const databaseUrl =
-    process.env.KEYROTOR_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+  const databaseUrl = process.env.KEYROTOR_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
   const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`)
   const counter = installCommitCounter()
   const results: DialectResult[] = []
@@ -78,7 +77,14 @@ async function main(): Promise<number> {
       continue
     }
     const keys = dialect === 'postgres' ? args.pgKeys : args.keys
-    const result = await benchmarkDialect({ dialect, keys, concurrency: args.concurrency, databaseUrl, counter, progress })
+    const result = await benchmarkDialect({
+      dialect,
+      keys,
+      concurrency: args.concurrency,
+      databaseUrl,
+      counter,
+      progress,
+    })
     progress(`${dialect}: ${keys} rotations in ${result.seconds} s (${result.rotationsPerSecond}/s)`)
     results.push(result)
   }
@@ -108,7 +114,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    process.stderr.write(
+      `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    )
     process.exit(1)
   },
 )

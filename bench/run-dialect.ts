@@ -29,7 +29,7 @@ export interface DialectOptions {
   concurrency: number
   databaseUrl: string
   counter: CommitCounter
-  progress(message: string): void
+  progress: (message: string) => void
 }
 
 // how many rotation requests are in flight at once while the benchmark triggers them
