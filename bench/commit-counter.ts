@@ -12,8 +12,8 @@ export interface CommitCounts {
 }
 
 export const COMMITS_METHOD =
-  'statements as the database driver receives them, followed per connection (better-sqlite3 ' +
-  'Database.prepare, pg Client.query): durable commits = COMMITs of transactions that sent at ' +
+  'statements as the database driver runs them, followed per connection (better-sqlite3 ' +
+  'statement executions, pg Client.query): durable commits = COMMITs of transactions that sent at ' +
   'least one insert/update/delete + insert/update/delete sent outside a transaction ' +
   '(autocommit). Read-only transactions are not counted. Exact on both dialects: the counter ' +
   'knows which connection sent each statement.'
@@ -48,14 +48,21 @@ export function installCommitCounter() {
     }
   }
 
-  // Kysely's SQLite driver prepares every statement right before running it, on one connection
+  // the store keeps compiled SQLite statements and runs them again: count each execution
   const sqliteProto = SqliteDatabase.prototype as unknown as {
-    prepare: (this: object, sql: string) => unknown
+    prepare: (this: object, sql: string) => Record<string, unknown>
   }
   const prepare = sqliteProto.prepare
   sqliteProto.prepare = function (this: object, sql: string) {
-    seen(this, sql)
-    return prepare.call(this, sql)
+    const statement = prepare.call(this, sql)
+    for (const method of ['run', 'all', 'get', 'iterate']) {
+      const run = statement[method] as (...args: unknown[]) => unknown
+      statement[method] = (...args: unknown[]) => {
+        seen(this, sql)
+        return run.apply(statement, args)
+      }
+    }
+    return statement
   }
 
   // Kysely's PostgreSQL driver sends each statement with client.query(text, values) on the pooled

@@ -126,7 +126,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   const alerts = createAlertService({ db, onChange: (n) => metrics.setAlertsOpen(n) })
   const incidents = createIncidentService({ db })
   const approvals = createApprovalService({ db, audit, now: () => new Date() })
-  const providers = createProviderRegistry({ db, masterKey })
+  const providers = createProviderRegistry({ db, masterKey, transact: store.transact })
   const dependents =
     options.dependentClient ??
     createDependentClient({
@@ -136,6 +136,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     })
   const engine: EngineDeps = {
     db,
+    transact: store.transact,
     providers,
     dependents,
     alerts,

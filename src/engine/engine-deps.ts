@@ -4,12 +4,15 @@ import type { ProviderKind } from '../domain/algorithms.js'
 import type { KeyProvider } from '../providers/key-provider.js'
 import type { Executor } from '../store/runs-repository.js'
 import type { Database } from '../store/tables.js'
+import type { Transact } from '../store/transactor.js'
 import type { RaiseAlert } from '../observability/alerts.js'
 import type { IncidentOpener } from '../observability/incidents.js'
 
 /** The narrow views of the services the engine uses; main.ts wires the real ones. */
 export interface EngineDeps {
   db: Kysely<Database>
+  /** The engine's durable writes: one transaction each, grouped under one commit on SQLite. */
+  transact: Transact
   providers: { get(kind: ProviderKind): KeyProvider }
   dependents: DependentClient
   alerts: { raise(executor: Kysely<Database>, alert: RaiseAlert): Promise<unknown> }

@@ -23,6 +23,11 @@ export interface PhaseContext {
   now(): Date
   /** Adds an entry to the run's journal; entries are written with the phase's next commit. */
   note(type: string, message: string, data?: Record<string, unknown>): void
+  /**
+   * Proves, just before a provider write, that this worker still holds the run: a worker that was
+   * paused past its lease must not touch the provider (the store's writes are fenced anyway).
+   */
+  assertClaim(): Promise<void>
   /** Fault tests only: a named point where the process may be killed (`after-provider`, `after-notice`). */
   crashPoint(point: string): void
   /** Records a dependent's answer, error or notice; written with the phase's next commit. */

@@ -46,7 +46,7 @@ export interface RunRequestResult {
  * trigger return the existing run, and the unique `active_key` allows one live run per key.
  */
 export function createRunService(
-  deps: Pick<EngineDeps, 'db' | 'alerts' | 'audit' | 'now'> & { wake(): void },
+  deps: Pick<EngineDeps, 'db' | 'transact' | 'alerts' | 'audit' | 'now'> & { wake(): void },
 ) {
   const { db } = deps
 
@@ -57,7 +57,7 @@ export function createRunService(
         `idempotency key "${request.idempotencyKey}" already names run ${run.id} on key ${run.key_id}, not ${request.keyId}`,
       )
     }
-    await db.transaction().execute(async (trx) => {
+    await deps.transact(async (trx) => {
       await countDuplicate(trx, run.id)
       await deps.audit.append(trx, {
         actor: request.actor,
@@ -142,7 +142,7 @@ export function createRunService(
       active_key: request.keyId,
     }
     try {
-      await db.transaction().execute(async (trx) => {
+      await deps.transact(async (trx) => {
         await insertRun(trx, run)
         await request.onInsert?.(trx, run)
         await appendEvents(trx, [

@@ -57,6 +57,7 @@ export function createRunExecutor(deps: EngineDeps) {
       } catch (error) {
         // stopped from outside (shutdown, lost lease): no outcome; the run resumes elsewhere
         if (signal.aborted) throw signal.reason
+        if (error instanceof KeyrotorError && error.code === 'STALE_LEASE') throw error
         const partial = error instanceof KeyrotorError && error.details?.partialExecution === true
         return failRun(deps, run, phase, error, journal.events, journal.observations, { partial })
       }
@@ -92,7 +93,7 @@ export function createRunExecutor(deps: EngineDeps) {
     const kind = run.kind as RunKind
     let gate: Gate = { open: true }
     let patch: RunUpdate = {}
-    await db.transaction().execute(async (trx) => {
+    await deps.transact(async (trx) => {
       await outcome.commit?.(trx)
       const now = deps.now()
       const after: NewRunEvent[] = []
@@ -158,10 +159,17 @@ export function createRunExecutor(deps: EngineDeps) {
       note: (type, message, data) => journal.events.push(event(run, type, phase, message, data)),
       observe: (o) => journal.observations.push({ ...o, keyId: key.id, at: deps.now().toISOString() }),
       crashPoint: (point) => crash(run, phase, point),
+      async assertClaim() {
+        if (signal.aborted) throw signal.reason
+        const row = await db.selectFrom('runs').select('fencing_token').where('id', '=', run.id).executeTakeFirst()
+        if (row?.fencing_token !== run.fencing_token) {
+          throw new KeyrotorError('STALE_LEASE', `run ${run.id}: another worker holds it now (token ${row?.fencing_token ?? '?'})`)
+        }
+      },
       async checkpoint(message, writeState) {
         const events = [...journal.events.splice(0), event(run, 'phase.checkpoint', phase, message)]
         const observations = journal.observations.splice(0)
-        await db.transaction().execute(async (trx) => {
+        await deps.transact(async (trx) => {
           await updateRunFenced(trx, run.id, run.fencing_token, {})
           await writeState(trx)
           await appendEvents(trx, events)

@@ -40,7 +40,7 @@ export async function failRun(
     failure_message: message,
   }
   const ids = { runId: run.id, key: run.key_id, correlationId: run.correlation_id }
-  await deps.db.transaction().execute(async (trx) => {
+  await deps.transact(async (trx) => {
     await updateRunFenced(trx, run.id, run.fencing_token, patch)
     await appendEvents(trx, [
       ...events,

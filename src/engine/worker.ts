@@ -32,7 +32,7 @@ export function createWorker(deps: EngineDeps, executor: RunExecutor, options: W
       let claimed: RunRow | undefined
       if (inFlight.size < options.concurrency) {
         claimed = await claimNextRun(
-          deps.db,
+          deps.transact,
           options.dialect,
           options.workerId,
           deps.now(),

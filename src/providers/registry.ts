@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import type { ProviderKind } from '../domain/algorithms.js'
 import { KeyrotorError } from '../errors.js'
 import type { Database } from '../store/tables.js'
+import type { Transact } from '../store/transactor.js'
 import type { KeyProvider } from './key-provider.js'
 import { createLocalProvider } from './local/local-provider.js'
 
@@ -9,6 +10,8 @@ import { createLocalProvider } from './local/local-provider.js'
 export interface ProviderDeps {
   db: Kysely<Database>
   masterKey: Buffer
+  /** The store's durable transactions, for providers that keep state in it (local). */
+  transact?: Transact | undefined
 }
 
 /** Builds one provider instance; the registry calls it at most once per kind. */
@@ -50,7 +53,7 @@ function notAvailableYet(kind: ProviderKind): ProviderFactory {
  * factory once that provider exists.
  */
 export const PROVIDER_FACTORIES: Readonly<Record<ProviderKind, ProviderFactory>> = {
-  local: (deps) => createLocalProvider({ db: deps.db, masterKey: deps.masterKey }),
+  local: (deps) => createLocalProvider({ db: deps.db, masterKey: deps.masterKey, transact: deps.transact }),
   pkcs11: notAvailableYet('pkcs11'),
   'aws-kms': notAvailableYet('aws-kms'),
   'vault-transit': notAvailableYet('vault-transit'),

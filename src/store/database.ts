@@ -7,7 +7,8 @@ import * as initial from './migrations/001-initial.js'
 import * as keyAliasesByKey from './migrations/002-key-aliases-by-key.js'
 import * as safety from './migrations/003-safety.js'
 import { dialectOf, type DialectName } from './dialect.js'
-import { ImmediateSqliteDialect } from './sqlite-immediate.js'
+import { ImmediateSqliteDialect, withStatementCache } from './sqlite-immediate.js'
+import { createTransactor, type Transact } from './transactor.js'
 import type { Database } from './tables.js'
 
 export interface StoreOptions {
@@ -22,6 +23,8 @@ export interface StoreOptions {
 
 export interface Store {
   db: Kysely<Database>
+  /** Durable transactions for the hot path (group commit on SQLite). */
+  transact: Transact
   dialect: DialectName
   /** Where the data lives, for messages: a file path or the URL without its password. */
   location: string
@@ -35,6 +38,8 @@ const MIGRATIONS: Record<string, Migration> = {
 }
 
 export const SQLITE_FILE = 'keyrotor.db'
+/** No transaction of keyrotor's waits on anything but the database: 15 s idle inside one is a frozen process. */
+const IDLE_IN_TRANSACTION_MS = 15_000
 
 export function isPostgresUrl(url: string | undefined): boolean {
   return url !== undefined && /^postgres(ql)?:\/\//.test(url)
@@ -50,8 +55,22 @@ export function openStore(options: StoreOptions): Store {
     })
     if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema))
       throw new Error(`invalid schema name ${schema}`)
+    // a process frozen inside a transaction (SIGSTOP, a long GC, a VM pause) would hold its row
+    // locks, and SKIP LOCKED claims would pass its runs by for good: PostgreSQL ends such a
+    // session, the locks go, and the frozen worker's fenced writes fail when it wakes
+    pool.on('connect', (client) => {
+      client.query(`SET idle_in_transaction_session_timeout = ${IDLE_IN_TRANSACTION_MS}`).catch(() => undefined)
+    })
+    // an idle pooled connection that the server closed must not crash the process
+    pool.on('error', () => undefined)
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-    return { db, dialect: 'postgres', location: redactUrl(options.databaseUrl), close: () => db.destroy() }
+    return {
+      db,
+      transact: createTransactor(db, 'postgres'),
+      dialect: 'postgres',
+      location: redactUrl(options.databaseUrl),
+      close: () => db.destroy(),
+    }
   }
   if (options.dataDir === undefined) throw new Error('a data dir or a postgres:// database URL is required')
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 })
@@ -65,8 +84,8 @@ export function openStore(options: StoreOptions): Store {
   sqlite.pragma('synchronous = FULL')
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) })
-  return { db, dialect: 'sqlite', location: file, close: () => db.destroy() }
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) })
+  return { db, transact: createTransactor(db, 'sqlite'), dialect: 'sqlite', location: file, close: () => db.destroy() }
 }
 
 /** Runs every migration not yet applied; keyrotor migrates forward only, at start. */

@@ -2,6 +2,7 @@ import { sql, type ExpressionOrFactory, type Kysely, type SqlBool, type Transact
 import { NON_TERMINAL_RUN_STATES, type RunState } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
 import type { DialectName } from './dialect.js'
+import type { Transact } from './transactor.js'
 import type { Database, NewRun, RunRow, RunUpdate } from './tables.js'
 
 export type Executor = Kysely<Database> | Transaction<Database>
@@ -71,14 +72,14 @@ export async function updateRunFenced(
 
 /** The next runnable run: queued and due, or running with an expired lease (its worker died). */
 export async function claimNextRun(
-  db: Kysely<Database>,
+  transact: Transact,
   dialect: DialectName,
   owner: string,
   now: Date,
   leaseMs: number,
 ): Promise<RunRow | undefined> {
   const nowIso = now.toISOString()
-  return db.transaction().execute(async (trx) => {
+  return transact(async (trx) => {
     const haltRow = await trx.selectFrom('halt').select('engaged').where('id', '=', 1).executeTakeFirst()
     const halted = haltRow?.engaged === 1
     // One lookup per state, each a walk of runs_by_state (state, priority, created_at) in order:

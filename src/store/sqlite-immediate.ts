@@ -4,7 +4,9 @@ import {
   SqliteDriver,
   type DatabaseConnection,
   type Driver,
+  type SqliteDatabase,
   type SqliteDialectConfig,
+  type SqliteStatement,
 } from 'kysely'
 
 /**
@@ -28,5 +30,28 @@ export class ImmediateSqliteDialect extends SqliteDialect {
 
   override createDriver(): Driver {
     return new ImmediateSqliteDriver(this.#config)
+  }
+}
+
+/**
+ * better-sqlite3 compiles every statement it is given; the engine sends the same few dozen shapes
+ * over and over, so compiled statements are kept (by SQL text, a bounded number). Reusing one is
+ * safe: a statement runs to completion synchronously before the next call.
+ */
+export function withStatementCache(database: SqliteDatabase, capacity = 512): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>()
+  return {
+    close: () => {
+      cache.clear()
+      database.close()
+    },
+    prepare(sql: string): SqliteStatement {
+      const cached = cache.get(sql)
+      if (cached !== undefined) return cached
+      const statement = database.prepare(sql)
+      if (cache.size >= capacity) cache.delete(cache.keys().next().value as string)
+      cache.set(sql, statement)
+      return statement
+    },
   }
 }

@@ -4,6 +4,7 @@ import type { PhaseHandler } from '../phase-context.js'
 /** Creates version N+1 at the provider. Idempotent: a repeated create finds the same version. */
 export const create: PhaseHandler = async (ctx) => {
   const to = requireVersion(ctx.run.to_version, 'to')
+  await ctx.assertClaim()
   const created = await ctx.provider.createVersion(ctx.ref, to)
   ctx.crashPoint('after-provider')
   const at = ctx.now().toISOString()

@@ -12,8 +12,9 @@ export const promote: PhaseHandler = async (ctx) => {
   const from = requireVersion(ctx.run.from_version, 'from')
   const to = requireVersion(ctx.run.to_version, 'to')
   for (const alias of ctx.key.aliases) {
-    if ((await ctx.provider.getAlias(ctx.ref, alias.name)) !== to)
-      await ctx.provider.setAlias(ctx.ref, alias.name, to)
+    if ((await ctx.provider.getAlias(ctx.ref, alias.name)) === to) continue
+    await ctx.assertClaim()
+    await ctx.provider.setAlias(ctx.ref, alias.name, to)
   }
   ctx.crashPoint('after-provider')
   const now = ctx.now()

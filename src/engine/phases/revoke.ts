@@ -34,6 +34,7 @@ export const revoke: PhaseHandler = async (ctx) => {
     throw new KeyrotorError('DEPENDENCY_NOT_READY', `revoke refused, nothing revoked: ${holders.join('; ')}`)
   }
   const destroy = ctx.key.policy.revoke === 'destroy'
+  await ctx.assertClaim()
   await ctx.provider.setVersionState(ctx.ref, version, destroy ? 'destroyed' : 'disabled')
   ctx.crashPoint('after-provider')
   await ctx.checkpoint(`v${version} ${destroy ? 'destroyed' : 'disabled'}`, async (trx) => {

@@ -2,6 +2,7 @@ import type { Insertable, Kysely, Selectable } from 'kysely'
 import { kidOf } from '../../domain/algorithms.js'
 import type { ProviderVersionState } from '../../domain/lifecycle.js'
 import { KeyrotorError } from '../../errors.js'
+import type { Transact } from '../../store/transactor.js'
 import type { Database, LocalKeystoreTable } from '../../store/tables.js'
 import { DESTROYED_MATERIAL } from './sealing.js'
 
@@ -23,7 +24,10 @@ export interface Keystore {
   getAlias(keyId: string, alias: string): Promise<number | null>
 }
 
-export function createKeystore(db: Kysely<Database>): Keystore {
+export function createKeystore(db: Kysely<Database>, transact?: Transact): Keystore {
+  // the keystore's writes are durable like the engine's, and join its group commits when given one
+  const write = <T>(work: (executor: Kysely<Database>) => Promise<T>): Promise<T> =>
+    transact === undefined ? work(db) : transact(work)
   const find = (keyId: string, version: number) =>
     db
       .selectFrom('local_keystore')
@@ -39,21 +43,22 @@ export function createKeystore(db: Kysely<Database>): Keystore {
       db.selectFrom('local_keystore').selectAll().where('key_id', '=', keyId).orderBy('version').execute(),
 
     async insertIfAbsent(row) {
-      await db
+      await write((db) => db
         .insertInto('local_keystore')
         .values(row)
         .onConflict((oc) => oc.columns(['key_id', 'version']).doNothing())
-        .execute()
+        .execute())
     },
 
     async setState(keyId, version, state) {
-      const base = db.updateTable('local_keystore').where('key_id', '=', keyId).where('version', '=', version)
       // destroying overwrites the material in the same statement that marks the row destroyed,
       // and no other change applies to a destroyed row: nothing is left to re-enable
-      const result =
-        state === 'destroyed'
-          ? await base.set({ state, sealed_material: DESTROYED_MATERIAL }).executeTakeFirst()
-          : await base.set({ state }).where('state', '!=', 'destroyed').executeTakeFirst()
+      const result = await write((db) => {
+        const base = db.updateTable('local_keystore').where('key_id', '=', keyId).where('version', '=', version)
+        return state === 'destroyed'
+          ? base.set({ state, sealed_material: DESTROYED_MATERIAL }).executeTakeFirst()
+          : base.set({ state }).where('state', '!=', 'destroyed').executeTakeFirst()
+      })
       if (result.numUpdatedRows > 0n) return
       const kid = kidOf(keyId, version)
       if ((await find(keyId, version)) === undefined) {
@@ -64,16 +69,18 @@ export function createKeystore(db: Kysely<Database>): Keystore {
 
     async setAlias(keyId, alias, version) {
       // alias names are unique across keys: the upsert moves an alias only within its own key
-      await db
-        .insertInto('local_aliases')
-        .values({ key_id: keyId, alias, version })
-        .onConflict((oc) =>
-          oc
-            .column('alias')
-            .doUpdateSet({ version: (eb) => eb.ref('excluded.version') })
-            .where('local_aliases.key_id', '=', keyId),
-        )
-        .execute()
+      await write((db) =>
+        db
+          .insertInto('local_aliases')
+          .values({ key_id: keyId, alias, version })
+          .onConflict((oc) =>
+            oc
+              .column('alias')
+              .doUpdateSet({ version: (eb) => eb.ref('excluded.version') })
+              .where('local_aliases.key_id', '=', keyId),
+          )
+          .execute(),
+      )
       const owner = await db
         .selectFrom('local_aliases')
         .select('key_id')

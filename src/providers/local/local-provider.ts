@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import { kidOf } from '../../domain/algorithms.js'
 import type { ProviderVersionState } from '../../domain/lifecycle.js'
 import { KeyrotorError } from '../../errors.js'
+import type { Transact } from '../../store/transactor.js'
 import type { Database } from '../../store/tables.js'
 import type { Jwk, KeyProvider, ProviderKeyRef, ProviderVersion } from '../key-provider.js'
 import { createKeystore, type KeystoreRow } from './keystore.js'
@@ -12,6 +13,8 @@ import { selfTestMaterial } from './self-test.js'
 /** What the local provider needs: the store holding its keystore tables, and the master key. */
 export interface LocalProviderDeps {
   db: Kysely<Database>
+  /** Durable writes joined to the engine's group commit (SQLite); plain writes otherwise. */
+  transact?: Transact | undefined
   masterKey: Buffer
   /** Clock for created_at; tests pin it. */
   now?: () => Date
@@ -23,7 +26,7 @@ export interface LocalProviderDeps {
  * idempotent and safe under concurrency from several instances sharing one database.
  */
 export function createLocalProvider(deps: LocalProviderDeps): KeyProvider {
-  const keystore = createKeystore(deps.db)
+  const keystore = createKeystore(deps.db, deps.transact)
   const now = deps.now ?? (() => new Date())
   const sealer = createSealer(deps.masterKey)
 
