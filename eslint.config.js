@@ -3,7 +3,9 @@ import tseslint from 'typescript-eslint'
 import importX from 'eslint-plugin-import-x'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'schema/**', 'scripts/*.mjs', 'eslint.config.js'] },
+  {
+    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'schema/**', 'scripts/*.mjs', 'eslint.config.js'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -19,14 +21,27 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
       '@typescript-eslint/no-unsafe-call': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: true },
+      ],
       'import-x/no-cycle': 'error',
     },
   },
   {
     files: ['src/domain/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '../*', '!../errors.js'], message: 'domain/ is pure: it imports nothing but errors.ts and itself' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', '../*', '!../errors.js'],
+              message: 'domain/ is pure: it imports nothing but errors.ts and itself',
+            },
+          ],
+        },
+      ],
     },
   },
 )

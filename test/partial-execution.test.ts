@@ -32,8 +32,20 @@ describe.each(DIALECTS)('partial execution and its recovery on %s', (dialect) =>
     const config = `keys:${keyYaml({ id: 'payments-dek', algorithm: 'aes-256-gcm', dependents: [dep], policy: '{ gracePeriod: 1h, phaseTimeout: 1s }' })}${keyYaml({ id: 'other-dek', algorithm: 'aes-256-gcm', dependents: [] })}`
     const h = await startHarness(dialect, config, { secrets: secretsOf([dep]) })
     cleanups.push(() => h.stop())
-    const token = (await h.api<{ token: string }>('POST', '/v1/tokens', { user: dep.name, role: 'consumer', key: 'payments-dek' })).body.token
-    const service = await startDataKeyService({ key: 'payments-dek', keyrotorUrl: h.url, token, secret: dep.secret, port: dep.port })
+    const token = (
+      await h.api<{ token: string }>('POST', '/v1/tokens', {
+        user: dep.name,
+        role: 'consumer',
+        key: 'payments-dek',
+      })
+    ).body.token
+    const service = await startDataKeyService({
+      key: 'payments-dek',
+      keyrotorUrl: h.url,
+      token,
+      secret: dep.secret,
+      port: dep.port,
+    })
     cleanups.push(() => service.close())
     const operator = await person(h, 'olga', 'operator')
     const securityA = await person(h, 'sam', 'security')
@@ -43,8 +55,13 @@ describe.each(DIALECTS)('partial execution and its recovery on %s', (dialect) =>
     // the service takes the promotion notice but never switches: confirm runs out of time
     const original = service.dependent.handleNotice.bind(service.dependent)
     service.dependent.handleNotice = async (body, headers) =>
-      (JSON.parse(body) as { event: string }).event === 'key.version.promoted' ? { status: 200 } : original(body, headers)
-    const stopped = await waitForRun<RunView>(h, (await h.api<RunView>('POST', '/v1/keys/payments-dek/rotations', {}, operator)).body.id)
+      (JSON.parse(body) as { event: string }).event === 'key.version.promoted'
+        ? { status: 200 }
+        : original(body, headers)
+    const stopped = await waitForRun<RunView>(
+      h,
+      (await h.api<RunView>('POST', '/v1/keys/payments-dek/rotations', {}, operator)).body.id,
+    )
     expect(stopped).toMatchObject({ state: 'halted', failure: { phase: 'confirm' } })
 
     const halt = (await h.api<{ engaged: boolean; reason: string }>('GET', '/v1/halt')).body
@@ -60,10 +77,17 @@ describe.each(DIALECTS)('partial execution and its recovery on %s', (dialect) =>
     // forward correction, never a rollback: requested by the operator, approved by security
     service.dependent.handleNotice = original
     expect((await h.api('POST', '/v1/keys/payments-dek/forward-corrections', {}, operator)).status).toBe(400)
-    const fc = await h.api<RunView>('POST', '/v1/keys/payments-dek/forward-corrections', { reason: 'finish the promotion of v2' }, operator)
+    const fc = await h.api<RunView>(
+      'POST',
+      '/v1/keys/payments-dek/forward-corrections',
+      { reason: 'finish the promotion of v2' },
+      operator,
+    )
     expect(fc.status).toBe(201)
     expect(fc.body).toMatchObject({ kind: 'forward-correct', state: 'awaiting_approval' })
-    const approval = (await h.api<Approval[]>('GET', '/v1/approvals?state=pending')).body.find((a) => a.action === 'forward-correct')
+    const approval = (await h.api<Approval[]>('GET', '/v1/approvals?state=pending')).body.find(
+      (a) => a.action === 'forward-correct',
+    )
     expect(approval?.requiredRoles).toEqual(['security'])
     expect((await h.api('POST', `/v1/approvals/${approval?.id}/approve`, {}, operator)).status).toBe(403)
     expect((await h.api('POST', `/v1/approvals/${approval?.id}/approve`, {}, securityA)).status).toBe(200)
@@ -73,15 +97,22 @@ describe.each(DIALECTS)('partial execution and its recovery on %s', (dialect) =>
 
     // the halt stays until verify --all passes and a security and an admin, not the requester, approve
     expect((await h.api<{ engaged: boolean }>('GET', '/v1/halt')).body.engaged).toBe(true)
-    const release = await h.api<Approval>('POST', '/v1/halt/release', { reason: 'payments-dek corrected forward' })
+    const release = await h.api<Approval>('POST', '/v1/halt/release', {
+      reason: 'payments-dek corrected forward',
+    })
     expect(release.status).toBe(202)
-    expect((await h.api<{ code: string }>('POST', `/v1/approvals/${release.body.id}/approve`, {})).body.code).toBe('SELF_APPROVAL')
+    expect(
+      (await h.api<{ code: string }>('POST', `/v1/approvals/${release.body.id}/approve`, {})).body.code,
+    ).toBe('SELF_APPROVAL')
     expect((await h.api('POST', `/v1/approvals/${release.body.id}/approve`, {}, securityB)).status).toBe(200)
     expect((await h.api<{ engaged: boolean }>('GET', '/v1/halt')).body.engaged).toBe(true)
     expect((await h.api('POST', `/v1/approvals/${release.body.id}/approve`, {}, adminB)).status).toBe(200)
     expect((await h.api<{ engaged: boolean }>('GET', '/v1/halt')).body.engaged).toBe(false)
 
-    const next = await waitForRun<RunView>(h, (await h.api<RunView>('POST', '/v1/keys/other-dek/rotations', {}, operator)).body.id)
+    const next = await waitForRun<RunView>(
+      h,
+      (await h.api<RunView>('POST', '/v1/keys/other-dek/rotations', {}, operator)).body.id,
+    )
     expect(next.state).toBe('succeeded')
   })
 })

@@ -184,7 +184,9 @@ describe.each(DIALECTS)('retry and cancel on %s', (dialect) => {
     service.dependent.handleNotice = original
     const run = await waitForRun<RunView>(h, id)
     expect(run.state).toBe('cancelled')
-    const key = (await h.api<{ aliases: { version: number }[]; versions: { state: string }[] }>('GET', `/v1/keys/${KEY}`)).body
+    const key = (
+      await h.api<{ aliases: { version: number }[]; versions: { state: string }[] }>('GET', `/v1/keys/${KEY}`)
+    ).body
     expect(key.aliases[0]?.version).toBe(1)
     expect(key.versions.map((v) => v.state)).toEqual(['active', 'pending'])
   })

@@ -33,7 +33,12 @@ export function registerServer(program: Command, act: Act): void {
     .option('--host <host>', 'address to listen on', DEFAULT_HOST)
     .option('--database <url>', 'postgres://… selects PostgreSQL, otherwise SQLite in the data dir')
     .option('--log-file <file>', 'write JSON logs here instead of stdout')
-    .addOption(durationOption('--lease-ttl <duration>', 'how long a worker holds a run without a heartbeat (default 30s)'))
+    .addOption(
+      durationOption(
+        '--lease-ttl <duration>',
+        'how long a worker holds a run without a heartbeat (default 30s)',
+      ),
+    )
     .action(
       act(async ({ ctx, opts }) => {
         const app = await ctx.importApp()

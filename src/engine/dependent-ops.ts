@@ -60,10 +60,15 @@ export async function waitForAll(
 /** One probe of every dependent; each answer or error is recorded. */
 export async function probeAllOnce(ctx: PhaseContext): Promise<Map<string, ProbeAnswer | Error>> {
   const results = new Map<string, ProbeAnswer | Error>()
+  // one probe each, but never past the phase deadline: a hanging dependent is an error, not a wait
+  const signal = AbortSignal.any([
+    ctx.signal,
+    AbortSignal.timeout(Math.max(1, ctx.deadline.getTime() - Date.now())),
+  ])
   await Promise.all(
     ctx.key.dependents.map(async (target) => {
       try {
-        const answer = await ctx.dependents.probe(target, ctx.signal)
+        const answer = await ctx.dependents.probe(target, signal)
         ctx.observe({ name: target.name, answer })
         results.set(target.name, answer)
       } catch (error) {

@@ -3,6 +3,7 @@ import { KeyrotorError } from '../errors.js'
 import type { ApprovalService } from '../governance/approvals.js'
 import type { Role } from '../governance/roles.js'
 import { appendEvents } from '../store/events-repository.js'
+import { requireKey } from '../store/keys-repository.js'
 import type { Database, RunRow } from '../store/tables.js'
 import type { EngineDeps } from './engine-deps.js'
 import { runEvent } from './journal.js'
@@ -30,13 +31,21 @@ export function createForwardCorrection(
     }
     const now = deps.now()
     const patch = state === 'queued' ? { state } : terminal(state, now)
-    await trx.updateTable('runs').set(patch).where('id', '=', runId).where('state', '=', 'awaiting_approval').execute()
-    await appendEvents(trx, [runEvent(run, now, state === 'queued' ? 'run.approved' : 'run.rejected', null, why)])
+    await trx
+      .updateTable('runs')
+      .set(patch)
+      .where('id', '=', runId)
+      .where('state', '=', 'awaiting_approval')
+      .execute()
+    await appendEvents(trx, [
+      runEvent(run, now, state === 'queued' ? 'run.approved' : 'run.rejected', null, why),
+    ])
   }
 
   deps.approvals.register(
     'forward-correct',
-    async (approval, trx) => settleRun(trx, String(approval.payload.runId), 'queued', `approved (${approval.id})`),
+    async (approval, trx) =>
+      settleRun(trx, String(approval.payload.runId), 'queued', `approved (${approval.id})`),
     {
       onRejected: async (approval, trx) =>
         settleRun(trx, String(approval.payload.runId), 'rejected', `rejected (${approval.id})`),
@@ -56,6 +65,27 @@ export function createForwardCorrection(
         throw new KeyrotorError('BAD_REQUEST', 'reason: a forward correction needs a reason')
       }
       const reason = input.reason
+      await requireKey(deps.db, input.keyId)
+      const stopped = await deps.db
+        .selectFrom('runs')
+        .select('id')
+        .where('key_id', '=', input.keyId)
+        .where((eb) =>
+          eb.or([
+            eb('state', '=', 'halted'),
+            eb.and([
+              eb('state', '=', 'failed'),
+              eb('failure_phase', 'in', ['promote', 'confirm', 'validate']),
+            ]),
+          ]),
+        )
+        .executeTakeFirst()
+      if (stopped === undefined) {
+        throw new KeyrotorError(
+          'PREFLIGHT_REJECTED',
+          `key ${input.keyId} has no rotation stopped past promote: there is nothing to correct forward (a run that failed before promote is retried)`,
+        )
+      }
       return deps.runs.request({
         keyId: input.keyId,
         kind: 'forward-correct',

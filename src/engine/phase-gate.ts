@@ -22,7 +22,11 @@ export async function phaseGate(
     const halt = await readHalt(trx)
     if (halt.engaged) return { open: false, why: 'halted', detail: `halt engaged: ${halt.reason ?? ''}` }
   }
-  const row = await trx.selectFrom('runs').select('cancel_requested_at').where('id', '=', run.id).executeTakeFirst()
+  const row = await trx
+    .selectFrom('runs')
+    .select('cancel_requested_at')
+    .where('id', '=', run.id)
+    .executeTakeFirst()
   // the boundary before promote is the last one a cancel may stop the run at
   const cancellable = !isPastPointOfNoReturn(kind, previous ?? next)
   if (row?.cancel_requested_at != null && cancellable) {

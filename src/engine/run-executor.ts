@@ -39,7 +39,8 @@ export function createRunExecutor(deps: EngineDeps) {
     let inDoubt = run.phase_status === 'started'
     if (!inDoubt) {
       const first = run.phase_status === 'done' ? nextPhase(kind, run.phase as Phase) : (run.phase as Phase)
-      if (first === null) throw new KeyrotorError('INTERNAL', `run ${run.id} finished its phases but is ${run.state}`)
+      if (first === null)
+        throw new KeyrotorError('INTERNAL', `run ${run.id} finished its phases but is ${run.state}`)
       const begun = await transition(run, first, {}, [], [])
       if (!begun.gate.open) return begun.run
       run = begun.run
@@ -111,7 +112,12 @@ export function createRunExecutor(deps: EngineDeps) {
           after.push(event(run, 'phase.started', next, `${next} started`))
         } else if (gate.why === 'halted') {
           // paused before `next`: the lease is given back; any instance resumes it after the release
-          patch = { ...outcome.runPatch, phase_status: 'done', lease_owner: null, lease_expires_at: now.toISOString() }
+          patch = {
+            ...outcome.runPatch,
+            phase_status: 'done',
+            lease_owner: null,
+            lease_expires_at: now.toISOString(),
+          }
           after.push(event(run, 'run.paused', next, `paused before ${next}: ${gate.detail}`))
         } else {
           patch = { ...outcome.runPatch, phase_status: 'done', ...terminal('cancelled', now) }
@@ -130,7 +136,9 @@ export function createRunExecutor(deps: EngineDeps) {
   async function settle(ctx: PhaseContext, journal: Journal): Promise<void> {
     const settler = phaseSettler(ctx.run.kind as RunKind, ctx.phase)
     const verdict = settler === undefined ? 'no effect to settle' : await settler(ctx)
-    journal.events.push(event(ctx.run, 'phase.in_doubt', ctx.phase, `resumed after an interruption: ${verdict}`))
+    journal.events.push(
+      event(ctx.run, 'phase.in_doubt', ctx.phase, `resumed after an interruption: ${verdict}`),
+    )
   }
 
   async function audit(trx: Transaction<Database>, run: RunRow, action: string): Promise<void> {
@@ -143,7 +151,13 @@ export function createRunExecutor(deps: EngineDeps) {
     })
   }
 
-  function context(run: RunRow, phase: Phase, key: ManagedKey, journal: Journal, signal: AbortSignal): PhaseContext {
+  function context(
+    run: RunRow,
+    phase: Phase,
+    key: ManagedKey,
+    journal: Journal,
+    signal: AbortSignal,
+  ): PhaseContext {
     const now = deps.now()
     return {
       run,
@@ -161,9 +175,16 @@ export function createRunExecutor(deps: EngineDeps) {
       crashPoint: (point) => crash(run, phase, point),
       async assertClaim() {
         if (signal.aborted) throw signal.reason
-        const row = await db.selectFrom('runs').select('fencing_token').where('id', '=', run.id).executeTakeFirst()
+        const row = await db
+          .selectFrom('runs')
+          .select('fencing_token')
+          .where('id', '=', run.id)
+          .executeTakeFirst()
         if (row?.fencing_token !== run.fencing_token) {
-          throw new KeyrotorError('STALE_LEASE', `run ${run.id}: another worker holds it now (token ${row?.fencing_token ?? '?'})`)
+          throw new KeyrotorError(
+            'STALE_LEASE',
+            `run ${run.id}: another worker holds it now (token ${row?.fencing_token ?? '?'})`,
+          )
         }
       },
       async checkpoint(message, writeState) {
@@ -180,7 +201,13 @@ export function createRunExecutor(deps: EngineDeps) {
     }
   }
 
-  function event(run: RunRow, type: string, phase: string | null, message: string, data?: Record<string, unknown>) {
+  function event(
+    run: RunRow,
+    type: string,
+    phase: string | null,
+    message: string,
+    data?: Record<string, unknown>,
+  ) {
     return runEvent(run, deps.now(), type, phase, message, data)
   }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { isKeyrotorError } from '../errors.js'
 import type { DialectName } from '../store/dialect.js'
 import { claimNextRun, renewLease } from '../store/runs-repository.js'
@@ -59,6 +60,8 @@ export function createWorker(deps: EngineDeps, executor: RunExecutor, options: W
 
   function start(run: RunRow): void {
     const phaseAbort = new AbortController()
+    // every dependent call of the run listens on it: many listeners are expected, not a leak
+    setMaxListeners(0, phaseAbort.signal)
     const stop = () => phaseAbort.abort(new Error('worker stopping'))
     controller.signal.addEventListener('abort', stop, { once: true })
     const heartbeat = setInterval(

@@ -59,7 +59,9 @@ export function openStore(options: StoreOptions): Store {
     // locks, and SKIP LOCKED claims would pass its runs by for good: PostgreSQL ends such a
     // session, the locks go, and the frozen worker's fenced writes fail when it wakes
     pool.on('connect', (client) => {
-      client.query(`SET idle_in_transaction_session_timeout = ${IDLE_IN_TRANSACTION_MS}`).catch(() => undefined)
+      client
+        .query(`SET idle_in_transaction_session_timeout = ${IDLE_IN_TRANSACTION_MS}`)
+        .catch(() => undefined)
     })
     // an idle pooled connection that the server closed must not crash the process
     pool.on('error', () => undefined)
@@ -84,8 +86,16 @@ export function openStore(options: StoreOptions): Store {
   sqlite.pragma('synchronous = FULL')
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) })
-  return { db, transact: createTransactor(db, 'sqlite'), dialect: 'sqlite', location: file, close: () => db.destroy() }
+  const db = new Kysely<Database>({
+    dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }),
+  })
+  return {
+    db,
+    transact: createTransactor(db, 'sqlite'),
+    dialect: 'sqlite',
+    location: file,
+    close: () => db.destroy(),
+  }
 }
 
 /** Runs every migration not yet applied; keyrotor migrates forward only, at start. */

@@ -47,7 +47,10 @@ export function createTransactor(db: Kysely<Database>, dialect: DialectName): Tr
           }
           await trx.commit().execute()
         } catch (error) {
-          await trx.rollback().execute().catch(() => undefined)
+          await trx
+            .rollback()
+            .execute()
+            .catch(() => undefined)
           throw error
         }
       } catch (error) {
@@ -66,7 +69,7 @@ export function createTransactor(db: Kysely<Database>, dialect: DialectName): Tr
 
   return <T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
-      queue.push({ work, resolve: resolve as (value: unknown) => void, reject })
+      queue.push({ work, resolve: resolve, reject })
       // let the callers of this turn of the event loop join the batch
       if (!flushing) {
         flushing = true

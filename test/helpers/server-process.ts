@@ -40,7 +40,9 @@ export async function createServerFixture(
   if (schema !== undefined) await pgQuery(`CREATE SCHEMA ${schema}`)
   // a server process takes the schema from the URL: every connection starts in it
   const databaseUrl =
-    schema === undefined ? undefined : `${TEST_DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`
+    schema === undefined
+      ? undefined
+      : `${TEST_DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`
   const { adminToken } = await runInit({ dataDir, databaseUrl })
   const configPath = join(dataDir, 'keyrotor.yaml')
   writeFileSync(configPath, configYaml)
@@ -52,7 +54,17 @@ export async function createServerFixture(
     configPath,
     async start({ port, env = {}, leaseTtl = '2s' }) {
       const listen = port ?? (await freePort())
-      const args = ['server', '--data-dir', dataDir, '--config', configPath, '--port', String(listen), '--lease-ttl', leaseTtl]
+      const args = [
+        'server',
+        '--data-dir',
+        dataDir,
+        '--config',
+        configPath,
+        '--port',
+        String(listen),
+        '--lease-ttl',
+        leaseTtl,
+      ]
       if (databaseUrl !== undefined) args.push('--database', databaseUrl)
       const child = spawnCli(args, { ...secrets, KEYROTOR_LOG_LEVEL: 'info', ...env })
       children.push(child)
@@ -62,7 +74,8 @@ export async function createServerFixture(
       return { child, url: `http://127.0.0.1:${listen}`, port: listen }
     },
     async dispose() {
-      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      for (const child of children)
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
       if (schema !== undefined) await pgQuery(`DROP SCHEMA ${schema} CASCADE`)
       rmSync(dataDir, { recursive: true, force: true })
     },
@@ -80,10 +93,19 @@ async function pgQuery(text: string): Promise<void> {
 }
 
 /** Calls the API of a server process. */
-export async function call<T>(url: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+export async function call<T>(
+  url: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const response = await fetch(`${url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   })
   const text = await response.text()

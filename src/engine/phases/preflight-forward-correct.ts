@@ -24,7 +24,10 @@ export const preflightForwardCorrect: PhaseHandler = async (ctx) => {
     .limit(1)
     .executeTakeFirst()
   if (stopped?.from_version == null || stopped.to_version === null) {
-    throw new KeyrotorError('PREFLIGHT_REJECTED', `key ${ctx.key.id} has no stopped rotation to correct forward`)
+    throw new KeyrotorError(
+      'PREFLIGHT_REJECTED',
+      `key ${ctx.key.id} has no stopped rotation to correct forward`,
+    )
   }
   const { from_version: from, to_version: to } = stopped
   const atProvider = await ctx.provider.describeVersion(ctx.ref, to)
@@ -37,7 +40,10 @@ export const preflightForwardCorrect: PhaseHandler = async (ctx) => {
   const states = new Map((await listVersions(ctx.db, ctx.key.id)).map((v) => [v.version, v.state]))
   const toState = states.get(to)
   if (toState !== 'pending' && toState !== 'active') {
-    throw new KeyrotorError('PREFLIGHT_REJECTED', `cannot correct forward to v${to}: it is ${toState ?? 'missing'} in the store`)
+    throw new KeyrotorError(
+      'PREFLIGHT_REJECTED',
+      `cannot correct forward to v${to}: it is ${toState ?? 'missing'} in the store`,
+    )
   }
   return {
     message: `correcting run ${stopped.id} forward: v${from} → v${to} (stopped in ${stopped.failure_phase ?? stopped.phase})`,

@@ -9,9 +9,16 @@ import type { PhaseHandler } from '../phase-context.js'
  * so that no extra version is ever created).
  */
 export const preflightRotate: PhaseHandler = async (ctx) => {
-  const frozen = await ctx.db.selectFrom('keys').select(['frozen_at', 'frozen_reason']).where('id', '=', ctx.key.id).executeTakeFirst()
+  const frozen = await ctx.db
+    .selectFrom('keys')
+    .select(['frozen_at', 'frozen_reason'])
+    .where('id', '=', ctx.key.id)
+    .executeTakeFirst()
   if (frozen?.frozen_at != null) {
-    throw new KeyrotorError('PREFLIGHT_REJECTED', `key ${ctx.key.id} is frozen since ${frozen.frozen_at}: ${frozen.frozen_reason ?? ''}; run \`keyrotor verify ${ctx.key.id}\``)
+    throw new KeyrotorError(
+      'PREFLIGHT_REJECTED',
+      `key ${ctx.key.id} is frozen since ${frozen.frozen_at}: ${frozen.frozen_reason ?? ''}; run \`keyrotor verify ${ctx.key.id}\``,
+    )
   }
   const versions = await listVersions(ctx.db, ctx.key.id)
   const active = versions.filter((v) => v.state === 'active')

@@ -42,7 +42,8 @@ export const revoke: PhaseHandler = async (ctx) => {
     // a resumed revoke may find this already recorded: each move happens once
     const state = (await listVersions(trx, ctx.key.id)).find((v) => v.version === version)?.state
     if (state === 'retiring') await moveVersion(trx, ctx.key.id, version, 'retiring', 'disabled', at)
-    if (destroy && state !== 'destroyed') await moveVersion(trx, ctx.key.id, version, 'disabled', 'destroyed', at)
+    if (destroy && state !== 'destroyed')
+      await moveVersion(trx, ctx.key.id, version, 'disabled', 'destroyed', at)
   })
   try {
     await notifyAll(ctx, 'key.version.revoked', version)

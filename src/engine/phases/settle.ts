@@ -5,7 +5,9 @@ import { requireVersion } from './create.js'
 
 /** The error that halts everything: a state that is neither the phase's before nor its after. */
 export function partialExecution(message: string): KeyrotorError {
-  return new KeyrotorError('CONFLICT', `partial execution: ${message}`, { details: { partialExecution: true } })
+  return new KeyrotorError('CONFLICT', `partial execution: ${message}`, {
+    details: { partialExecution: true },
+  })
 }
 
 /** create: the new version exists enabled (record it) or not at all (create it). */
@@ -13,7 +15,8 @@ export const settleCreate: PhaseSettler = async (ctx) => {
   const to = requireVersion(ctx.run.to_version, 'to')
   const found = await ctx.provider.describeVersion(ctx.ref, to)
   if (found === null) return `v${to} is not at the provider: creating it`
-  if (found.state !== 'enabled') throw partialExecution(`v${to} is ${found.state} at the provider, expected enabled`)
+  if (found.state !== 'enabled')
+    throw partialExecution(`v${to} is ${found.state} at the provider, expected enabled`)
   return `v${to} exists at the provider: recording it`
 }
 
@@ -25,7 +28,11 @@ export const settlePromote: PhaseSettler = async (ctx) => {
   const from = requireVersion(ctx.run.from_version, 'from')
   const to = requireVersion(ctx.run.to_version, 'to')
   const targets = await Promise.all(ctx.key.aliases.map((a) => ctx.provider.getAlias(ctx.ref, a.name)))
-  const provider = targets.every((v) => v === from) ? 'before' : targets.every((v) => v === to) ? 'after' : 'mixed'
+  const provider = targets.every((v) => v === from)
+    ? 'before'
+    : targets.every((v) => v === to)
+      ? 'after'
+      : 'mixed'
   const states = new Map((await listVersions(ctx.db, ctx.key.id)).map((v) => [v.version, v.state]))
   const store =
     states.get(from) === 'active' && states.get(to) === 'pending'
@@ -34,7 +41,11 @@ export const settlePromote: PhaseSettler = async (ctx) => {
         ? 'after'
         : 'other'
   const described = `provider aliases [${targets.join(', ')}], store v${from} ${states.get(from) ?? '?'}, v${to} ${states.get(to) ?? '?'}`
-  if (provider === 'mixed' || store === 'other' || (store === 'after' && provider === 'before' && targets.length > 0)) {
+  if (
+    provider === 'mixed' ||
+    store === 'other' ||
+    (store === 'after' && provider === 'before' && targets.length > 0)
+  ) {
     throw partialExecution(described)
   }
   return `${described}: ${provider === 'before' && store === 'before' ? 'promoting' : 'recording the promotion'}`

@@ -43,18 +43,23 @@ export function createKeystore(db: Kysely<Database>, transact?: Transact): Keyst
       db.selectFrom('local_keystore').selectAll().where('key_id', '=', keyId).orderBy('version').execute(),
 
     async insertIfAbsent(row) {
-      await write((db) => db
-        .insertInto('local_keystore')
-        .values(row)
-        .onConflict((oc) => oc.columns(['key_id', 'version']).doNothing())
-        .execute())
+      await write((db) =>
+        db
+          .insertInto('local_keystore')
+          .values(row)
+          .onConflict((oc) => oc.columns(['key_id', 'version']).doNothing())
+          .execute(),
+      )
     },
 
     async setState(keyId, version, state) {
       // destroying overwrites the material in the same statement that marks the row destroyed,
       // and no other change applies to a destroyed row: nothing is left to re-enable
       const result = await write((db) => {
-        const base = db.updateTable('local_keystore').where('key_id', '=', keyId).where('version', '=', version)
+        const base = db
+          .updateTable('local_keystore')
+          .where('key_id', '=', keyId)
+          .where('version', '=', version)
         return state === 'destroyed'
           ? base.set({ state, sealed_material: DESTROYED_MATERIAL }).executeTakeFirst()
           : base.set({ state }).where('state', '!=', 'destroyed').executeTakeFirst()
