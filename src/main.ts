@@ -1,15 +1,27 @@
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import type { DestinationStream } from 'pino'
 import { createAuditLog } from './audit/audit-log.js'
+import { deriveAuditKey } from './audit/chain.js'
+import { sealUnchained } from './audit/chain-store.js'
+import {
+  CHECKPOINT_FILE,
+  createCheckpointer,
+  readCheckpoints,
+  type Checkpointer,
+} from './audit/checkpoints.js'
+import { verifyChain } from './audit/verify-chain.js'
 import { loadConfigFile } from './config/load-config.js'
 import type { LogLevel } from './config/env.js'
 import { createDependentClient } from './dependents/http-dependent-client.js'
 import type { DependentClient } from './dependents/dependent-client.js'
 import type { EngineDeps } from './engine/engine-deps.js'
+import { createEmergencyRotation } from './engine/emergency-rotation.js'
 import { createForwardCorrection } from './engine/forward-correction.js'
 import { createMaterialService } from './engine/material-service.js'
 import { createRevokeScheduler } from './engine/revoke-scheduler.js'
+import { createRotationScheduler } from './engine/rotation-scheduler.js'
 import { createRunService } from './engine/rotation-service.js'
 import { createRunControl } from './engine/run-control.js'
 import { createRunExecutor } from './engine/run-executor.js'
@@ -18,20 +30,29 @@ import { createWorker } from './engine/worker.js'
 import { bootstrapAdmin } from './governance/bootstrap-admin.js'
 import { createApprovalService } from './governance/approvals.js'
 import { bootstrapConfig, type BootstrapOutcome } from './governance/config-bootstrap.js'
+import { createConfigChanges } from './governance/config-changes.js'
 import { createHaltControl } from './governance/halt-control.js'
 import { createTokenStore } from './governance/tokens.js'
 import { createHttpApp } from './http/app.js'
 import { keyRoutes } from './http/routes/keys.js'
 import { runRoutes } from './http/routes/runs.js'
+import { scheduleRoutes } from './http/routes/schedule.js'
 import { verifyRoutes } from './http/routes/verify.js'
 import { configRoutes } from './http/routes/config.js'
 import { approvalRoutes } from './http/routes/approvals.js'
 import { createHaltReader, haltControlRoutes } from './http/routes/halt.js'
 import { incidentRoutes } from './http/routes/incidents.js'
+import { auditRoutes } from './http/routes/audit.js'
 import { storeAnswers } from './http/routes/health.js'
 import { createAlertService } from './observability/alerts.js'
 import { createIncidentService } from './observability/incidents.js'
+import { readKeyAges } from './observability/key-ages.js'
+import { activeSinkTargets } from './observability/sinks/active-sinks.js'
+import { createDeliveryOutbox, type OutboxTimings } from './observability/sinks/delivery-outbox.js'
 import { createLogger } from './observability/logger.js'
+import { createLogBuffer, readLogFile } from './observability/log-buffer.js'
+import { createTimelineService } from './observability/timeline.js'
+import { timelineRoutes } from './http/routes/timeline.js'
 import { createMetrics } from './observability/metrics.js'
 import { createMasterKey, loadMasterKey } from './providers/local/master-key.js'
 import { createProviderRegistry, isProviderAvailable } from './providers/registry.js'
@@ -61,12 +82,25 @@ export interface StartOptions {
   concurrency?: number | undefined
   pollMs?: number | undefined
   revokeIntervalMs?: number | undefined
+  /** Audit checkpoints (signed chain heads) are also POSTed here; always written to the data dir. */
+  auditCheckpointUrl?: string | undefined
+  /** A checkpoint after this many audit records (default 100) … */
+  auditCheckpointEvery?: number | undefined
+  /** … and every this many ms while the chain grows (default 60 s). */
+  auditCheckpointIntervalMs?: number | undefined
+  /** The built-in rotation schedule: how often it looks (default 1s), how many scheduled runs at once (4). */
+  schedulerIntervalMs?: number | undefined
+  schedulerConcurrency?: number | undefined
+  /** After a pre-flight refusal of a scheduled run, when the scheduler tries again (default 5m). */
+  schedulerRetryMs?: number | undefined
   /** Fault tests only (KEYROTOR_CRASH_POINT): the numbered point where this process kills itself. */
   crashPoint?: string | undefined
   /** False: build everything but do not open a port (benchmark). */
   listen?: boolean | undefined
   /** Told each phase's duration as the engine records it in the metrics (the benchmark's timer). */
   phaseTimer?: ((phase: string, seconds: number) => void) | undefined
+  /** Alert and incident delivery timings (tests shorten them); defaults in delivery-outbox.ts. */
+  notifications?: OutboxTimings | undefined
 }
 
 export interface Keyrotor {
@@ -77,6 +111,9 @@ export interface Keyrotor {
   runs: ReturnType<typeof createRunService>
   worker: ReturnType<typeof createWorker>
   revokes: ReturnType<typeof createRevokeScheduler>
+  /** Writes the audit chain's signed head outside the store. */
+  auditCheckpoints: Checkpointer
+  scheduler: ReturnType<typeof createRotationScheduler>
   close(): Promise<void>
 }
 
@@ -101,8 +138,11 @@ export async function runInit(options: {
 
 /** Builds every dependency by hand and starts the HTTP API, the worker and the revoke timers. */
 export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
+  // the lines this process logs under a correlation id, for the timeline
+  const logBuffer = createLogBuffer()
   const logger = createLogger({
     level: options.logLevel ?? 'info',
+    tap: (line) => logBuffer.tap(line),
     ...(options.logDestination !== undefined
       ? { destination: options.logDestination }
       : options.logFile !== undefined
@@ -122,9 +162,36 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   const masterKey = loadMasterKey({ dataDir: options.dataDir, fromEnv: options.masterKey })
   const { db } = store
   const metrics = createMetrics()
-  const audit = createAuditLog()
-  const alerts = createAlertService({ db, onChange: (n) => metrics.setAlertsOpen(n) })
-  const incidents = createIncidentService({ db })
+  // the chain's key comes from the master key: without it no one can rebuild the chain unseen
+  const auditKey = deriveAuditKey(masterKey)
+  const checkpointFile = join(options.dataDir, CHECKPOINT_FILE)
+  const auditCheckpoints = createCheckpointer({
+    db,
+    key: auditKey,
+    file: checkpointFile,
+    webhookUrl: options.auditCheckpointUrl,
+    everyRecords: options.auditCheckpointEvery,
+    intervalMs: options.auditCheckpointIntervalMs,
+    log: logger.child({ component: 'audit' }),
+  })
+  await sealUnchained(db, auditKey)
+  const audit = createAuditLog({ chainKey: auditKey, onAppend: () => auditCheckpoints.noteAppend() })
+  // alert and incident sinks of the active config, delivered from a durable outbox
+  const outbox = createDeliveryOutbox({
+    db,
+    targets: activeSinkTargets(db),
+    secretOf: options.secretOf ?? ((name) => process.env[name]),
+    log: logger.child({ component: 'notifications' }),
+    onAttempt: (target, outcome) => metrics.notificationAttempt(target.channel, target.type, outcome),
+    ...options.notifications,
+  })
+  metrics.collectFrom({
+    keyAges: () => readKeyAges(db),
+    notificationsPending: () => outbox.pendingCount(),
+    onError: (error) => logger.warn({ err: error }, 'could not compute gauges from the store'),
+  })
+  const alerts = createAlertService({ db, onChange: (n) => metrics.setAlertsOpen(n), outbox })
+  const incidents = createIncidentService({ db, outbox })
   const approvals = createApprovalService({ db, audit, now: () => new Date() })
   const providers = createProviderRegistry({ db, masterKey, transact: store.transact })
   const dependents =
@@ -146,6 +213,14 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     now: () => new Date(),
     crash: crashAt(options.crashPoint),
     incidents,
+    loggedProblems: (correlationId, since) =>
+      logBuffer
+        .linesFor(correlationId)
+        .filter(
+          (r) =>
+            ['warn', 'error', 'fatal'].includes(String(r.fields.level)) && String(r.fields.time) >= since,
+        )
+        .map((r) => String(r.fields.msg)),
   }
   const leaseMs = options.leaseMs ?? 30_000
   const executor = createRunExecutor(engine)
@@ -158,6 +233,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   })
   const runs = createRunService({ ...engine, wake: () => worker.wake() })
   const forwardCorrection = createForwardCorrection({ ...engine, runs, approvals })
+  const emergency = createEmergencyRotation({ ...engine, runs, approvals, incidents })
   const verify = createVerifyService({ ...engine, alerts })
   const haltControl = createHaltControl({
     db,
@@ -170,6 +246,14 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   })
   const runControl = createRunControl({ ...engine, alerts, wake: () => worker.wake() })
   const revokes = createRevokeScheduler(engine, runs, { intervalMs: options.revokeIntervalMs ?? 1_000 })
+  // config propose → approve → apply; registers the executor of 'config.apply' approvals
+  const configChanges = createConfigChanges({ ...engine, approvals, parseOptions: { isProviderAvailable } })
+  const scheduler = createRotationScheduler(engine, runs, {
+    intervalMs: options.schedulerIntervalMs ?? 1_000,
+    concurrency: options.schedulerConcurrency ?? 4,
+    retryMs: options.schedulerRetryMs ?? 300_000,
+    maxSpreadMs: 3_600_000,
+  })
 
   const file =
     options.configPath === undefined
@@ -180,6 +264,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
           source: options.configPath,
         }
   const config = await bootstrapConfig(engine, file, 'keyrotor')
+  await outbox.refresh()
   if (config.status === 'differs') {
     logger.warn(
       { activeVersion: config.version, fileHash: config.fileHash, activeHash: config.activeHash },
@@ -187,6 +272,13 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     )
   }
 
+  const logFile = options.logDestination === undefined ? options.logFile : undefined
+  const timeline = createTimelineService({
+    db,
+    audit,
+    logLines: (id) => logBuffer.linesFor(id),
+    logFileLines: logFile === undefined ? undefined : (id) => readLogFile(logFile, id),
+  })
   const app = createHttpApp({
     logger,
     db,
@@ -198,13 +290,20 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     ready: storeAnswers(db),
     version: '0.1.0',
     routes: [
-      keyRoutes({ db, runs, material: createMaterialService(engine), forwardCorrection }),
+      keyRoutes({ db, runs, material: createMaterialService(engine), forwardCorrection, emergency }),
       runRoutes({ db, verify, control: runControl }),
+      scheduleRoutes({ scheduler }),
       verifyRoutes({ verify }),
-      configRoutes({ db, fileStatus: config }),
+      configRoutes({ db, fileStatus: config, changes: configChanges }),
       approvalRoutes({ approvals }),
       haltControlRoutes({ halt: haltControl }),
       incidentRoutes({ db, audit, incidents }),
+      timelineRoutes({ timeline }),
+      auditRoutes({
+        db,
+        audit,
+        verify: async () => verifyChain(db, auditKey, await readCheckpoints(checkpointFile, auditKey)),
+      }),
     ],
   })
   let url = ''
@@ -215,7 +314,10 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     await app.ready()
   }
   worker.start()
+  await outbox.start()
   revokes.start()
+  auditCheckpoints.start()
+  scheduler.start()
   logger.info({ url, store: store.location, dialect: store.dialect }, 'keyrotor started')
 
   return {
@@ -226,10 +328,16 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     runs,
     worker,
     revokes,
+    scheduler,
+    auditCheckpoints,
     async close() {
       revokes.stop()
+      await scheduler.stop()
       await app.close()
       await worker.stop()
+      await outbox.stop()
+      // the last records of this process are checkpointed while the store is still open
+      await auditCheckpoints.stop()
       await store.close()
       lock?.release()
       logger.flush()

@@ -50,6 +50,11 @@ export const REVOKE_CRASH_POINTS = [
   'revoke/revoke:after-commit',
 ]
 
+/** The emergency path runs the rotate phases: the same points, under its own kind. */
+export const EMERGENCY_CRASH_POINTS = ROTATE_CRASH_POINTS.map((p) =>
+  p.replace('rotate/', 'emergency-rotate/'),
+)
+
 export const FORWARD_CORRECT_CRASH_POINTS = [
   'forward-correct/preflight:before',
   'forward-correct/preflight:after-commit',
@@ -162,6 +167,102 @@ describe.each(DIALECTS)('a server killed at a crash point and restarted, on %s',
         expect(service.probeAnswer().accepts).not.toContain(1)
       } else {
         expect(key.versions[0]?.state, 'premature revocation').not.toMatch(/disabled|destroyed/)
+        expect(service.decrypt(record)).toBe('written under v1')
+      }
+    },
+  )
+
+  it.each(EMERGENCY_CRASH_POINTS)(
+    'completes an approved emergency rotation exactly once after a SIGKILL at %s',
+    async (point) => {
+      const dep = await planDependent('payments-api')
+      const policy = '{ gracePeriod: 30d, phaseTimeout: 15s }'
+      fixture = await createServerFixture(
+        dialect,
+        `keys:${keyYaml({ id: 'payments-dek', algorithm: 'aes-256-gcm', dependents: [dep], policy })}`,
+        secretsOf([dep]),
+      )
+      const first = await fixture.start({ env: { KEYROTOR_CRASH_POINT: point } })
+      server = first
+      const admin = fixture.adminToken
+      const tokenFor = async (user: string, role: string, key?: string) =>
+        (
+          await call<{ token: string }>(first.url, admin, 'POST', '/v1/tokens', {
+            user,
+            role,
+            ...(key === undefined ? {} : { key }),
+          })
+        ).body.token
+      service = await startDataKeyService({
+        key: 'payments-dek',
+        keyrotorUrl: first.url,
+        token: await tokenFor(dep.name, 'consumer', 'payments-dek'),
+        secret: dep.secret,
+        port: dep.port,
+      })
+      const record = service.encrypt('written under v1')
+      const requester = await tokenFor('sam', 'security')
+      const approver = await tokenFor('sue', 'security')
+      const requested = (
+        await call<RunView>(first.url, requester, 'POST', '/v1/keys/payments-dek/rotations', {
+          emergency: true,
+          reason: 'crash test',
+        })
+      ).body
+      const approvals = (
+        await call<{ id: string; runId: string }[]>(first.url, admin, 'GET', '/v1/approvals?state=pending')
+      ).body
+      await call(
+        first.url,
+        approver,
+        'POST',
+        `/v1/approvals/${approvals.find((a) => a.runId === requested.id)?.id}/approve`,
+        {},
+      )
+      const killed = await Promise.race([
+        exitOf(first.child).then(() => first.child.signalCode),
+        new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000)),
+      ])
+      expect(killed, `the server was not killed at ${point}`).toBe('SIGKILL')
+
+      server = await fixture.start({ port: first.port })
+      const run = await waitForTerminal(server.url, admin, 'emergency-rotate')
+      expect(run.id).toBe(requested.id)
+      const events = (
+        await call<{ events: { type: string; phase: string }[] }>(
+          server.url,
+          admin,
+          'GET',
+          `/v1/runs/${run.id}/events`,
+        )
+      ).body.events
+      const completed = events.filter((e) => e.type === 'phase.completed').map((e) => e.phase)
+      if (run.state === 'halted') {
+        const alerts = (await call<{ type: string; runId: string }[]>(server.url, admin, 'GET', '/v1/alerts'))
+          .body
+        expect(alerts).toContainEqual(expect.objectContaining({ type: 'partial_execution', runId: run.id }))
+      } else {
+        expect(run.state).toBe('succeeded')
+        expect(completed).toEqual(ROTATE_PHASES)
+      }
+      expect(new Set(completed).size, 'a phase was recorded as completed twice').toBe(completed.length)
+      if (run.state === 'succeeded') {
+        // no grace period: the follow-up revoke disables v1, only once the dependent let go of it
+        const revoke = await waitForTerminal(server.url, admin, 'revoke')
+        expect(revoke.state).toBe('succeeded')
+        expect(service.probeAnswer().accepts).not.toContain(1)
+      }
+      const key = (await call<KeyView>(server.url, admin, 'GET', '/v1/keys/payments-dek')).body
+      expect(
+        key.versions.map((v) => v.version),
+        'extra versions',
+      ).toEqual([1, 2])
+      if (run.state === 'succeeded') {
+        expect(key.versions.map((v) => [v.state, v.compromised])).toEqual([
+          ['disabled', true],
+          ['active', false],
+        ])
+      } else {
         expect(service.decrypt(record)).toBe('written under v1')
       }
     },

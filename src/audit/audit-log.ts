@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely'
 import { KeyrotorError } from '../errors.js'
 import type { Database } from '../store/tables.js'
+import { UNKEYED_CHAIN_KEY } from './chain.js'
+import { appendChained, type StoredRow } from './chain-store.js'
 import { assertNoSecrets } from './secret-guard.js'
 
 /** What happened, by whom. Never a secret: details are checked (see secret-guard.ts). */
@@ -26,6 +28,10 @@ export interface AuditEvent {
   correlationId: string | null
   reason: string | null
   details: Record<string, unknown> | null
+  /** The hash of the record before (all zeros for the first); null only on unchained records. */
+  prevHash: string | null
+  /** HMAC under the chain key over every field above and prevHash. */
+  hash: string | null
 }
 
 export interface AuditQuery {
@@ -42,7 +48,8 @@ export interface AuditLog {
   /**
    * Appends one event through `db`, which should be the transaction of the action it records:
    * if the audit write fails, so does the action (fail closed), and a rolled-back action leaves
-   * no record.
+   * no record. The event is chained to the one before it (see chain-store.ts); given a plain
+   * `db`, the append runs in a transaction of its own so reading the head and inserting stay one.
    */
   append(db: Kysely<Database>, entry: AuditEntry): Promise<AuditEvent>
   list(db: Kysely<Database>, query?: AuditQuery): Promise<AuditEvent[]>
@@ -51,8 +58,18 @@ export interface AuditLog {
 const DEFAULT_LIMIT = 1000
 const MAX_LIMIT = 10_000
 
-export function createAuditLog(deps: { now?: () => Date } = {}): AuditLog {
+/** What an audit log needs; main.ts passes the chain key derived from the master key. */
+export interface AuditLogDeps {
+  now?: (() => Date) | undefined
+  /** The chain's HMAC key (deriveAuditKey); unit tests may leave it out (UNKEYED_CHAIN_KEY). */
+  chainKey?: Uint8Array | undefined
+  /** Told after each append returns (not yet committed): the checkpointer counts records. */
+  onAppend?: ((event: AuditEvent) => void) | undefined
+}
+
+export function createAuditLog(deps: AuditLogDeps = {}): AuditLog {
   const now = deps.now ?? (() => new Date())
+  const key = deps.chainKey ?? UNKEYED_CHAIN_KEY
   return {
     async append(db, entry) {
       if (entry.actor.length === 0 || entry.action.length === 0) {
@@ -67,15 +84,13 @@ export function createAuditLog(deps: { now?: () => Date } = {}): AuditLog {
         correlation_id: entry.correlationId ?? null,
         reason: entry.reason ?? null,
         details: entry.details === undefined ? null : serialize(entry.details),
-        // The HMAC hash chain goes here: prev_hash (the hash of the event at seq - 1, read under a
-        // lock so appends serialize) and hash = HMAC(key, prev_hash || canonical JSON of this row).
       }
-      const { seq } = await db
-        .insertInto('audit_events')
-        .values(row)
-        .returning('seq')
-        .executeTakeFirstOrThrow()
-      return toEvent({ ...row, seq: Number(seq) })
+      const stored: StoredRow = db.isTransaction
+        ? await appendChained(db, key, row)
+        : await db.transaction().execute((trx) => appendChained(trx, key, row))
+      const event = toEvent(stored)
+      deps.onAppend?.(event)
+      return event
     },
 
     async list(db, query = {}) {
@@ -101,11 +116,13 @@ function serialize(details: Record<string, unknown>): string {
 // `at` is stored as toISOString() output, so comparing the text compares the times
 function isoTime(value: Date | string): string {
   const time = new Date(value)
-  if (Number.isNaN(time.getTime())) throw new KeyrotorError('BAD_REQUEST', `"${String(value)}" is not a time`)
+  if (Number.isNaN(time.getTime()))
+    throw new KeyrotorError('BAD_REQUEST', `since: "${String(value)}" is not a time (use ISO 8601)`)
   return time.toISOString()
 }
 
-function toEvent(row: {
+/** A stored row as the API shows it. */
+export function toEvent(row: {
   seq: number
   at: string
   actor: string
@@ -114,6 +131,8 @@ function toEvent(row: {
   correlation_id: string | null
   reason: string | null
   details: string | null
+  prev_hash: string | null
+  hash: string | null
 }): AuditEvent {
   return {
     seq: row.seq,
@@ -123,6 +142,18 @@ function toEvent(row: {
     target: row.target,
     correlationId: row.correlation_id,
     reason: row.reason,
-    details: row.details === null ? null : (JSON.parse(row.details) as Record<string, unknown>),
+    details: row.details === null ? null : parseDetails(row.details),
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  }
+}
+
+// the store wrote valid JSON; text that is not is damage that `verify` reports, and listing the
+// log must still work so that an auditor can look at it
+function parseDetails(text: string): Record<string, unknown> {
+  try {
+    return JSON.parse(text) as Record<string, unknown>
+  } catch {
+    return { unparsable: text }
   }
 }

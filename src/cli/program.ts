@@ -10,6 +10,7 @@ import { registerKeys } from './keys.js'
 import { createOutput } from './output.js'
 import { registerRotate } from './rotate.js'
 import { registerRuns } from './runs.js'
+import { registerSchedule } from './schedule.js'
 import { registerServer } from './server.js'
 import { createAct } from './session.js'
 import type { CliContext } from './session.js'
@@ -33,6 +34,7 @@ export function createProgram(ctx: CliContext, result: { code: number }): Comman
   registerKeys(program, act)
   registerRotate(program, act)
   registerRuns(program, act)
+  registerSchedule(program, act)
   registerVerify(program, act)
   registerHalt(program, act)
   registerApprovals(program, act)

@@ -53,12 +53,7 @@ async function startRun(session: Session, path: string, fields: Record<string, u
   const idempotencyKey = str(opts, 'idempotencyKey') ?? (wait ? `cli-${randomUUID()}` : undefined)
   let response: { status: number; body: RunView }
   try {
-    response = await postWithReconnect(
-      session,
-      path,
-      { ...fields, idempotencyKey },
-      idempotencyKey !== undefined,
-    )
+    response = await postTrigger(session, path, fields, idempotencyKey)
   } catch (error) {
     const code = reportError(out, error)
     if (wait) {
@@ -80,6 +75,36 @@ async function startRun(session: Session, path: string, fields: Record<string, u
   }
   out.progress(renderRun(run)[0] ?? runLine(run))
   return waitForRun(session, run, opts.timeout as number | undefined)
+}
+
+/**
+ * POSTs the trigger. A scheduler reruns a job refused by pre-flight (exit 3) with the same
+ * idempotency key; attaching to the refused run would only exit 3 again for ever. That run
+ * changed nothing, so the rerun starts a fresh one under the next link of the key (`K#2`,
+ * `K#3`, …). Every invocation walks the links in the same order and stops at the first run
+ * that was not refused, so a rotation that passed pre-flight is still found and attached to:
+ * reruns never start a second rotation.
+ */
+async function postTrigger(
+  session: Session,
+  path: string,
+  fields: Record<string, unknown>,
+  idempotencyKey: string | undefined,
+): Promise<{ status: number; body: RunView }> {
+  let response = await postWithReconnect(
+    session,
+    path,
+    { ...fields, idempotencyKey },
+    idempotencyKey !== undefined,
+  )
+  for (let link = 2; idempotencyKey !== undefined && response.status === 200; link++) {
+    const run = response.body
+    if (run.state !== 'failed' || run.failure?.class !== 'preflight_rejected') break
+    const next = `${idempotencyKey}#${link}`
+    session.out.note(`run ${run.id} was refused by pre-flight and changed nothing; trying again as ${next}`)
+    response = await postWithReconnect(session, path, { ...fields, idempotencyKey: next }, true)
+  }
+  return response
 }
 
 /** Only a trigger carrying an idempotency key is safe to send twice; others get one try. */

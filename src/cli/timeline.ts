@@ -1,23 +1,10 @@
 import type { Command } from 'commander'
 import { Option } from 'commander'
+import { timelineMarkdown } from '../observability/timeline-markdown.js'
 import type { TimelineView } from './api-types.js'
 import { seg } from './http-client.js'
 import { leaf } from './session.js'
 import type { Act } from './session.js'
-
-/** Markdown for pasting into an incident ticket or RCA; pipes in messages would break the table. */
-export function timelineMarkdown(timeline: TimelineView): string[] {
-  const escape = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
-  return [
-    `# Timeline ${timeline.correlationId}`,
-    '',
-    '| time | source | event | message |',
-    '| --- | --- | --- | --- |',
-    ...timeline.events.map(
-      (e) => `| ${e.at} | ${escape(e.source)} | ${escape(e.type)} | ${escape(e.message)} |`,
-    ),
-  ]
-}
 
 export function registerTimeline(program: Command, act: Act): void {
   leaf(program, 'timeline <correlationId>', 'everything that happened under one correlation id, in order')
@@ -31,9 +18,10 @@ export function registerTimeline(program: Command, act: Act): void {
           ctx.stdout(`${JSON.stringify(timeline, null, 2)}\n`)
           return
         }
+        // one renderer for the server's ?format=md and this: a ticket looks the same either way
         out.emit(timeline, () =>
           opts.format === 'md'
-            ? timelineMarkdown(timeline)
+            ? timelineMarkdown(timeline).trimEnd().split('\n')
             : timeline.events.map((e) => `${e.at}  ${e.source}  ${e.type}  ${e.message}`),
         )
       }),

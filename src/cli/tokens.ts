@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { Option } from 'commander'
+import { InvalidArgumentError, Option } from 'commander'
+import { isDuration } from '../domain/duration.js'
 import { seg } from './http-client.js'
 import { table } from './output.js'
 import { leaf, str } from './session.js'
@@ -13,7 +14,9 @@ interface TokenSummary {
   role: string
   key?: string | null
   createdAt?: string
+  expiresAt?: string | null
   revokedAt?: string | null
+  lastUsedAt?: string | null
 }
 
 export function registerTokens(program: Command, act: Act): void {
@@ -23,12 +26,31 @@ export function registerTokens(program: Command, act: Act): void {
     .requiredOption('--user <user>', 'who the token is for')
     .addOption(new Option('--role <role>', 'what it may do').choices(ROLES).makeOptionMandatory())
     .option('--key <key>', 'for role consumer: the one key it is bound to')
+    .addOption(
+      // validated here so a typo is a usage error (exit 2) before any request; the server counts
+      // the lifetime from its own clock, so the text itself is what is sent
+      new Option('--expires-in <duration>', 'lifetime, e.g. 12h or 30d (default: no expiry)').argParser(
+        (value: string) => {
+          if (!isDuration(value))
+            throw new InvalidArgumentError(`"${value}" is not a duration (e.g. 12h, 30d)`)
+          return value
+        },
+      ),
+    )
     .action(
       act(async ({ api, out, opts }) => {
-        const body = { user: str(opts, 'user'), role: str(opts, 'role'), key: str(opts, 'key') }
-        const { body: created } = await api().post<{ token: string; id: string }>('/v1/tokens', body)
-        out.emit({ token: created.token, id: created.id }, () => [
-          `token ${created.id} for ${body.user} (${body.role}):`,
+        const body = {
+          user: str(opts, 'user'),
+          role: str(opts, 'role'),
+          key: str(opts, 'key'),
+          expiresIn: str(opts, 'expiresIn'),
+        }
+        const { body: created } = await api().post<{ token: string; id: string; expiresAt: string | null }>(
+          '/v1/tokens',
+          body,
+        )
+        out.emit({ token: created.token, id: created.id, expiresAt: created.expiresAt }, () => [
+          `token ${created.id} for ${body.user} (${body.role}), ${created.expiresAt === null ? 'no expiry' : `expires ${created.expiresAt}`}:`,
           created.token,
           'store it now: it is shown only once and cannot be retrieved later.',
         ])
@@ -42,8 +64,18 @@ export function registerTokens(program: Command, act: Act): void {
         list.length === 0
           ? ['no tokens']
           : table(
-              ['ID', 'USER', 'ROLE', 'KEY', 'CREATED', 'REVOKED'],
-              list.map((t) => [t.id, t.user, t.role, t.key, t.createdAt, t.revokedAt]),
+              ['ID', 'USER', 'ROLE', 'KEY', 'CREATED', 'EXPIRES', 'REVOKED', 'LAST USED'],
+              list.map((t) => [
+                t.id,
+                t.user,
+                t.role,
+                t.key,
+                t.createdAt,
+                t.expiresAt,
+                t.revokedAt,
+                // kept at most once a minute by the server: a review aid, not an access log
+                t.lastUsedAt ?? 'never',
+              ]),
             ),
       )
     }),

@@ -37,6 +37,8 @@ export interface EngineDeps {
   now: () => Date
   /** Fault tests only: called at every numbered crash point (`rotate/promote:after-provider`). */
   crash?: ((point: string) => void) | undefined
+  /** Warning and error log lines this process wrote under a correlation id (validate reads them). */
+  loggedProblems?: ((correlationId: string, since: string) => string[]) | undefined
   /** Opens the incident a partial execution escalates to the security and platform leads. */
   incidents?: IncidentOpener | undefined
 }

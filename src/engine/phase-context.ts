@@ -28,6 +28,8 @@ export interface PhaseContext {
    * paused past its lease must not touch the provider (the store's writes are fenced anyway).
    */
   assertClaim(): Promise<void>
+  /** Warning and error log lines written under this run's correlation id so far. */
+  loggedProblems(correlationId: string, since: string): string[]
   /** Fault tests only: a named point where the process may be killed (`after-provider`, `after-notice`). */
   crashPoint(point: string): void
   /** Records a dependent's answer, error or notice; written with the phase's next commit. */

@@ -1,21 +1,29 @@
 import type { Transaction } from 'kysely'
 import { isPastPointOfNoReturn, type Phase } from '../domain/phases.js'
-import type { RunKind } from '../domain/runs.js'
+import type { RunKind, Trigger } from '../domain/runs.js'
+import { windowsApply } from '../domain/windows.js'
 import type { Database, RunRow } from '../store/tables.js'
+import { promoteWait } from './change-window.js'
 import { readHalt } from './halt.js'
 
 /** Whether a run may start its next phase: decided inside the transaction that records the intent. */
-export type Gate = { open: true } | { open: false; why: 'halted' | 'cancelled'; detail: string }
+export type Gate =
+  | { open: true }
+  | { open: false; why: 'halted' | 'cancelled'; detail: string }
+  /** The change window is closed (or a blackout holds) before promote: the run waits until `until`. */
+  | { open: false; why: 'window'; detail: string; until: Date }
 
 /**
  * Every phase start checks, in its own transaction, the global halt (only forward correction
- * runs while it is engaged) and a cancel request (honoured only before promote).
+ * runs while it is engaged) and a cancel request (honoured only before promote). Before promote,
+ * an ordinary rotation also checks its change window again: past its close, it waits.
  */
 export async function phaseGate(
   trx: Transaction<Database>,
   run: RunRow,
   next: Phase,
   previous: Phase | null,
+  now: Date = new Date(),
 ): Promise<Gate> {
   const kind = run.kind as RunKind
   if (kind !== 'forward-correct') {
@@ -31,6 +39,11 @@ export async function phaseGate(
   const cancellable = !isPastPointOfNoReturn(kind, previous ?? next)
   if (row?.cancel_requested_at != null && cancellable) {
     return { open: false, why: 'cancelled', detail: `cancel requested at ${row.cancel_requested_at}` }
+  }
+  // an approved emergency, a forward correction and a revoke ignore windows and blackouts
+  if (next === 'promote' && windowsApply(kind, run.trigger as Trigger)) {
+    const wait = await promoteWait(trx, run.key_id, now)
+    if (wait !== null) return { open: false, why: 'window', ...wait }
   }
   return { open: true }
 }

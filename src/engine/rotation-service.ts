@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely'
 import { firstPhase } from '../domain/phases.js'
 import { priorityOf, type RunKind, type Trigger } from '../domain/runs.js'
+import { windowsApply } from '../domain/windows.js'
 import { KeyrotorError } from '../errors.js'
 import { appendEvents } from '../store/events-repository.js'
 import { listVersions, requireKey } from '../store/keys-repository.js'
@@ -13,6 +14,7 @@ import {
 } from '../store/runs-repository.js'
 import type { Database, NewRun, RunRow } from '../store/tables.js'
 import { violates } from '../store/unique-violation.js'
+import { assertInChangeWindow } from './change-window.js'
 import type { EngineDeps } from './engine-deps.js'
 import { readHalt } from './halt.js'
 import { newCorrelationId, newRunId } from './ids.js'
@@ -111,6 +113,7 @@ export function createRunService(
     }
     await requireActiveVersion(db, request.keyId)
     const now = deps.now()
+    if (windowsApply(request.kind, request.trigger)) await assertInChangeWindow(db, request.keyId, now)
     const run: NewRun = {
       id: newRunId(now),
       key_id: request.keyId,

@@ -68,11 +68,12 @@ export function createRunExecutor(deps: EngineDeps) {
       const completed = event(run, 'phase.completed', phase, outcome.message)
       const moved = await transition(run, next, outcome, [...journal.events, completed], journal.observations)
       run = moved.run
+      deps.log.info({ ...logFields(run), phase }, `${phase} completed: ${outcome.message}`)
       crash(run, phase, 'after-commit')
       if (outcome.fail !== undefined) return failRun(deps, run, phase, outcome.fail, [], [])
       if (next === null) {
         deps.metrics?.runFinished(kind, 'succeeded', elapsedSeconds(run, deps.now()))
-        deps.log.info({ runId: run.id, key: run.key_id, correlationId: run.correlation_id }, 'run succeeded')
+        deps.log.info({ ...logFields(run), phase }, `${kind} of ${run.key_id} succeeded`)
         return run
       }
       if (!moved.gate.open) return run
@@ -106,7 +107,9 @@ export function createRunExecutor(deps: EngineDeps) {
           await audit(trx, run, 'run.succeeded')
         }
       } else {
-        gate = await phaseGate(trx, run, next, run.phase_status === 'started' ? (run.phase as Phase) : null)
+        // a run resumed after a pause or a wait ('done') stands at the boundary after run.phase too
+        const previous = run.phase_status === 'pending' ? null : (run.phase as Phase)
+        gate = await phaseGate(trx, run, next, previous, now)
         if (gate.open) {
           patch = { ...outcome.runPatch, phase: next, phase_status: 'started' }
           after.push(event(run, 'phase.started', next, `${next} started`))
@@ -119,6 +122,16 @@ export function createRunExecutor(deps: EngineDeps) {
             lease_expires_at: now.toISOString(),
           }
           after.push(event(run, 'run.paused', next, `paused before ${next}: ${gate.detail}`))
+        } else if (gate.why === 'window') {
+          // outside its change window: given back like a pause, and not claimable before `until`
+          patch = {
+            ...outcome.runPatch,
+            phase_status: 'done',
+            lease_owner: null,
+            lease_expires_at: now.toISOString(),
+            not_before: gate.until.toISOString(),
+          }
+          after.push(event(run, 'run.waiting', next, `waits before ${next}: ${gate.detail}`))
         } else {
           patch = { ...outcome.runPatch, phase_status: 'done', ...terminal('cancelled', now) }
           after.push(event(run, 'run.cancelled', next, `cancelled before ${next}: ${gate.detail}`))
@@ -173,6 +186,7 @@ export function createRunExecutor(deps: EngineDeps) {
       note: (type, message, data) => journal.events.push(event(run, type, phase, message, data)),
       observe: (o) => journal.observations.push({ ...o, keyId: key.id, at: deps.now().toISOString() }),
       crashPoint: (point) => crash(run, phase, point),
+      loggedProblems: (correlationId, since) => deps.loggedProblems?.(correlationId, since) ?? [],
       async assertClaim() {
         if (signal.aborted) throw signal.reason
         const row = await db
@@ -215,3 +229,8 @@ export function createRunExecutor(deps: EngineDeps) {
 }
 
 export type RunExecutor = ReturnType<typeof createRunExecutor>
+
+/** The fields every engine log line about a run carries, so a log search finds its whole story. */
+export function logFields(run: RunRow): Record<string, unknown> {
+  return { correlationId: run.correlation_id, runId: run.id, key: run.key_id, actor: run.requested_by }
+}

@@ -1,3 +1,4 @@
+import type { Kysely } from 'kysely'
 import { isPastPointOfNoReturn, type Phase } from '../domain/phases.js'
 import type { RunKind } from '../domain/runs.js'
 import { failureClassOf, type FailureClass } from '../errors.js'
@@ -5,7 +6,7 @@ import type { AlertType } from '../observability/alerts.js'
 import { appendEvents, type NewRunEvent } from '../store/events-repository.js'
 import { recordDependent, type DependentObservation } from '../store/keys-repository.js'
 import { updateRunFenced } from '../store/runs-repository.js'
-import type { RunRow, RunUpdate } from '../store/tables.js'
+import type { Database, RunRow, RunUpdate } from '../store/tables.js'
 import { messageOf } from './dependent-ops.js'
 import { ENGINE_ACTOR, type EngineDeps } from './engine-deps.js'
 import { engageHalt } from './halt.js'
@@ -40,6 +41,7 @@ export async function failRun(
     failure_message: message,
   }
   const ids = { runId: run.id, key: run.key_id, correlationId: run.correlation_id }
+  const logged = { ...ids, actor: run.requested_by }
   await deps.transact(async (trx) => {
     await updateRunFenced(trx, run.id, run.fencing_token, patch)
     await appendEvents(trx, [
@@ -84,12 +86,23 @@ export async function failRun(
         escalatedTo: ['security-lead', 'platform-lead'],
       })
     } else {
+      const type = alertTypeOf(failureClass, phase)
       await deps.alerts.raise(trx, {
         ...ids,
-        type: alertTypeOf(failureClass, phase),
+        type,
         severity: 'warning',
         message: `${kind} of ${run.key_id} failed in ${phase} (${failureClass}): ${message}`,
       })
+      const escalation = await escalationOf(trx, run, type, failureClass)
+      if (escalation !== undefined) {
+        await deps.incidents?.open(trx, {
+          ...escalation,
+          summary: `${kind} of ${run.key_id} failed in ${phase} (${failureClass}): ${message}. The run is preserved; verify before any retry.`,
+          correlationId: run.correlation_id,
+          runId: run.id,
+          key: run.key_id,
+        })
+      }
     }
     await deps.audit.append(trx, {
       actor: ENGINE_ACTOR,
@@ -100,7 +113,7 @@ export async function failRun(
     })
   })
   deps.metrics?.runFinished(kind, state, elapsedSeconds(run, now))
-  deps.log.error({ ...ids, phase, failureClass }, `run ${state}: ${message}`)
+  deps.log.error({ ...logged, phase, failureClass }, `run ${state}: ${message}`)
   return { ...run, ...patch }
 }
 
@@ -108,6 +121,40 @@ export async function failRun(
 function isPartialExecution(kind: RunKind, phase: Phase): boolean {
   if (kind === 'revoke') return false
   return isPastPointOfNoReturn(kind, phase) && phase !== 'validate'
+}
+
+/**
+ * Failures that touch security or availability become incidents (seed playbook, "escalate"):
+ * a security-class failure (a refused credential or permission mid-run), and a failed
+ * post-rotation validation of a key that a critical dependent relies on, since that dependent
+ * may be unable to decrypt or verify.
+ */
+async function escalationOf(
+  trx: Kysely<Database>,
+  run: RunRow,
+  type: AlertType,
+  failureClass: FailureClass,
+): Promise<{ severity: 'critical' | 'high'; title: string; escalatedTo: string[] } | undefined> {
+  if (failureClass === 'security') {
+    return {
+      severity: 'critical',
+      title: `Security failure of ${run.kind} on ${run.key_id}`,
+      escalatedTo: ['security-lead'],
+    }
+  }
+  if (type !== 'validation_failed') return undefined
+  const critical = await trx
+    .selectFrom('dependents')
+    .select('name')
+    .where('key_id', '=', run.key_id)
+    .where('critical', '=', 1)
+    .execute()
+  if (critical.length === 0) return undefined
+  return {
+    severity: 'high',
+    title: `Post-rotation validation failed on critical key ${run.key_id} (${critical.map((d) => d.name).join(', ')})`,
+    escalatedTo: ['security-lead', 'platform-lead'],
+  }
 }
 
 function alertTypeOf(failureClass: FailureClass, phase: Phase): AlertType {

@@ -114,7 +114,12 @@ export function createVerifyService(deps: VerifyDeps) {
         details: { runId: run?.id ?? null, passed: result.passed, mismatches: result.mismatches },
       })
     })
-    if (unexpected.length > 0) deps.log.error({ key: keyId }, `unexpected transition; key frozen`)
+    if (unexpected.length > 0) {
+      deps.log.error(
+        { key: keyId, correlationId, runId: run?.id, actor },
+        'unexpected transition; key frozen',
+      )
+    }
     return result
   }
 

@@ -78,8 +78,17 @@ export function createWorker(deps: EngineDeps, executor: RunExecutor, options: W
       .then(() => undefined)
       .catch((error: unknown) => {
         // a stale lease means another worker owns the run now: nothing of ours may be written
-        const level = isKeyrotorError(error, 'STALE_LEASE') ? 'warn' : 'error'
-        deps.log[level]({ runId: run.id, key: run.key_id, err: error }, 'run stopped without an outcome')
+        // a shutdown is expected; a lost lease is an anomaly to look at; anything else an error
+        const level =
+          phaseAbort.signal.aborted && controller.signal.aborted
+            ? 'info'
+            : isKeyrotorError(error, 'STALE_LEASE')
+              ? 'warn'
+              : 'error'
+        deps.log[level](
+          { correlationId: run.correlation_id, runId: run.id, key: run.key_id, phase: run.phase, err: error },
+          'run stopped without an outcome',
+        )
       })
       .finally(() => {
         clearInterval(heartbeat)

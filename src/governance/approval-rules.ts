@@ -16,6 +16,21 @@ export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number]
 export const APPROVAL_STATES = ['pending', 'approved', 'rejected', 'expired'] as const
 export type ApprovalState = (typeof APPROVAL_STATES)[number]
 
+/**
+ * One required approval: a role, or alternatives written `admin|security`, any one of which
+ * covers it (a config change needs a second admin or a security person, not both).
+ */
+export type RoleRequirement = Role | `${Role}|${Role}`
+
+/** The roles that can cover `requirement`. */
+export function rolesOf(requirement: RoleRequirement): Role[] {
+  return requirement.split('|') as Role[]
+}
+
+function covers(requirement: RoleRequirement, role: Role): boolean {
+  return rolesOf(requirement).includes(role)
+}
+
 /** One person's decision as an approval shows it. */
 export interface ApprovalGrant {
   by: string
@@ -28,7 +43,7 @@ export interface ApprovalFacts {
   id: string
   state: ApprovalState
   requestedBy: string
-  requiredRoles: Role[]
+  requiredRoles: RoleRequirement[]
   approvals: ApprovalGrant[]
   rejections: (ApprovalGrant & { reason: string | null })[]
   expiresAt: string
@@ -53,21 +68,34 @@ export function approvalDigest(action: string, subject: string, payload: Record<
 
 /**
  * The required roles not yet covered, as a multiset: ['security', 'security'] needs two security
- * approvals, each by a different person (the store keeps one decision per person).
+ * approvals, each by a different person (the store keeps one decision per person). An approval
+ * covers the narrowest requirement it can, so `security` is spent on 'security' before
+ * 'admin|security' and leaves the alternative open for an admin.
  */
-export function missingRoles(required: readonly Role[], approvals: readonly { role: Role }[]): Role[] {
+export function missingRoles(
+  required: readonly RoleRequirement[],
+  approvals: readonly { role: Role }[],
+): RoleRequirement[] {
   const missing = [...required]
   for (const { role } of approvals) {
-    const index = missing.indexOf(role)
+    let index = -1
+    missing.forEach((requirement, i) => {
+      const width = rolesOf(requirement).length
+      if (
+        covers(requirement, role) &&
+        (index < 0 || width < rolesOf(missing[index] as RoleRequirement).length)
+      )
+        index = i
+    })
     if (index >= 0) missing.splice(index, 1)
   }
   return missing
 }
 
 /** BAD_REQUEST unless every required role can decide approvals (else it could never complete). */
-export function assertRequiredRoles(roles: readonly Role[]): void {
+export function assertRequiredRoles(roles: readonly RoleRequirement[]): void {
   if (roles.length === 0) throw new KeyrotorError('BAD_REQUEST', 'an approval needs at least one role')
-  const unable = roles.filter((role) => !can(role, 'approvals.decide'))
+  const unable = roles.flatMap(rolesOf).filter((role) => !can(role, 'approvals.decide'))
   if (unable.length > 0) {
     throw new KeyrotorError('BAD_REQUEST', `role(s) ${unable.join(', ')} cannot decide approvals`)
   }
@@ -79,7 +107,7 @@ export function assertValidRequest(input: {
   subject: string
   reason: string
   ttlMs: number
-  requiredRoles: readonly Role[]
+  requiredRoles: readonly RoleRequirement[]
 }): void {
   if (!isApprovalAction(input.action)) {
     throw new KeyrotorError('BAD_REQUEST', `unknown approval action ${String(input.action)}`)
@@ -123,7 +151,7 @@ export function checkApprove(approval: ApprovalFacts, decider: Decider, now: Dat
   }
   assertNotDecided(approval, decider)
   const missing = missingRoles(approval.requiredRoles, approval.approvals)
-  if (!missing.includes(decider.role)) {
+  if (!missing.some((requirement) => covers(requirement, decider.role))) {
     throw new KeyrotorError(
       'FORBIDDEN',
       `approval ${approval.id} needs ${missing.join(', ')}; ${decider.user} is ${decider.role}`,
@@ -141,7 +169,7 @@ export function checkReject(approval: ApprovalFacts, decider: Decider, now: Date
   assertOpen(approval, now)
   if (decider.user === approval.requestedBy) return true
   assertNotDecided(approval, decider)
-  if (!approval.requiredRoles.includes(decider.role)) {
+  if (!approval.requiredRoles.some((requirement) => covers(requirement, decider.role))) {
     throw new KeyrotorError(
       'FORBIDDEN',
       `approval ${approval.id} is decided by ${approval.requiredRoles.join(', ')}; ${decider.user} is ${decider.role}`,

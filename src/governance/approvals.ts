@@ -21,12 +21,13 @@ import {
   type ApprovalAction,
   type ApprovalState,
   type Decider,
+  type RoleRequirement,
 } from './approval-rules.js'
 import type { Role } from './roles.js'
 
 export type { ApprovalView } from './approval-records.js'
 export { APPROVAL_ACTIONS, APPROVAL_STATES } from './approval-rules.js'
-export type { ApprovalAction, ApprovalState, Decider } from './approval-rules.js'
+export type { ApprovalAction, ApprovalState, Decider, RoleRequirement } from './approval-rules.js'
 
 /** What a request for approval names. */
 export interface ApprovalRequest {
@@ -35,8 +36,8 @@ export interface ApprovalRequest {
   subject: string
   /** The action's exact parameters (never a secret); hashed into the approval's digest. */
   payload: Record<string, unknown>
-  /** Each role must approve, each by a different person who is not the requester. */
-  requiredRoles: Role[]
+  /** Each role (or one of its `a|b` alternatives) must approve, each by a different person who is not the requester. */
+  requiredRoles: RoleRequirement[]
   requestedBy: { user: string; role: Role }
   reason: string
   ttlMs: number

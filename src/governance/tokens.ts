@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
+import { parseDuration } from '../domain/duration.js'
 import { KeyrotorError } from '../errors.js'
 import type { Database, TokenRow } from '../store/tables.js'
 import type { Caller } from './permissions.js'
@@ -32,11 +33,16 @@ export interface NewToken {
   keyId?: string | undefined
   createdBy: string
   expiresAt?: Date | string | undefined
+  /**
+   * A lifetime such as "30d", counted from creation on the store's clock (not the caller's, so a
+   * CLI on a skewed machine still gets the lifetime it asked for). Excludes `expiresAt`.
+   */
+  expiresIn?: string | undefined
 }
 
 export interface TokenStore {
   /** Returns the token in clear: the only time it exists outside its holder's hands. */
-  create(input: NewToken): Promise<{ id: string; token: string }>
+  create(input: NewToken): Promise<{ id: string; token: string; expiresAt: string | null }>
   /** The principal of a valid token; null for unknown, malformed, revoked or expired ones. */
   authenticate(token: string): Promise<Principal | null>
   list(): Promise<TokenInfo[]>
@@ -77,7 +83,7 @@ export function createTokenStore(db: Kysely<Database>, options: { now?: () => Da
         .insertInto('tokens')
         .values({ ...values, id, hash: hashToken(token), revoked_at: null, last_used_at: null })
         .execute()
-      return { id, token }
+      return { id, token, expiresAt: values.expires_at }
     },
 
     async authenticate(token) {
@@ -142,9 +148,14 @@ async function validate(db: Kysely<Database>, input: NewToken, at: Date) {
     const key = await db.selectFrom('keys').select('id').where('id', '=', keyId).executeTakeFirst()
     if (key === undefined) throw new KeyrotorError('UNKNOWN_KEY', `no key ${keyId}`)
   }
+  if (input.expiresAt !== undefined && input.expiresIn !== undefined) {
+    throw new KeyrotorError('BAD_REQUEST', 'give expiresAt or expiresIn, not both')
+  }
   let expiresAt: string | null = null
-  if (input.expiresAt !== undefined) {
-    const time = new Date(input.expiresAt)
+  const expiry =
+    input.expiresIn !== undefined ? new Date(at.getTime() + lifetime(input.expiresIn)) : input.expiresAt
+  if (expiry !== undefined) {
+    const time = new Date(expiry)
     if (Number.isNaN(time.getTime())) throw new KeyrotorError('BAD_REQUEST', 'expiresAt is not a valid time')
     if (time.getTime() <= at.getTime())
       throw new KeyrotorError('BAD_REQUEST', 'expiresAt must be in the future')
@@ -157,6 +168,15 @@ async function validate(db: Kysely<Database>, input: NewToken, at: Date) {
     created_at: at.toISOString(),
     created_by: input.createdBy,
     expires_at: expiresAt,
+  }
+}
+
+/** The lifetime in ms; BAD_REQUEST naming the field for a malformed one. */
+function lifetime(text: string): number {
+  try {
+    return parseDuration(text)
+  } catch {
+    throw new KeyrotorError('BAD_REQUEST', `expiresIn: "${text}" is not a duration (use e.g. 12h, 30d)`)
   }
 }
 

@@ -50,11 +50,19 @@ export interface RaiseAlert {
 export type AlertEvent = 'raised' | 'repeated' | 'acknowledged' | 'resolved'
 
 /**
- * Where alerts go besides the store (webhook, Slack, PagerDuty in a later issue). A sink is
- * called after the write, without being awaited; it must not throw into the caller and must
- * tolerate an alert whose surrounding transaction later rolls back.
+ * An in-process listener of alert changes. It is called after the write, without being awaited;
+ * it must not throw into the caller and must tolerate an alert whose surrounding transaction
+ * later rolls back. Webhook, Slack and PagerDuty go through the durable `outbox` instead.
  */
 export type AlertSink = (alert: Alert, event: AlertEvent) => void | Promise<void>
+
+/** The notification outbox (sinks/delivery-outbox.ts), written through the alert's own executor. */
+export interface AlertOutbox {
+  enqueue(
+    executor: Kysely<Database>,
+    notification: { channel: 'alerts'; event: AlertEvent; alert: Alert },
+  ): Promise<void>
+}
 
 export interface AlertServiceDeps {
   db: Kysely<Database>
@@ -62,6 +70,11 @@ export interface AlertServiceDeps {
   /** Told the number of open alerts after every change (the metrics gauge listens). */
   onChange?: (openCount: number) => void
   sinks?: readonly AlertSink[]
+  /**
+   * Deliveries to the configured sinks, recorded in the same transaction as the change: they
+   * exist exactly when the change does, and survive a restart until delivered.
+   */
+  outbox?: AlertOutbox
   /** Where a failing sink is reported. */
   onSinkError?: (error: unknown, alert: Alert) => void
 }
@@ -81,6 +94,7 @@ export function createAlertService(deps: AlertServiceDeps) {
   async function changed(executor: Kysely<Database>, alerts: Alert[], event: AlertEvent): Promise<void> {
     if (deps.onChange !== undefined) deps.onChange(await openCount(executor))
     for (const alert of alerts) {
+      await deps.outbox?.enqueue(executor, { channel: 'alerts', event, alert })
       for (const sink of deps.sinks ?? []) {
         Promise.resolve()
           .then(() => sink(alert, event))
@@ -191,6 +205,17 @@ export function createAlertService(deps: AlertServiceDeps) {
 /** JSON of the triple: unambiguous whatever characters a key id holds. */
 function dedupKey(input: RaiseAlert): string {
   return JSON.stringify([input.type, input.key ?? null, input.runId ?? null])
+}
+
+/** The (type, key, run) an alert is deduplicated by, as sinks use it (PagerDuty's dedup_key). */
+export function alertDedupKey(alert: Pick<Alert, 'type' | 'key' | 'runId'>): string {
+  return dedupKey({
+    type: alert.type,
+    key: alert.key ?? undefined,
+    runId: alert.runId ?? undefined,
+    severity: 'info',
+    message: '',
+  })
 }
 
 function toAlert(row: AlertRow): Alert {

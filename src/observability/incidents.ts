@@ -45,8 +45,21 @@ export type IncidentService = ReturnType<typeof createIncidentService>
 /** What the engine needs to open an incident in the transaction that engages the halt. */
 export type IncidentOpener = Pick<IncidentService, 'open'>
 
+/** The notification outbox (sinks/delivery-outbox.ts), written through the incident's own executor. */
+export interface IncidentOutbox {
+  enqueue(
+    executor: Kysely<Database>,
+    notification: { channel: 'incidents'; event: 'opened' | 'closed'; incident: Incident },
+  ): Promise<void>
+}
+
 /** Incident records: opened by failures that touch security or availability, closed with an RCA. */
-export function createIncidentService(deps: { db: Kysely<Database>; now?: () => Date }) {
+export function createIncidentService(deps: {
+  db: Kysely<Database>
+  now?: () => Date
+  /** Sends openings and closings to `notifications.incidents`, in the same transaction. */
+  outbox?: IncidentOutbox
+}) {
   const { db } = deps
   const now = deps.now ?? (() => new Date())
 
@@ -78,7 +91,9 @@ export function createIncidentService(deps: { db: Kysely<Database>; now?: () => 
         rca: null,
       }
       await executor.insertInto('incidents').values(row).execute()
-      return toIncident(row)
+      const incident = toIncident(row)
+      await deps.outbox?.enqueue(executor, { channel: 'incidents', event: 'opened', incident })
+      return incident
     },
 
     /** Newest first. */
@@ -106,6 +121,7 @@ export function createIncidentService(deps: { db: Kysely<Database>; now?: () => 
           `incident ${id} is closed already (by ${incident.closedBy ?? '-'})`,
         )
       }
+      await deps.outbox?.enqueue(executor, { channel: 'incidents', event: 'closed', incident })
       return incident
     },
   }

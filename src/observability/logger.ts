@@ -25,6 +25,11 @@ export interface LoggerOptions {
    * capture lines this way). Standard output when omitted.
    */
   destination?: string | DestinationStream
+  /**
+   * Also told every line written (after redaction), e.g. the timeline's log buffer. It must not
+   * throw and must be quick: it runs on the logging call's stack.
+   */
+  tap?: ((line: string) => void) | undefined
 }
 
 /** Context a child logger carries, so every line of one run or request can be found again. */
@@ -47,7 +52,7 @@ export function createLogger(options: LoggerOptions): Logger {
       redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
       base: undefined,
     },
-    destinationOf(options.destination),
+    withTap(destinationOf(options.destination), options.tap),
   )
 }
 
@@ -55,6 +60,28 @@ export function createLogger(options: LoggerOptions): Logger {
 export function withContext(logger: Logger, context: LogContext): Logger {
   const bindings = Object.fromEntries(Object.entries(context).filter(([, value]) => value !== undefined))
   return logger.child(bindings)
+}
+
+/**
+ * A multistream rather than a wrapper object, so pino still flushes the real destination
+ * (`logger.flush()`, the synchronous flush on exit). Both streams take every level: the logger's
+ * own level has filtered already.
+ */
+function withTap(destination: DestinationStream, tap: LoggerOptions['tap']): DestinationStream {
+  if (tap === undefined) return destination
+  const tapStream: DestinationStream = {
+    write(line: string) {
+      try {
+        tap(line)
+      } catch {
+        // a failing observer never costs the line its real destination
+      }
+    },
+  }
+  return pino.multistream([
+    { level: 'trace', stream: destination },
+    { level: 'trace', stream: tapStream },
+  ])
 }
 
 function destinationOf(destination: LoggerOptions['destination']): DestinationStream {

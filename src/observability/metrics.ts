@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Phase } from '../domain/phases.js'
 import type { RunKind, RunState } from '../domain/runs.js'
+import { pastRotationPeriod, type KeyAge } from './key-ages.js'
 
 /** The Prometheus metrics of one keyrotor process; names are fixed by CONTRACT.md. */
 export interface Metrics {
@@ -10,12 +11,27 @@ export interface Metrics {
   phaseFinished(phase: Phase, seconds: number): void
   setAlertsOpen(count: number): void
   setHaltEngaged(engaged: boolean): void
+  /** One delivery attempt of the notification outbox ended so. */
+  notificationAttempt(channel: string, sinkType: string, outcome: 'delivered' | 'retry' | 'failed'): void
+  /**
+   * Computes the store-derived gauges (key ages, keys past their period, pending notifications)
+   * from `source` on every scrape, like the open-alert gauge: with several instances on one
+   * database, a rotation done by another instance is seen here too.
+   */
+  collectFrom(source: StoreGaugeSource): void
   /** The exposition text for `GET /metrics`. */
   render(): Promise<string>
   /** The Content-Type that goes with `render()`. */
   readonly contentType: string
   /** The registry itself, for components that add their own metrics. */
   readonly registry: Registry
+}
+
+/** What the scrape-time gauges read; a failing read keeps the last values (and is reported). */
+export interface StoreGaugeSource {
+  keyAges(): Promise<readonly KeyAge[]>
+  notificationsPending(): Promise<number>
+  onError?(error: unknown): void
 }
 
 export interface MetricsOptions {
@@ -63,6 +79,58 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers: [registry],
   })
 
+  const notifications = new Counter({
+    name: 'keyrotor_notifications_total',
+    help: 'Delivery attempts of alert and incident notifications, by channel, sink type and outcome.',
+    labelNames: ['channel', 'sink', 'outcome'] as const,
+    registers: [registry],
+  })
+  let source: StoreGaugeSource | undefined
+  // one read of the store per scrape (started by render), shared by the two gauges that
+  // prom-client collects in parallel
+  let scrapeAges: Promise<readonly KeyAge[] | undefined> | undefined
+  const freshAges = (): Promise<readonly KeyAge[] | undefined> => {
+    const from = source
+    if (from === undefined) return Promise.resolve(undefined)
+    return from.keyAges().catch((error: unknown) => void from.onError?.(error))
+  }
+  const readAges = () => scrapeAges ?? freshAges()
+  new Gauge({
+    name: 'keyrotor_key_active_version_age_seconds',
+    help: "Age of each key's active version (since it was created).",
+    labelNames: ['key'] as const,
+    registers: [registry],
+    async collect() {
+      const read = await readAges()
+      if (read === undefined) return
+      this.reset()
+      for (const a of read) this.set({ key: a.key }, Math.round(a.ageSeconds))
+    },
+  })
+  const pastPeriod = new Gauge({
+    name: 'keyrotor_keys_past_rotation_period',
+    help: 'Keys whose active version is older than their policy.rotationPeriod.',
+    registers: [registry],
+    async collect() {
+      const read = await readAges()
+      if (read !== undefined) this.set(pastRotationPeriod(read))
+    },
+  })
+  const pending = new Gauge({
+    name: 'keyrotor_notifications_pending',
+    help: 'Alert and incident notifications not delivered yet (the outbox).',
+    registers: [registry],
+    async collect() {
+      const from = source
+      if (from === undefined) return
+      const n = await from.notificationsPending().catch((error: unknown) => void from.onError?.(error))
+      if (n !== undefined) this.set(n)
+    },
+  })
+  // present from the first scrape, before any store read: dashboards and rules need the series
+  pastPeriod.set(0)
+  pending.set(0)
+
   return {
     registry,
     contentType: registry.contentType,
@@ -79,6 +147,19 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     setHaltEngaged(engaged) {
       haltEngaged.set(engaged ? 1 : 0)
     },
-    render: () => registry.metrics(),
+    notificationAttempt(channel, sinkType, outcome) {
+      notifications.inc({ channel, sink: sinkType, outcome })
+    },
+    collectFrom(from) {
+      source = from
+    },
+    async render() {
+      scrapeAges = freshAges()
+      try {
+        return await registry.metrics()
+      } finally {
+        scrapeAges = undefined
+      }
+    },
   }
 }

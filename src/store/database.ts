@@ -6,6 +6,9 @@ import pg from 'pg'
 import * as initial from './migrations/001-initial.js'
 import * as keyAliasesByKey from './migrations/002-key-aliases-by-key.js'
 import * as safety from './migrations/003-safety.js'
+import * as configProposals from './migrations/005-config-proposals.js'
+import * as notificationOutbox from './migrations/006-notification-outbox.js'
+import * as auditChain from './migrations/004-audit-chain.js'
 import { dialectOf, type DialectName } from './dialect.js'
 import { ImmediateSqliteDialect, withStatementCache } from './sqlite-immediate.js'
 import { createTransactor, type Transact } from './transactor.js'
@@ -35,6 +38,9 @@ const MIGRATIONS: Record<string, Migration> = {
   '001-initial': initial,
   '002-key-aliases-by-key': keyAliasesByKey,
   '003-safety': safety,
+  '005-config-proposals': configProposals,
+  '006-notification-outbox': notificationOutbox,
+  '004-audit-chain': auditChain,
 }
 
 export const SQLITE_FILE = 'keyrotor.db'
@@ -112,12 +118,21 @@ export async function migrate(db: Kysely<Database>): Promise<void> {
     migrationTableName: 'keyrotor_migration',
     migrationLockTableName: 'keyrotor_migration_lock',
   })
-  const { error, results } = await migrator.migrateToLatest()
+  let { error, results } = await migrator.migrateToLatest()
+  // Kysely's check for its own tables reads the catalog of every schema: a schema dropped by
+  // someone else at that moment fails it with 3F000 although ours is fine; look again
+  for (let attempt = 1; attempt < 5 && isSchemaVanished(error); attempt++) {
+    ;({ error, results } = await migrator.migrateToLatest())
+  }
   const failed = results?.find((r) => r.status === 'Error')
   if (error !== undefined || failed !== undefined) {
     const what = failed === undefined ? '' : ` (migration ${failed.migrationName})`
     throw new Error(`database migration failed${what}: ${String(error)}`, { cause: error })
   }
+}
+
+function isSchemaVanished(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '3F000'
 }
 
 function redactUrl(url: string): string {

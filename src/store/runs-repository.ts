@@ -70,7 +70,10 @@ export async function updateRunFenced(
   }
 }
 
-/** The next runnable run: queued and due, or running with an expired lease (its worker died). */
+/**
+ * The next runnable run: queued and due, or running and due with no live lease (its worker died,
+ * or gave it back: paused by the halt, waiting for a change window).
+ */
 export async function claimNextRun(
   transact: Transact,
   dialect: DialectName,
@@ -102,7 +105,19 @@ export async function claimNextRun(
     const queued = await first('queued', (eb) =>
       eb.or([eb('not_before', 'is', null), eb('not_before', '<=', nowIso)]),
     )
-    const orphaned = await first('running', (eb) => eb('lease_expires_at', '<', nowIso))
+    // A running run is claimable once no worker holds it (lease expired, or given back with the
+    // owner cleared, which a late heartbeat cannot undo) and it is due: a run waiting for its
+    // change window has not_before at the next opening, unless a cancel request wakes it early.
+    const orphaned = await first('running', (eb) =>
+      eb.and([
+        eb.or([eb('lease_expires_at', '<', nowIso), eb('lease_owner', 'is', null)]),
+        eb.or([
+          eb('not_before', 'is', null),
+          eb('not_before', '<=', nowIso),
+          eb('cancel_requested_at', 'is not', null),
+        ]),
+      ]),
+    )
     const candidate =
       queued === undefined || (orphaned !== undefined && comesBefore(orphaned, queued)) ? orphaned : queued
     if (candidate === undefined) return undefined

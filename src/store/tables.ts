@@ -110,6 +110,15 @@ export interface AuditEventsTable {
   correlation_id: string | null
   reason: string | null
   details: string | null
+  /** The hash of the record before (src/audit/chain.ts); null only on records not yet chained. */
+  prev_hash: string | null
+  /** HMAC over every column of this record including prev_hash. */
+  hash: string | null
+}
+
+/** One row (id 1) that audit appenders lock so the chain grows one record at a time. */
+export interface AuditHeadTable {
+  id: number
 }
 
 export interface TokensTable {
@@ -133,6 +142,31 @@ export interface ConfigVersionsTable {
   created_at: string
   created_by: string
   active: number
+}
+
+/** A proposed configuration change (config propose → approve → apply). */
+export interface ConfigProposalsTable {
+  id: string
+  /** The proposed keyrotor.yaml; it names secrets' environment variables, never their values. */
+  body: string
+  hash: string
+  /** The active config version the proposal was made against. */
+  base_version: number
+  /** Unified line diff of the body against the base version's body. */
+  diff: string
+  summary: string
+  rollback_plan: string
+  /** pending | approved | applied | rejected | expired */
+  state: string
+  proposed_by: string
+  created_at: string
+  approval_id: string
+  approved_by: string | null
+  approved_at: string | null
+  applied_by: string | null
+  applied_at: string | null
+  applied_version: number | null
+  decided_at: string | null
 }
 
 export interface AlertsTable {
@@ -236,6 +270,28 @@ export interface VerificationsTable {
   at: string
 }
 
+export interface NotificationOutboxTable {
+  id: string
+  /** 'alerts' or 'incidents': the notifications list of the config the sink is in. */
+  channel: string
+  /** A stable id of the sink (channel, type and a hash of its URL); never the URL or a secret. */
+  sink: string
+  sink_type: string
+  /** The alert or incident the row tells about; rows of one subject go out in order. */
+  subject_id: string
+  event: string
+  /** The alert or incident JSON as it was at the change. */
+  payload: string
+  /** 'pending', 'delivered' or 'failed' (gave up after the last attempt). */
+  state: string
+  attempts: number
+  last_error: string | null
+  next_attempt_at: string
+  created_at: string
+  updated_at: string
+  delivered_at: string | null
+}
+
 export interface Database {
   keys: KeysTable
   key_versions: KeyVersionsTable
@@ -244,8 +300,10 @@ export interface Database {
   runs: RunsTable
   run_events: RunEventsTable
   audit_events: AuditEventsTable
+  audit_head: AuditHeadTable
   tokens: TokensTable
   config_versions: ConfigVersionsTable
+  config_proposals: ConfigProposalsTable
   alerts: AlertsTable
   halt: HaltTable
   local_keystore: LocalKeystoreTable
@@ -254,6 +312,7 @@ export interface Database {
   approval_decisions: ApprovalDecisionsTable
   incidents: IncidentsTable
   verifications: VerificationsTable
+  notification_outbox: NotificationOutboxTable
 }
 
 export type RunRow = Selectable<RunsTable>
@@ -266,3 +325,4 @@ export type TokenRow = Selectable<TokensTable>
 export type AlertRow = Selectable<AlertsTable>
 export type ApprovalRow = Selectable<ApprovalsTable>
 export type IncidentRow = Selectable<IncidentsTable>
+export type NotificationRow = Selectable<NotificationOutboxTable>

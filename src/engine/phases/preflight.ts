@@ -1,5 +1,8 @@
+import type { RunKind, Trigger } from '../../domain/runs.js'
+import { windowsApply } from '../../domain/windows.js'
 import { KeyrotorError } from '../../errors.js'
 import { listVersions } from '../../store/keys-repository.js'
+import { assertInChangeWindow } from '../change-window.js'
 import { messageOf, probeAllOnce } from '../dependent-ops.js'
 import type { PhaseHandler } from '../phase-context.js'
 
@@ -19,6 +22,10 @@ export const preflightRotate: PhaseHandler = async (ctx) => {
       'PREFLIGHT_REJECTED',
       `key ${ctx.key.id} is frozen since ${frozen.frozen_at}: ${frozen.frozen_reason ?? ''}; run \`keyrotor verify ${ctx.key.id}\``,
     )
+  }
+  // a run queued (or approved) earlier may find its change window closed by now
+  if (windowsApply(ctx.run.kind as RunKind, ctx.run.trigger as Trigger)) {
+    await assertInChangeWindow(ctx.db, ctx.key.id, ctx.now())
   }
   const versions = await listVersions(ctx.db, ctx.key.id)
   const active = versions.filter((v) => v.state === 'active')
@@ -50,9 +57,23 @@ export const preflightRotate: PhaseHandler = async (ctx) => {
   if (problems.length > 0) {
     throw new KeyrotorError('PREFLIGHT_REJECTED', `dependents not healthy: ${problems.join('; ')}`)
   }
+  const emergency = ctx.run.kind === 'emergency-rotate'
   return {
-    message: `v${from} → v${to}; ${answers.size} dependent${answers.size === 1 ? '' : 's'} healthy`,
+    message: `v${from} → v${to}; ${answers.size} dependent${answers.size === 1 ? '' : 's'} healthy${emergency ? `; v${from} marked compromised` : ''}`,
     runPatch: { from_version: from, to_version: to },
+    // a flag, not a state (DESIGN §2): the version stays usable until it is revoked
+    ...(emergency
+      ? {
+          commit: async (trx) => {
+            await trx
+              .updateTable('key_versions')
+              .set({ compromised: 1 })
+              .where('key_id', '=', ctx.key.id)
+              .where('version', '=', from)
+              .execute()
+          },
+        }
+      : {}),
   }
 }
 

@@ -18,7 +18,9 @@ export const promote: PhaseHandler = async (ctx) => {
   }
   ctx.crashPoint('after-provider')
   const now = ctx.now()
-  const revokeDueAt = new Date(now.getTime() + ctx.key.gracePeriodMs).toISOString()
+  // an emergency has no grace period: the compromised version is revoked once dependents let go
+  const graceMs = ctx.run.kind === 'emergency-rotate' ? 0 : ctx.key.gracePeriodMs
+  const revokeDueAt = new Date(now.getTime() + graceMs).toISOString()
   await ctx.checkpoint(`v${to} active, v${from} retiring`, async (trx) => {
     const states = new Map((await listVersions(trx, ctx.key.id)).map((v) => [v.version, v.state]))
     const at = now.toISOString()

@@ -51,16 +51,30 @@ async function selfTest(ctx: PhaseContext, to: number): Promise<ValidationCheck>
 }
 
 /** Anything the run itself journaled as a warning or error is an anomaly to look at. */
+/**
+ * Anything journaled as a warning or error, or logged at warn or above, under the correlation id
+ * since this attempt began (a retry starts afresh: the failure it follows was already looked at).
+ */
 async function noAnomalies(ctx: PhaseContext): Promise<ValidationCheck> {
+  const retried = await ctx.db
+    .selectFrom('run_events')
+    .select('at')
+    .where('run_id', '=', ctx.run.id)
+    .where('type', '=', 'run.retried')
+    .orderBy('id', 'desc')
+    .executeTakeFirst()
+  const since = retried?.at ?? ctx.run.created_at
   const rows = await ctx.db
     .selectFrom('run_events')
     .select(['type', 'message'])
     .where('correlation_id', '=', ctx.run.correlation_id)
+    .where('at', '>=', since)
     .where((eb) => eb.or([eb('type', 'like', '%.warning'), eb('type', 'like', '%.error')]))
     .execute()
+  const logged = ctx.loggedProblems(ctx.run.correlation_id, since)
   return check(
     'anomalies',
-    rows.map((r) => `${r.type}: ${r.message}`),
+    [...rows.map((r) => `${r.type}: ${r.message}`), ...logged.map((line) => `logged: ${line}`)],
     'no warning or error journaled under the correlation id',
   )
 }

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Kysely } from 'kysely'
+import type { EmergencyRotation } from '../../engine/emergency-rotation.js'
 import type { ForwardCorrection } from '../../engine/forward-correction.js'
 import type { MaterialService } from '../../engine/material-service.js'
 import type { RunService } from '../../engine/rotation-service.js'
 import { keyView, keyViews, runView } from '../../engine/views.js'
-import { KeyrotorError } from '../../errors.js'
 import type { Database } from '../../store/tables.js'
 import { assertKeyBinding, principalOf } from '../auth.js'
 
@@ -13,6 +13,7 @@ export interface KeyRoutesDeps {
   runs: Pick<RunService, 'request'>
   material: MaterialService
   forwardCorrection: Pick<ForwardCorrection, 'request'>
+  emergency: Pick<EmergencyRotation, 'request'>
 }
 
 const KEY_PARAMS = {
@@ -72,16 +73,22 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
       },
       async (request, reply) => {
         const body = request.body ?? {}
+        const principal = principalOf(request)
         if (body.emergency === true) {
-          throw new KeyrotorError(
-            'BAD_REQUEST',
-            'emergency rotation needs a security approval, which this server does not offer yet; use a normal rotation',
-          )
+          // waits in awaiting_approval for a security token other than the requester's
+          const { run, created } = await deps.emergency.request({
+            keyId: request.params.key,
+            requestedBy: { user: principal.user, role: principal.role },
+            reason: body.reason,
+            idempotencyKey: body.idempotencyKey,
+            attempt: body.attempt,
+          })
+          return reply.code(created ? 201 : 200).send(runView(run))
         }
         const { run, created } = await deps.runs.request({
           keyId: request.params.key,
           kind: 'rotate',
-          actor: principalOf(request).user,
+          actor: principal.user,
           trigger: 'manual',
           idempotencyKey: body.idempotencyKey,
           reason: body.reason,

@@ -10,6 +10,7 @@ import { listRunEvents } from '../../store/events-repository.js'
 import { findRun, listRuns } from '../../store/runs-repository.js'
 import type { Database, RunRow } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
+import { createRunEventStreams, wantsEventStream, type RunEventStreamOptions } from './run-events-stream.js'
 
 export interface RunRoutesDeps {
   db: Kysely<Database>
@@ -17,6 +18,8 @@ export interface RunRoutesDeps {
   control: RunControl
   /** How often a long-poll looks at the run again. */
   pollMs?: number
+  /** Polling and heartbeat of the events route's Server-Sent Events. */
+  stream?: RunEventStreamOptions
 }
 
 /** The longest a client may hold a long-poll open; schedulers poll again after it. */
@@ -34,6 +37,7 @@ const RUN_PARAMS = {
  */
 export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
   const pollMs = deps.pollMs ?? 100
+  const streams = createRunEventStreams(deps.db, deps.stream)
 
   async function requireRun(id: string): Promise<RunRow> {
     const run = await findRun(deps.db, id)
@@ -42,6 +46,8 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
   }
 
   return async (app) => {
+    app.addHook('preClose', async () => streams.closeAll())
+
     app.get<{ Querystring: { key?: string; state?: RunState; limit?: number } }>(
       '/v1/runs',
       {
@@ -95,18 +101,24 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
       {
         config: { action: 'runs.read' },
         schema: {
-          summary: "A run's journal after a cursor (an event id); pass the returned cursor back",
+          summary:
+            "A run's journal after a cursor (an event id); pass the returned cursor back. With `Accept: text/event-stream`, Server-Sent Events until the run ends (resumes after `Last-Event-ID`)",
           tags: ['runs'],
           querystring: {
             type: 'object',
             additionalProperties: false,
-            properties: { after: { type: 'integer', minimum: 0 } },
+            // event ids are 32-bit integers in PostgreSQL: a larger cursor is a client's mistake
+            properties: { after: { type: 'integer', minimum: 0, maximum: MAX_EVENT_ID } },
           },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         await requireRun(request.params.id)
         const after = request.query.after ?? 0
+        if (wantsEventStream(request)) {
+          const resumeAt = lastEventId(request.headers['last-event-id'])
+          return streams.stream(request, reply, request.params.id, resumeAt ?? after)
+        }
         const events = await listRunEvents(deps.db, request.params.id, after)
         return { events, cursor: events.at(-1)?.id ?? after }
       },
@@ -158,6 +170,18 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
       },
     )
   }
+}
+
+const MAX_EVENT_ID = 2_147_483_647
+
+/** An EventSource sends back the last `id:` it saw; it wins over `?after=` (the first connect's). */
+function lastEventId(header: string | string[] | undefined): number | undefined {
+  if (header === undefined) return undefined
+  const text = Array.isArray(header) ? header[0] : header
+  if (text === undefined || !/^\d{1,10}$/.test(text) || Number(text) > MAX_EVENT_ID) {
+    throw new KeyrotorError('BAD_REQUEST', `Last-Event-ID: "${String(text)}" is not an event id`)
+  }
+  return Number(text)
 }
 
 function parseWait(text: string): number {

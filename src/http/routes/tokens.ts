@@ -36,7 +36,9 @@ export function tokenRoutes(deps: TokenRoutesDeps): FastifyPluginAsync {
   return async (app) => {
     const config = { action: 'tokens.manage' } as const
 
-    app.post<{ Body: { user: string; role: Role; key?: string; expiresAt?: string } }>(
+    app.post<{
+      Body: { user: string; role: Role; key?: string; expiresAt?: string; expiresIn?: string }
+    }>(
       '/v1/tokens',
       {
         config,
@@ -57,31 +59,41 @@ export function tokenRoutes(deps: TokenRoutesDeps): FastifyPluginAsync {
                 description: 'the key a consumer is bound to',
               },
               expiresAt: { type: 'string', format: 'date-time' },
+              expiresIn: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 32,
+                description: 'a lifetime such as 12h or 30d, instead of expiresAt',
+              },
             },
           },
           response: {
             201: {
               type: 'object',
-              required: ['token', 'id'],
-              properties: { token: { type: 'string' }, id: { type: 'string' } },
+              required: ['token', 'id', 'expiresAt'],
+              properties: {
+                token: { type: 'string' },
+                id: { type: 'string' },
+                expiresAt: { type: ['string', 'null'] },
+              },
             },
           },
         },
       },
       async (request, reply) => {
         const actor = principalOf(request)
-        const { user, role, key, expiresAt } = request.body
+        const { user, role, key, expiresAt, expiresIn } = request.body
         // the token and its audit record commit together: no token exists that the log does not show
         const created = await deps.db.transaction().execute(async (trx) => {
           const token = await deps
             .tokenStore(trx)
-            .create({ user, role, keyId: key, expiresAt, createdBy: actor.user })
+            .create({ user, role, keyId: key, expiresAt, expiresIn, createdBy: actor.user })
           await deps.audit.append(trx, {
             actor: actor.user,
             action: 'tokens.create',
             target: token.id,
             correlationId: request.correlationId,
-            details: { user, role, key: key ?? null, expiresAt: expiresAt ?? null },
+            details: { user, role, key: key ?? null, expiresAt: token.expiresAt },
           })
           return token
         })

@@ -1,0 +1,112 @@
+import type { Kysely, Transaction } from 'kysely'
+import type { RunKind } from '../domain/runs.js'
+import { KeyrotorError } from '../errors.js'
+import type { ApprovalAction, ApprovalService, ApprovalView } from '../governance/approvals.js'
+import type { Role } from '../governance/roles.js'
+import { appendEvents } from '../store/events-repository.js'
+import type { Database, RunRow } from '../store/tables.js'
+import type { EngineDeps } from './engine-deps.js'
+import { runEvent } from './journal.js'
+import type { RunRequestResult, RunService } from './rotation-service.js'
+import { terminal } from './run-fields.js'
+
+/** A kind of run that waits in awaiting_approval until a second person approves it. */
+export interface ApprovedRunKind {
+  kind: Extract<RunKind, 'forward-correct' | 'emergency-rotate'>
+  action: Extract<ApprovalAction, 'forward-correct' | 'emergency-rotate'>
+  requiredRoles: Role[]
+  ttlMs: number
+  /** More writes when the approval lands, in its transaction (an emergency opens its incident). */
+  onApproved?: (run: RunRow, approval: ApprovalView, trx: Transaction<Database>) => Promise<void>
+}
+
+/**
+ * Runs that need a four-eyes approval before they may start: the run and its approval request
+ * are written in one transaction; the approval's executor queues the run, a rejection or expiry
+ * ends it with nothing changed.
+ */
+export function createApprovedRuns(
+  deps: Pick<EngineDeps, 'now'> & {
+    runs: Pick<RunService, 'request'>
+    approvals: Pick<ApprovalService, 'register' | 'request'>
+  },
+  spec: ApprovedRunKind,
+) {
+  async function settle(trx: Kysely<Database>, runId: string, state: 'queued' | 'rejected', why: string) {
+    const run = await trx.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst()
+    if (run?.state !== 'awaiting_approval') {
+      throw new KeyrotorError('CONFLICT', `run ${runId} is ${run?.state ?? 'missing'}, not awaiting approval`)
+    }
+    const now = deps.now()
+    const patch = state === 'queued' ? { state } : terminal(state, now)
+    await trx
+      .updateTable('runs')
+      .set(patch)
+      .where('id', '=', runId)
+      .where('state', '=', 'awaiting_approval')
+      .execute()
+    await appendEvents(trx, [
+      runEvent(run, now, state === 'queued' ? 'run.approved' : 'run.rejected', null, why),
+    ])
+    return run
+  }
+
+  deps.approvals.register(
+    spec.action,
+    async (approval, trx) => {
+      const run = await settle(trx, String(approval.payload.runId), 'queued', `approved (${approval.id})`)
+      await spec.onApproved?.(run, approval, trx)
+    },
+    {
+      onRejected: async (approval, trx) => {
+        await settle(trx, String(approval.payload.runId), 'rejected', `rejected (${approval.id})`)
+      },
+      onExpired: async (approval, trx) => {
+        await settle(trx, String(approval.payload.runId), 'rejected', `approval ${approval.id} expired`)
+      },
+    },
+  )
+
+  return {
+    /** Records the run (awaiting_approval) and its approval request together. */
+    async request(input: {
+      keyId: string
+      requestedBy: { user: string; role: Role }
+      reason: string | undefined
+      idempotencyKey?: string | undefined
+      attempt?: number | undefined
+    }): Promise<RunRequestResult> {
+      if (input.reason === undefined || input.reason.trim() === '') {
+        throw new KeyrotorError('BAD_REQUEST', `reason: a ${spec.kind} run needs a reason`)
+      }
+      const reason = input.reason
+      return deps.runs.request({
+        keyId: input.keyId,
+        kind: spec.kind,
+        actor: input.requestedBy.user,
+        trigger: 'manual',
+        reason,
+        idempotencyKey: input.idempotencyKey,
+        attempt: input.attempt,
+        awaitApproval: true,
+        onInsert: async (trx, run) => {
+          const approval = await deps.approvals.request(trx, {
+            action: spec.action,
+            subject: `key:${input.keyId}`,
+            payload: { runId: run.id, key: input.keyId },
+            requiredRoles: spec.requiredRoles,
+            requestedBy: input.requestedBy,
+            reason,
+            ttlMs: spec.ttlMs,
+            runId: run.id,
+            correlationId: run.correlation_id,
+          })
+          await trx.updateTable('runs').set({ approval_id: approval.id }).where('id', '=', run.id).execute()
+          run.approval_id = approval.id
+        },
+      })
+    },
+  }
+}
+
+export type ApprovedRuns = ReturnType<typeof createApprovedRuns>

@@ -1,0 +1,139 @@
+import type { Selectable } from 'kysely'
+import { KeyrotorError } from '../errors.js'
+import type { Executor } from '../store/runs-repository.js'
+import type { ConfigProposalsTable } from '../store/tables.js'
+
+export const PROPOSAL_STATES = ['pending', 'approved', 'applied', 'rejected', 'expired'] as const
+export type ProposalState = (typeof PROPOSAL_STATES)[number]
+
+type ProposalRow = Selectable<ConfigProposalsTable>
+
+/** A config change as the API and the CLI show it; `yaml` and `diff` only when one is asked for. */
+export interface ConfigProposalView {
+  id: string
+  state: ProposalState
+  summary: string
+  rollbackPlan: string
+  hash: string
+  baseVersion: number
+  proposedBy: string
+  createdAt: string
+  approvalId: string
+  approvedBy: string | null
+  approvedAt: string | null
+  appliedBy: string | null
+  appliedAt: string | null
+  appliedVersion: number | null
+  decidedAt: string | null
+  diff?: string
+  yaml?: string
+}
+
+/** One config version with who proposed, approved and applied it (version 1 is the bootstrap). */
+export interface ConfigVersionView {
+  version: number
+  hash: string
+  active: boolean
+  source: string
+  proposalId: string | null
+  summary: string | null
+  rollbackPlan: string | null
+  proposedBy: string | null
+  proposedAt: string | null
+  approvedBy: string | null
+  approvedAt: string | null
+  appliedBy: string
+  appliedAt: string
+  yaml?: string
+}
+
+export function toProposalView(row: ProposalRow, detail = false): ConfigProposalView {
+  return {
+    id: row.id,
+    state: row.state as ProposalState,
+    summary: row.summary,
+    rollbackPlan: row.rollback_plan,
+    hash: row.hash,
+    baseVersion: row.base_version,
+    proposedBy: row.proposed_by,
+    createdAt: row.created_at,
+    approvalId: row.approval_id,
+    approvedBy: row.approved_by,
+    approvedAt: row.approved_at,
+    appliedBy: row.applied_by,
+    appliedAt: row.applied_at,
+    appliedVersion: row.applied_version,
+    decidedAt: row.decided_at,
+    ...(detail ? { diff: row.diff, yaml: row.body } : {}),
+  }
+}
+
+export async function loadProposal(db: Executor, id: string): Promise<ProposalRow> {
+  const row = await db.selectFrom('config_proposals').selectAll().where('id', '=', id).executeTakeFirst()
+  if (row === undefined) throw new KeyrotorError('NOT_FOUND', `no config proposal ${id}`)
+  return row
+}
+
+export async function listProposals(db: Executor, state?: ProposalState): Promise<ConfigProposalView[]> {
+  let query = db
+    .selectFrom('config_proposals')
+    .selectAll()
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+  if (state !== undefined) query = query.where('state', '=', state)
+  return (await query.execute()).map((row) => toProposalView(row))
+}
+
+/** Every config version, oldest first, with the proposal it came from (none for the bootstrap). */
+export async function listVersions(db: Executor, only?: number): Promise<ConfigVersionView[]> {
+  let query = db
+    .selectFrom('config_versions as v')
+    .leftJoin('config_proposals as p', 'p.applied_version', 'v.version')
+    .select([
+      'v.version',
+      'v.hash',
+      'v.active',
+      'v.source',
+      'v.body',
+      'v.created_at',
+      'v.created_by',
+      'p.id as proposal_id',
+      'p.summary',
+      'p.rollback_plan',
+      'p.proposed_by',
+      'p.created_at as proposed_at',
+      'p.approved_by',
+      'p.approved_at',
+    ])
+    .orderBy('v.version')
+  if (only !== undefined) query = query.where('v.version', '=', only)
+  const rows = await query.execute()
+  return rows.map((r) => ({
+    version: r.version,
+    hash: r.hash,
+    active: r.active === 1,
+    source: r.source,
+    proposalId: r.proposal_id,
+    summary: r.summary,
+    rollbackPlan: r.rollback_plan,
+    proposedBy: r.proposed_by,
+    proposedAt: r.proposed_at,
+    approvedBy: r.approved_by,
+    approvedAt: r.approved_at,
+    appliedBy: r.created_by,
+    appliedAt: r.created_at,
+    ...(only !== undefined ? { yaml: r.body } : {}),
+  }))
+}
+
+/** The active version's number and text; version 0 and no text before any config was applied. */
+export async function activeBody(
+  db: Executor,
+): Promise<{ version: number; hash: string | null; body: string }> {
+  const row = await db
+    .selectFrom('config_versions')
+    .select(['version', 'hash', 'body'])
+    .where('active', '=', 1)
+    .executeTakeFirst()
+  return row ?? { version: 0, hash: null, body: '' }
+}

@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto'
+import type { Alert, AlertEvent } from '../alerts.js'
+import type { Incident } from '../incidents.js'
+
+export const SINK_TYPES = ['webhook', 'slack', 'pagerduty'] as const
+export type SinkType = (typeof SINK_TYPES)[number]
+
+/** The two notification lists of the config: `notifications.alerts` and `notifications.incidents`. */
+export const CHANNELS = ['alerts', 'incidents'] as const
+export type Channel = (typeof CHANNELS)[number]
+
+export type IncidentEvent = 'opened' | 'closed'
+
+/** What a sink is told: one change of one alert or incident, as it was at the change. */
+export type Notification =
+  | { channel: 'alerts'; event: AlertEvent; alert: Alert }
+  | { channel: 'incidents'; event: IncidentEvent; incident: Incident }
+
+/** One configured destination (an entry of `notifications.alerts` or `.incidents`). */
+export interface SinkTarget {
+  /** Stable across config versions while type and URL stay; safe to store and log. */
+  id: string
+  channel: Channel
+  type: SinkType
+  url: string
+  /** The name of the variable holding the HMAC secret (PagerDuty: the routing key). */
+  secretEnv?: string | undefined
+}
+
+/** The HTTP request a sink sends for one notification. */
+export interface SinkRequest {
+  body: string
+  headers: Record<string, string>
+}
+
+/**
+ * Turns a notification into the request one kind of receiver expects. `secret` is the value
+ * of the target's `secretEnv`, when it names one; a formatter must never put it anywhere but
+ * where its receiver expects it (a signature, PagerDuty's routing key).
+ */
+export type SinkFormatter = (
+  notification: Notification,
+  secret: string | undefined,
+  nowMs: number,
+) => SinkRequest
+
+/** The id of a sink: no URL in it, since a Slack webhook URL is itself a credential. */
+export function sinkId(channel: Channel, type: SinkType, url: string): string {
+  return `${channel}:${type}:${createHash('sha256').update(url).digest('hex').slice(0, 12)}`
+}
+
+/** The targets of a config's `notifications`, each with its id. */
+export function sinkTargets(notifications: {
+  alerts: readonly { type: SinkType; url: string; secretEnv?: string | undefined }[]
+  incidents: readonly { type: SinkType; url: string; secretEnv?: string | undefined }[]
+}): SinkTarget[] {
+  return CHANNELS.flatMap((channel) =>
+    notifications[channel].map((entry) => ({
+      id: sinkId(channel, entry.type, entry.url),
+      channel,
+      type: entry.type,
+      url: entry.url,
+      secretEnv: entry.secretEnv,
+    })),
+  )
+}
+
+/** The id of what a notification is about (its alert or incident). */
+export function subjectOf(notification: Notification): string {
+  return notification.channel === 'alerts' ? notification.alert.id : notification.incident.id
+}
+
+/** The alert members CONTRACT.md fixes, in its order, plus the change. */
+export function alertJson(alert: Alert, event: AlertEvent): Record<string, unknown> {
+  const { id, type, severity, key, runId, correlationId, message, count, state } = alert
+  return { id, type, severity, key, runId, correlationId, message, count, state, event }
+}
+
+/** The incident as the API shows it, plus the change. */
+export function incidentJson(incident: Incident, event: IncidentEvent): Record<string, unknown> {
+  return { ...incident, event }
+}
