@@ -73,7 +73,7 @@ export function createRunExecutor(deps: EngineDeps) {
       if (outcome.fail !== undefined) return failRun(deps, run, phase, outcome.fail, [], [])
       if (next === null) {
         deps.metrics?.runFinished(kind, 'succeeded', elapsedSeconds(run, deps.now()))
-        deps.log.info({ ...logFields(run), phase }, `${kind} of ${run.key_id} succeeded`)
+        deps.log.info({ ...logFields(run), phase, kind }, 'run succeeded')
         return run
       }
       if (!moved.gate.open) return run
