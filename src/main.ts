@@ -19,6 +19,7 @@ import type { DependentClient } from './dependents/dependent-client.js'
 import type { EngineDeps } from './engine/engine-deps.js'
 import { createEmergencyRotation } from './engine/emergency-rotation.js'
 import { createForwardCorrection } from './engine/forward-correction.js'
+import { createRotationRequests } from './engine/rotation-requests.js'
 import { createMaterialService } from './engine/material-service.js'
 import { createRevokeScheduler } from './engine/revoke-scheduler.js'
 import { createRotationScheduler } from './engine/rotation-scheduler.js'
@@ -177,10 +178,11 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   await sealUnchained(db, auditKey)
   const audit = createAuditLog({ chainKey: auditKey, onAppend: () => auditCheckpoints.noteAppend() })
   // alert and incident sinks of the active config, delivered from a durable outbox
+  const secretOf = options.secretOf ?? ((name: string) => process.env[name])
   const outbox = createDeliveryOutbox({
     db,
-    targets: activeSinkTargets(db),
-    secretOf: options.secretOf ?? ((name) => process.env[name]),
+    targets: activeSinkTargets(db, secretOf),
+    secretOf,
     log: logger.child({ component: 'notifications' }),
     onAttempt: (target, outcome) => metrics.notificationAttempt(target.channel, target.type, outcome),
     ...options.notifications,
@@ -233,6 +235,8 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   })
   const runs = createRunService({ ...engine, wake: () => worker.wake() })
   const forwardCorrection = createForwardCorrection({ ...engine, runs, approvals })
+  // manual and scheduled rotations: through an approval when the key's policy requires one
+  const rotationRequests = createRotationRequests({ ...engine, runs, approvals })
   const emergency = createEmergencyRotation({ ...engine, runs, approvals, incidents })
   const verify = createVerifyService({ ...engine, alerts })
   const haltControl = createHaltControl({
@@ -248,7 +252,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   const revokes = createRevokeScheduler(engine, runs, { intervalMs: options.revokeIntervalMs ?? 1_000 })
   // config propose → approve → apply; registers the executor of 'config.apply' approvals
   const configChanges = createConfigChanges({ ...engine, approvals, parseOptions: { isProviderAvailable } })
-  const scheduler = createRotationScheduler(engine, runs, {
+  const scheduler = createRotationScheduler(engine, rotationRequests, {
     intervalMs: options.schedulerIntervalMs ?? 1_000,
     concurrency: options.schedulerConcurrency ?? 4,
     retryMs: options.schedulerRetryMs ?? 300_000,
@@ -290,7 +294,13 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     ready: storeAnswers(db),
     version: '0.1.0',
     routes: [
-      keyRoutes({ db, runs, material: createMaterialService(engine), forwardCorrection, emergency }),
+      keyRoutes({
+        db,
+        runs: rotationRequests,
+        material: createMaterialService(engine),
+        forwardCorrection,
+        emergency,
+      }),
       runRoutes({ db, verify, control: runControl }),
       scheduleRoutes({ scheduler }),
       verifyRoutes({ verify }),

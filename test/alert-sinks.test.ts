@@ -120,7 +120,7 @@ function notificationsYaml(receiver: Awaited<ReturnType<typeof startReceiver>>):
 notifications:
   alerts:
     - { type: webhook, url: "${receiver.url('/hook')}", secretEnv: ALERT_HOOK_SECRET }
-    - { type: slack, url: "${receiver.url('/slack/T000/B000/XXXXSECRETPATH')}" }
+    - { type: slack, urlEnv: SLACK_WEBHOOK_URL }
     - { type: pagerduty, url: "${receiver.url('/pd')}", secretEnv: PD_ROUTING_KEY }
   incidents:
     - { type: webhook, url: "${receiver.url('/incidents')}", secretEnv: TICKET_HOOK_SECRET }
@@ -146,7 +146,8 @@ describe.each(DIALECTS)('alert and incident sinks on %s', (dialect) => {
     const receiver = await startReceiver()
     cleanups.push(() => receiver.close())
     const h = await startHarness(dialect, `keys:${keys}${notificationsYaml(receiver)}`, {
-      secrets: SECRETS,
+      // a Slack incoming-webhook URL is a credential: it comes from the environment, never the config
+      secrets: { ...SECRETS, SLACK_WEBHOOK_URL: receiver.url('/slack/T000/B000/XXXXSECRETPATH') },
       notifications: FAST,
     })
     cleanups.push(() => h.stop())
@@ -365,7 +366,8 @@ describe.each(DIALECTS)('alert and incident sinks on %s', (dialect) => {
       ...h.storeOptions,
       port: 0,
       logLevel: 'silent',
-      secretOf: (name) => (SECRETS as Record<string, string>)[name],
+      secretOf: (name) =>
+        ({ ...SECRETS, SLACK_WEBHOOK_URL: receiver.url('/slack/T000/B000/XXXXSECRETPATH') })[name],
       notifications: FAST,
     })
     await vi.waitFor(

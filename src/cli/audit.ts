@@ -11,6 +11,8 @@ export interface AuditVerifyReport {
   brokenAt?: { seq: number; reason: string } | null
 }
 
+const PAGE = 5000
+
 export function registerAudit(program: Command, act: Act): void {
   const audit = program.command('audit').description('the hash-chained audit log')
 
@@ -37,7 +39,18 @@ export function registerAudit(program: Command, act: Act): void {
             `--since: "${since}" is not a time (use ISO 8601, e.g. 2026-11-26T00:00:00Z)`,
           )
         }
-        const records = await api().get<unknown[]>('/v1/audit', { since })
+        // the server answers at most PAGE records at a time: page on the chain's sequence number
+        const records: { seq: number }[] = []
+        for (;;) {
+          const afterSeq = records.at(-1)?.seq
+          const page = await api().get<{ seq: number }[]>('/v1/audit', {
+            since,
+            limit: String(PAGE),
+            ...(afterSeq === undefined ? {} : { afterSeq: String(afterSeq) }),
+          })
+          records.push(...page)
+          if (page.length < PAGE) break
+        }
         // JSON lines is the export format; --json keeps its promise of one document
         out.emit(records, () => records.map((record) => JSON.stringify(record)))
       }),

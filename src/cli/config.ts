@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { loadConfigFile } from '../config/load-config.js'
+import { isProviderAvailable } from '../providers/registry.js'
 import { KeyrotorError, isKeyrotorError } from '../errors.js'
 import { EXIT } from './exit-codes.js'
 import { seg } from './http-client.js'
@@ -55,7 +56,7 @@ function proposalLines(p: ConfigProposalView): string[] {
 /** Validates locally, without a server: the same parser the server uses. */
 async function validate({ out }: Session, file: string): Promise<number> {
   try {
-    const config = await loadConfigFile(file)
+    const config = await loadConfigFile(file, { isProviderAvailable })
     out.emit(
       { file, valid: true, keys: config.keys.length },
       () => `${file}: valid (${config.keys.length} ${config.keys.length === 1 ? 'key' : 'keys'})`,
@@ -107,7 +108,7 @@ export function registerConfig(program: Command, act: Act): void {
         let body: Record<string, unknown> = { fromVersion, summary, rollbackPlan }
         if (file !== undefined) {
           // refuse locally what the server would refuse: no round trip for a typo
-          await loadConfigFile(file)
+          await loadConfigFile(file, { isProviderAvailable })
           const yaml = await readFile(file, 'utf8').catch((error: unknown) => {
             throw new KeyrotorError('BAD_REQUEST', `cannot read ${file}: ${(error as Error).message}`)
           })

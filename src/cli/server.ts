@@ -26,7 +26,7 @@ export function registerServer(program: Command, act: Act): void {
       }),
     )
 
-  leaf(program, 'server', 'run API, dashboard, scheduler and workers')
+  leaf(program, 'server', 'run the API, the scheduler and the workers')
     .requiredOption('--data-dir <dir>', 'the data directory made by init')
     .option('--config <file>', 'keyrotor.yaml')
     .addOption(integerOption('--port <n>', 'port to listen on', 0, 65535).default(DEFAULT_PORT))

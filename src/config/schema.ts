@@ -112,10 +112,16 @@ export const blackoutSchema = z
 const sinkSchema = z
   .object({
     type: z.enum(['webhook', 'slack', 'pagerduty']),
-    url: httpUrl,
+    url: httpUrl.optional().describe('Where to send; a URL that is itself a credential belongs in urlEnv.'),
+    urlEnv: envName
+      .optional()
+      .describe('Environment variable holding the URL (a Slack incoming-webhook URL is a secret).'),
     secretEnv: envName.optional().describe('Environment variable holding the HMAC secret of the webhook.'),
   })
   .strict()
+  .refine((s) => (s.url === undefined) !== (s.urlEnv === undefined), {
+    message: 'give exactly one of url and urlEnv',
+  })
 
 export const configSchema = z
   .object({

@@ -1,7 +1,8 @@
 import type { Kysely, Transaction } from 'kysely'
-import type { RunKind } from '../domain/runs.js'
+import type { RunKind, Trigger } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
 import type { ApprovalAction, ApprovalService, ApprovalView } from '../governance/approvals.js'
+import type { RoleRequirement } from '../governance/approval-rules.js'
 import type { Role } from '../governance/roles.js'
 import { appendEvents } from '../store/events-repository.js'
 import type { Database, RunRow } from '../store/tables.js'
@@ -12,9 +13,9 @@ import { terminal } from './run-fields.js'
 
 /** A kind of run that waits in awaiting_approval until a second person approves it. */
 export interface ApprovedRunKind {
-  kind: Extract<RunKind, 'forward-correct' | 'emergency-rotate'>
-  action: Extract<ApprovalAction, 'forward-correct' | 'emergency-rotate'>
-  requiredRoles: Role[]
+  kind: Extract<RunKind, 'forward-correct' | 'emergency-rotate' | 'rotate'>
+  action: Extract<ApprovalAction, 'forward-correct' | 'emergency-rotate' | 'rotate'>
+  requiredRoles: RoleRequirement[]
   ttlMs: number
   /** More writes when the approval lands, in its transaction (an emergency opens its incident). */
   onApproved?: (run: RunRow, approval: ApprovalView, trx: Transaction<Database>) => Promise<void>
@@ -75,6 +76,7 @@ export function createApprovedRuns(
       reason: string | undefined
       idempotencyKey?: string | undefined
       attempt?: number | undefined
+      trigger?: Trigger | undefined
     }): Promise<RunRequestResult> {
       if (input.reason === undefined || input.reason.trim() === '') {
         throw new KeyrotorError('BAD_REQUEST', `reason: a ${spec.kind} run needs a reason`)
@@ -84,7 +86,7 @@ export function createApprovedRuns(
         keyId: input.keyId,
         kind: spec.kind,
         actor: input.requestedBy.user,
-        trigger: 'manual',
+        trigger: input.trigger ?? 'manual',
         reason,
         idempotencyKey: input.idempotencyKey,
         attempt: input.attempt,

@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely'
+import type { Role } from '../governance/roles.js'
 import { firstPhase } from '../domain/phases.js'
 import { priorityOf, type RunKind, type Trigger } from '../domain/runs.js'
 import { windowsApply } from '../domain/windows.js'
@@ -31,6 +32,8 @@ export interface RunRequest {
   /** For a revoke: the version it revokes. */
   fromVersion?: number | undefined
   notBefore?: string | undefined
+  /** The requester's role, for the approval a run may need (a person is never their own second). */
+  actorRole?: Role | undefined
   /** The run waits in awaiting_approval until its approval executes. */
   awaitApproval?: boolean | undefined
   /** More writes in the transaction that inserts the run (its approval request). */

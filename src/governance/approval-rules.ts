@@ -10,6 +10,8 @@ export const APPROVAL_ACTIONS = [
   'forward-correct',
   'emergency-rotate',
   'config.apply',
+  // a rotation of a key whose policy says requireApproval
+  'rotate',
 ] as const
 export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number]
 

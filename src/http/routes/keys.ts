@@ -89,6 +89,7 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
           keyId: request.params.key,
           kind: 'rotate',
           actor: principal.user,
+          actorRole: principal.role,
           trigger: 'manual',
           idempotencyKey: body.idempotencyKey,
           reason: body.reason,

@@ -8,9 +8,12 @@ import { sinkTargets, type SinkTarget } from './sink.js'
  * started with: a file that differs is never applied silently, and an applied change reaches
  * every instance at its next outbox pass. `loadActiveConfig` parses once per version.
  */
-export function activeSinkTargets(db: Kysely<Database>): () => Promise<readonly SinkTarget[]> {
+export function activeSinkTargets(
+  db: Kysely<Database>,
+  secretOf: (name: string) => string | undefined,
+): () => Promise<readonly SinkTarget[]> {
   return async () => {
     const config = await loadActiveConfig(db)
-    return config === null ? [] : sinkTargets(config.notifications)
+    return config === null ? [] : sinkTargets(config.notifications, secretOf)
   }
 }

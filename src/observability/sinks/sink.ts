@@ -50,19 +50,27 @@ export function sinkId(channel: Channel, type: SinkType, url: string): string {
 }
 
 /** The targets of a config's `notifications`, each with its id. */
-export function sinkTargets(notifications: {
-  alerts: readonly { type: SinkType; url: string; secretEnv?: string | undefined }[]
-  incidents: readonly { type: SinkType; url: string; secretEnv?: string | undefined }[]
-}): SinkTarget[] {
+export function sinkTargets(
+  notifications: Record<Channel, readonly SinkEntry[]>,
+  secretOf: (name: string) => string | undefined = () => undefined,
+): SinkTarget[] {
   return CHANNELS.flatMap((channel) =>
-    notifications[channel].map((entry) => ({
-      id: sinkId(channel, entry.type, entry.url),
-      channel,
-      type: entry.type,
-      url: entry.url,
-      secretEnv: entry.secretEnv,
-    })),
+    notifications[channel].flatMap((entry) => {
+      // a URL given by environment variable never reaches the store, not even in the config text
+      const url = entry.url ?? (entry.urlEnv === undefined ? undefined : secretOf(entry.urlEnv))
+      if (url === undefined) return []
+      const named = entry.url ?? `env:${entry.urlEnv ?? ''}`
+      return [{ id: sinkId(channel, entry.type, named), channel, type: entry.type, url, secretEnv: entry.secretEnv }]
+    }),
   )
+}
+
+/** One sink as keyrotor.yaml declares it. */
+export interface SinkEntry {
+  type: SinkType
+  url?: string | undefined
+  urlEnv?: string | undefined
+  secretEnv?: string | undefined
 }
 
 /** The id of what a notification is about (its alert or incident). */

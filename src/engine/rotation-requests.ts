@@ -1,0 +1,46 @@
+import type { KeyPolicy } from '../config/schema.js'
+import type { ApprovalService } from '../governance/approvals.js'
+import { requireKey } from '../store/keys-repository.js'
+import { createApprovedRuns } from './approved-runs.js'
+import type { EngineDeps } from './engine-deps.js'
+import type { RunRequest, RunRequestResult, RunService } from './rotation-service.js'
+
+/** A rotation under requireApproval waits a working day for its second person at most. */
+const APPROVAL_TTL_MS = 24 * 3_600_000
+
+/**
+ * Where manual and scheduled rotations enter: a key whose policy says `requireApproval` gets a
+ * run that waits in awaiting_approval until an admin or a security person other than the
+ * requester approves it; every other rotation is queued at once.
+ */
+export function createRotationRequests(
+  deps: Pick<EngineDeps, 'db' | 'now'> & {
+    runs: Pick<RunService, 'request'>
+    approvals: Pick<ApprovalService, 'register' | 'request'>
+  },
+) {
+  const approved = createApprovedRuns(deps, {
+    kind: 'rotate',
+    action: 'rotate',
+    requiredRoles: ['admin|security'],
+    ttlMs: APPROVAL_TTL_MS,
+  })
+
+  return {
+    async request(request: RunRequest): Promise<RunRequestResult> {
+      if (request.kind !== 'rotate' || request.awaitApproval === true) return deps.runs.request(request)
+      const key = await requireKey(deps.db, request.keyId)
+      if ((JSON.parse(key.policy) as KeyPolicy).requireApproval !== true) return deps.runs.request(request)
+      return approved.request({
+        keyId: request.keyId,
+        requestedBy: { user: request.actor, role: request.actorRole ?? 'operator' },
+        reason: request.reason ?? `rotation of ${request.keyId} (policy requireApproval)`,
+        idempotencyKey: request.idempotencyKey,
+        attempt: request.attempt,
+        trigger: request.trigger,
+      })
+    },
+  }
+}
+
+export type RotationRequests = ReturnType<typeof createRotationRequests>
