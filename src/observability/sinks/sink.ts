@@ -60,7 +60,15 @@ export function sinkTargets(
       const url = entry.url ?? (entry.urlEnv === undefined ? undefined : secretOf(entry.urlEnv))
       if (url === undefined) return []
       const named = entry.url ?? `env:${entry.urlEnv ?? ''}`
-      return [{ id: sinkId(channel, entry.type, named), channel, type: entry.type, url, secretEnv: entry.secretEnv }]
+      return [
+        {
+          id: sinkId(channel, entry.type, named),
+          channel,
+          type: entry.type,
+          url,
+          secretEnv: entry.secretEnv,
+        },
+      ]
     }),
   )
 }
