@@ -248,7 +248,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     verifyAll: (actor) => verify.verifyAll(actor),
     now: () => new Date(),
   })
-  const runControl = createRunControl({ ...engine, alerts, wake: () => worker.wake() })
+  const runControl = createRunControl({ ...engine, wake: () => worker.wake() })
   const revokes = createRevokeScheduler(engine, runs, { intervalMs: options.revokeIntervalMs ?? 1_000 })
   // config propose → approve → apply; registers the executor of 'config.apply' approvals
   const configChanges = createConfigChanges({ ...engine, approvals, parseOptions: { isProviderAvailable } })

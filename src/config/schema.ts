@@ -135,6 +135,15 @@ export const configSchema = z
       })
       .strict()
       .default({ alerts: [], incidents: [] }),
+    changePolicy: z
+      .object({
+        window: slug
+          .optional()
+          .describe('Approved configuration changes are applied only inside this window.'),
+      })
+      .strict()
+      .optional()
+      .describe('When an approved configuration change may be applied.'),
   })
   .strict()
 

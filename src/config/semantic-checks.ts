@@ -76,6 +76,10 @@ export function semanticProblems(
       }
     })
   })
+  const changeWindow = config.changePolicy?.window
+  if (changeWindow !== undefined && !Object.hasOwn(config.windows, changeWindow)) {
+    problems.push({ path: ['changePolicy', 'window'], message: unknownWindow(changeWindow, config) })
+  }
   return problems
 }
 

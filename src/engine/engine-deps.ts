@@ -15,7 +15,11 @@ export interface EngineDeps {
   transact: Transact
   providers: { get(kind: ProviderKind): KeyProvider }
   dependents: DependentClient
-  alerts: { raise(executor: Kysely<Database>, alert: RaiseAlert): Promise<unknown> }
+  alerts: {
+    raise(executor: Kysely<Database>, alert: RaiseAlert): Promise<unknown>
+    /** Resolves the alerts of a run whose condition cleared (a retried run that succeeded). */
+    resolve?(filter: { runId?: string }, executor?: Kysely<Database>): Promise<unknown>
+  }
   audit: {
     append(
       executor: Executor,

@@ -1,10 +1,9 @@
-import type { Kysely } from 'kysely'
 import { isPastPointOfNoReturn, phasesOf, type Phase } from '../domain/phases.js'
 import { transitionRun, type RunKind, type RunState } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
 import { appendEvents } from '../store/events-repository.js'
 import { findActiveRunForKey, findRun } from '../store/runs-repository.js'
-import type { Database, RunRow, RunUpdate } from '../store/tables.js'
+import type { RunRow, RunUpdate } from '../store/tables.js'
 import { violates } from '../store/unique-violation.js'
 import type { EngineDeps } from './engine-deps.js'
 import { readHalt } from './halt.js'
@@ -12,7 +11,6 @@ import { runEvent } from './journal.js'
 import { terminal } from './run-fields.js'
 
 export type RunControlDeps = Pick<EngineDeps, 'db' | 'audit' | 'now'> & {
-  alerts: { resolve(filter: { runId?: string }, executor?: Kysely<Database>): Promise<unknown> }
   /** Tells the worker a run was queued. */
   wake(): void
 }
@@ -86,7 +84,6 @@ export function createRunControl(deps: RunControlDeps) {
           correlationId: run.correlation_id,
           details: { runId: id, phase, previousFailure: failure },
         })
-        await deps.alerts.resolve({ runId: id }, trx)
       })
     } catch (error) {
       if (!violates(error, 'runs', 'active_key')) throw error

@@ -105,6 +105,8 @@ export function createRunExecutor(deps: EngineDeps) {
           patch = { ...patch, ...terminal('succeeded', now) }
           after.push(event(run, 'run.succeeded', run.phase, `${kind} of ${run.key_id} succeeded`))
           await audit(trx, run, 'run.succeeded')
+          // a retried run that made it: its failure's alerts are cleared with its success
+          await deps.alerts.resolve?.({ runId: run.id }, trx)
         }
       } else {
         // a run resumed after a pause or a wait ('done') stands at the boundary after run.phase too

@@ -1,6 +1,7 @@
 import type { KeyrotorConfig } from '../config/schema.js'
 import type { EngineDeps } from '../engine/engine-deps.js'
 import { enrollKey } from '../engine/key-enrollment.js'
+import { isOpen, nextOpening } from '../domain/windows.js'
 import { KeyrotorError } from '../errors.js'
 import { activeBody, loadProposal, toProposalView } from './config-proposals.js'
 import { assertNoRunsOn, describePlan, planSync, prepareProviders, writeChanges } from './config-sync.js'
@@ -37,6 +38,8 @@ export async function applyProposal(
       `config proposal ${id} was made against version ${row.base_version}, but version ${base.version} is active now; propose it again to review its diff against version ${base.version}`,
     )
   }
+  if (base.body !== '')
+    assertInChangeWindow(deps.parse(base.body, `config version ${base.version}`), deps.now())
   const halt = await db.selectFrom('halt').select('engaged').where('id', '=', 1).executeTakeFirst()
   if (halt?.engaged === 1)
     throw new KeyrotorError('HALTED', 'the global halt is engaged: no config change is applied')
@@ -97,4 +100,17 @@ export async function applyProposal(
     })
   })
   return { ...toProposalView(await loadProposal(db, id)), changes: describePlan(plan) }
+}
+
+/** The ACTIVE config's changePolicy decides when an approved change may be applied. */
+function assertInChangeWindow(active: KeyrotorConfig, now: Date): void {
+  const name = active.changePolicy?.window
+  const window = name === undefined ? undefined : active.windows[name]
+  if (name === undefined || window === undefined || isOpen(window, now)) return
+  const next = nextOpening(window, now)
+  throw new KeyrotorError(
+    'PREFLIGHT_REJECTED',
+    `configuration changes are applied only in window ${name} (cron "${window.cron}", ${window.duration}, ${window.timezone}): next opening ${next === null ? 'never' : next.toISOString()}`,
+    { details: { nextAllowedAt: next?.toISOString() ?? null } },
+  )
 }
