@@ -87,6 +87,34 @@ describe.each(DIALECTS)('a server killed at a crash point and restarted, on %s',
     fixture = service = server = undefined
   })
 
+  /** A store, a server process that kills itself at `point`, and the payments-api dependent. */
+  async function boot(point: string, policy: string) {
+    const dep = await planDependent('payments-api')
+    const yaml = `keys:${keyYaml({ id: 'payments-dek', algorithm: 'aes-256-gcm', dependents: [dep], policy })}`
+    const fx = await createServerFixture(dialect, yaml, secretsOf([dep]))
+    fixture = fx
+    const first = await fx.start({ env: { KEYROTOR_CRASH_POINT: point } })
+    server = first
+    const admin = fx.adminToken
+    const tokenFor = async (user: string, role: string, key?: string) =>
+      (
+        await call<{ token: string }>(first.url, admin, 'POST', '/v1/tokens', {
+          user,
+          role,
+          ...(key === undefined ? {} : { key }),
+        })
+      ).body.token
+    const svc = await startDataKeyService({
+      key: 'payments-dek',
+      keyrotorUrl: first.url,
+      token: await tokenFor(dep.name, 'consumer', 'payments-dek'),
+      secret: dep.secret,
+      port: dep.port,
+    })
+    service = svc
+    return { first, admin, tokenFor, service: svc, fixture: fx }
+  }
+
   it.each([...ROTATE_CRASH_POINTS, ...REVOKE_CRASH_POINTS])(
     'loses, duplicates and revokes nothing at %s',
     async (point) => {
@@ -122,11 +150,7 @@ describe.each(DIALECTS)('a server killed at a crash point and restarted, on %s',
           idempotencyKey: 'crash-test',
         })
       ).body
-      const killed = await Promise.race([
-        exitOf(first.child).then(() => first.child.signalCode),
-        new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000)),
-      ])
-      expect(killed, `the server was not killed at ${point}`).toBe('SIGKILL')
+      await expectKilledAt(first, point)
 
       server = await fixture.start({ port: first.port })
       const kind = revokePath ? 'revoke' : 'rotate'
@@ -175,31 +199,10 @@ describe.each(DIALECTS)('a server killed at a crash point and restarted, on %s',
   it.each(EMERGENCY_CRASH_POINTS)(
     'completes an approved emergency rotation exactly once after a SIGKILL at %s',
     async (point) => {
-      const dep = await planDependent('payments-api')
-      const policy = '{ gracePeriod: 30d, phaseTimeout: 15s }'
-      fixture = await createServerFixture(
-        dialect,
-        `keys:${keyYaml({ id: 'payments-dek', algorithm: 'aes-256-gcm', dependents: [dep], policy })}`,
-        secretsOf([dep]),
+      const { first, admin, tokenFor, service, fixture } = await boot(
+        point,
+        '{ gracePeriod: 30d, phaseTimeout: 15s }',
       )
-      const first = await fixture.start({ env: { KEYROTOR_CRASH_POINT: point } })
-      server = first
-      const admin = fixture.adminToken
-      const tokenFor = async (user: string, role: string, key?: string) =>
-        (
-          await call<{ token: string }>(first.url, admin, 'POST', '/v1/tokens', {
-            user,
-            role,
-            ...(key === undefined ? {} : { key }),
-          })
-        ).body.token
-      service = await startDataKeyService({
-        key: 'payments-dek',
-        keyrotorUrl: first.url,
-        token: await tokenFor(dep.name, 'consumer', 'payments-dek'),
-        secret: dep.secret,
-        port: dep.port,
-      })
       const record = service.encrypt('written under v1')
       const requester = await tokenFor('sam', 'security')
       const approver = await tokenFor('sue', 'security')
@@ -219,11 +222,7 @@ describe.each(DIALECTS)('a server killed at a crash point and restarted, on %s',
         `/v1/approvals/${approvals.find((a) => a.runId === requested.id)?.id}/approve`,
         {},
       )
-      const killed = await Promise.race([
-        exitOf(first.child).then(() => first.child.signalCode),
-        new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000)),
-      ])
-      expect(killed, `the server was not killed at ${point}`).toBe('SIGKILL')
+      await expectKilledAt(first, point)
 
       server = await fixture.start({ port: first.port })
       const run = await waitForTerminal(server.url, admin, 'emergency-rotate')
@@ -271,31 +270,10 @@ describe.each(DIALECTS)('a server killed at a crash point and restarted, on %s',
   it.each(FORWARD_CORRECT_CRASH_POINTS)(
     'finishes the forward correction of a halted key after a SIGKILL at %s',
     async (point) => {
-      const dep = await planDependent('payments-api')
-      const policy = '{ gracePeriod: 1h, phaseTimeout: 2s }'
-      fixture = await createServerFixture(
-        dialect,
-        `keys:${keyYaml({ id: 'payments-dek', algorithm: 'aes-256-gcm', dependents: [dep], policy })}`,
-        secretsOf([dep]),
+      const { first, admin, tokenFor, service, fixture } = await boot(
+        point,
+        '{ gracePeriod: 1h, phaseTimeout: 2s }',
       )
-      const first = await fixture.start({ env: { KEYROTOR_CRASH_POINT: point } })
-      server = first
-      const admin = fixture.adminToken
-      const tokenFor = async (user: string, role: string, key?: string) =>
-        (
-          await call<{ token: string }>(first.url, admin, 'POST', '/v1/tokens', {
-            user,
-            role,
-            ...(key === undefined ? {} : { key }),
-          })
-        ).body.token
-      service = await startDataKeyService({
-        key: 'payments-dek',
-        keyrotorUrl: first.url,
-        token: await tokenFor(dep.name, 'consumer', 'payments-dek'),
-        secret: dep.secret,
-        port: dep.port,
-      })
       const operator = await tokenFor('olga', 'operator')
       const security = await tokenFor('sam', 'security')
 
@@ -320,11 +298,7 @@ describe.each(DIALECTS)('a server killed at a crash point and restarted, on %s',
       ).body
       const approval = approvals.find((a) => a.action === 'forward-correct')
       await call(first.url, security, 'POST', `/v1/approvals/${approval?.id}/approve`, {})
-      const killed = await Promise.race([
-        exitOf(first.child).then(() => first.child.signalCode),
-        new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000)),
-      ])
-      expect(killed, `the server was not killed at ${point}`).toBe('SIGKILL')
+      await expectKilledAt(first, point)
 
       server = await fixture.start({ port: first.port })
       const run = await waitForTerminal(server.url, admin, 'forward-correct')
@@ -360,4 +334,12 @@ async function waitForTerminal(url: string, token: string, kind: string): Promis
     if (Date.now() > until) throw new Error(`no terminal ${kind} run: ${JSON.stringify(runs)}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
+}
+
+async function expectKilledAt(process: ServerProcess, point: string): Promise<void> {
+  const killed = await Promise.race([
+    exitOf(process.child).then(() => process.child.signalCode),
+    new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000)),
+  ])
+  expect(killed, `the server was not killed at ${point}`).toBe('SIGKILL')
 }
