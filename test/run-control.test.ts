@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { startDataKeyService, type DataKeyService } from '../src/demo/sample-services.js'
+import type { DataKeyService } from '../src/demo/sample-services.js'
 import type { RunView } from '../src/engine/views.js'
 import type { Alert } from '../src/observability/alerts.js'
-import { startHarness, waitForRun, type Harness } from './helpers/harness.js'
+import { startDataKeyDependent, startHarness, waitForRun, type Harness } from './helpers/harness.js'
 import { keyYaml, planDependent, secretsOf, type PlannedDependent } from './helpers/sample-dependents.js'
 import { DIALECTS } from './helpers/stores.js'
 
@@ -28,17 +28,7 @@ describe.each(DIALECTS)('retry and cancel on %s', (dialect) => {
   }
 
   async function startService(h: Harness, dep: PlannedDependent): Promise<DataKeyService> {
-    const { token } = (
-      await h.api<{ token: string }>('POST', '/v1/tokens', { user: dep.name, role: 'consumer', key: KEY })
-    ).body
-    const service = await startDataKeyService({
-      key: KEY,
-      keyrotorUrl: h.url,
-      token,
-      secret: dep.secret,
-      port: dep.port,
-      name: dep.name,
-    })
+    const service = await startDataKeyDependent(h, dep, KEY)
     cleanups.push(() => service.close())
     return service
   }

@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { startDataKeyService } from '../src/demo/sample-services.js'
 import type { ProviderVersionState } from '../src/domain/lifecycle.js'
 import type { RunView } from '../src/engine/views.js'
 import type { Alert } from '../src/observability/alerts.js'
 import { runCliProcess } from './helpers/cli.js'
-import { startHarness, waitForRun, type Harness } from './helpers/harness.js'
+import { startDataKeyDependent, startHarness, waitForRun, type Harness } from './helpers/harness.js'
 import { keyYaml, planDependent, secretsOf, type PlannedDependent } from './helpers/sample-dependents.js'
 import { DIALECTS } from './helpers/stores.js'
 
@@ -32,17 +31,7 @@ describe.each(DIALECTS)('verify on %s', (dialect) => {
   }
 
   async function startService(h: Harness, dep: PlannedDependent) {
-    const { token } = (
-      await h.api<{ token: string }>('POST', '/v1/tokens', { user: dep.name, role: 'consumer', key: KEY })
-    ).body
-    const service = await startDataKeyService({
-      key: KEY,
-      keyrotorUrl: h.url,
-      token,
-      secret: dep.secret,
-      port: dep.port,
-      name: dep.name,
-    })
+    const service = await startDataKeyDependent(h, dep, KEY)
     cleanups.push(() => service.close())
     return service
   }

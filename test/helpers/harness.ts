@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
+import { startDataKeyService, type DataKeyService } from '../../src/demo/sample-services.js'
 import { runInit, startKeyrotor, type Keyrotor, type StartOptions } from '../../src/main.js'
 import type { DialectName } from '../../src/store/dialect.js'
 import { TEST_DATABASE_URL } from './stores.js'
@@ -99,4 +100,26 @@ export async function waitForRun<T extends { state: string }>(
 ): Promise<T> {
   const { body } = await h.api<T>('GET', `/v1/runs/${runId}?wait=${Math.ceil(timeoutMs / 1000)}s`)
   return body
+}
+
+/**
+ * A sample data-key service (built on the dependent SDK) for `key`, on the port planned for it in
+ * the server's keyrotor.yaml, with a consumer token bound to the key.
+ */
+export async function startDataKeyDependent(
+  h: Harness,
+  dep: { name: string; port: number; secret: string },
+  key: string,
+): Promise<DataKeyService> {
+  const { token } = (
+    await h.api<{ token: string }>('POST', '/v1/tokens', { user: dep.name, role: 'consumer', key })
+  ).body
+  return startDataKeyService({
+    key,
+    keyrotorUrl: h.url,
+    token,
+    secret: dep.secret,
+    port: dep.port,
+    name: dep.name,
+  })
 }
