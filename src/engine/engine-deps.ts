@@ -5,7 +5,7 @@ import type { KeyProvider } from '../providers/key-provider.js'
 import type { Executor } from '../store/runs-repository.js'
 import type { Database } from '../store/tables.js'
 import type { Transact } from '../store/transactor.js'
-import type { RaiseAlert } from '../observability/alerts.js'
+import type { AlertType, RaiseAlert } from '../observability/alerts.js'
 import type { IncidentOpener } from '../observability/incidents.js'
 
 /** The narrow views of the services the engine uses; main.ts wires the real ones. */
@@ -18,7 +18,10 @@ export interface EngineDeps {
   alerts: {
     raise(executor: Kysely<Database>, alert: RaiseAlert): Promise<unknown>
     /** Resolves the alerts of a run whose condition cleared (a retried run that succeeded). */
-    resolve?(filter: { runId?: string }, executor?: Kysely<Database>): Promise<unknown>
+    resolve?(
+      filter: { runId?: string; types?: readonly AlertType[] },
+      executor?: Kysely<Database>,
+    ): Promise<unknown>
   }
   audit: {
     append(

@@ -15,6 +15,14 @@ import { phaseHandler, phaseSettler } from './phases/index.js'
 import { failRun } from './run-failure.js'
 import { elapsedSeconds, terminal } from './run-fields.js'
 
+/** The alerts a failed run raises; a concurrent_rotation alert names the run but is about another attempt. */
+const FAILURE_ALERTS = [
+  'rotation_failed',
+  'rotation_timeout',
+  'dependency_not_ready',
+  'validation_failed',
+] as const
+
 /** What the journal of one phase collects until its next commit. */
 interface Journal {
   events: NewRunEvent[]
@@ -105,8 +113,8 @@ export function createRunExecutor(deps: EngineDeps) {
           patch = { ...patch, ...terminal('succeeded', now) }
           after.push(event(run, 'run.succeeded', run.phase, `${kind} of ${run.key_id} succeeded`))
           await audit(trx, run, 'run.succeeded')
-          // a retried run that made it: its failure's alerts are cleared with its success
-          await deps.alerts.resolve?.({ runId: run.id }, trx)
+          // a retried run that made it: the alerts of its failure are cleared with its success
+          await deps.alerts.resolve?.({ runId: run.id, types: FAILURE_ALERTS }, trx)
         }
       } else {
         // a run resumed after a pause or a wait ('done') stands at the boundary after run.phase too

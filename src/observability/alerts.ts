@@ -171,7 +171,7 @@ export function createAlertService(deps: AlertServiceDeps) {
 
     /** Resolves every unresolved alert matching all given filters (at least one); returns them. */
     async resolve(
-      filter: { type?: AlertType; key?: string; runId?: string },
+      filter: { type?: AlertType; types?: readonly AlertType[]; key?: string; runId?: string },
       executor: Kysely<Database> = db,
     ): Promise<Alert[]> {
       if (filter.type === undefined && filter.key === undefined && filter.runId === undefined) {
@@ -183,6 +183,7 @@ export function createAlertService(deps: AlertServiceDeps) {
         .set({ state: 'resolved', updated_at: now(), dedup_key: sql<string>`dedup_key || '#' || id` })
         .where('state', '!=', 'resolved')
       if (filter.type !== undefined) query = query.where('type', '=', filter.type)
+      if (filter.types !== undefined) query = query.where('type', 'in', filter.types)
       if (filter.key !== undefined) query = query.where('key_id', '=', filter.key)
       if (filter.runId !== undefined) query = query.where('run_id', '=', filter.runId)
       const alerts = (await query.returningAll().execute()).map(toAlert)
