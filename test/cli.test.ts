@@ -145,7 +145,19 @@ describe('keyrotor init and server as processes', () => {
       const config = join(dataDir, 'keyrotor.yaml')
       writeFileSync(config, `keys:${keyYaml({ id: 'solo-key', algorithm: 'ed25519', dependents: [] })}`)
       const port = await freePort()
-      const server = spawnCli(['server', '--data-dir', dataDir, '--config', config, '--port', String(port)])
+      const server = spawnCli([
+        'server',
+        '--data-dir',
+        dataDir,
+        '--config',
+        config,
+        '--port',
+        String(port),
+        '--lease-ttl',
+        '10s',
+        '--scheduler-concurrency',
+        '2',
+      ])
       await waitForLine(server, /keyrotor started/)
       const keys = await runCliProcess(['keys', 'list', '--json'], {
         KEYROTOR_URL: `http://127.0.0.1:${port}`,
@@ -154,6 +166,11 @@ describe('keyrotor init and server as processes', () => {
       expect(JSON.parse(keys.stdout)).toEqual([
         expect.objectContaining({ id: 'solo-key', algorithm: 'ed25519' }),
       ])
+      const schedule = await runCliProcess(['schedule', '--json'], {
+        KEYROTOR_URL: `http://127.0.0.1:${port}`,
+        KEYROTOR_TOKEN: adminToken,
+      })
+      expect(JSON.parse(schedule.stdout)).toMatchObject({ concurrency: 2 })
       server.kill('SIGTERM')
       expect(await exitOf(server)).toBe(0)
     } finally {

@@ -25,6 +25,10 @@ export interface AppEntry {
     secretOf?: (name: string) => string | undefined
     /** How long a worker holds a run without renewing its lease. */
     leaseMs?: number
+    /** How many scheduled rotations may run at once. */
+    schedulerConcurrency?: number
+    /** A webhook that receives the signed audit checkpoints too. */
+    auditCheckpointUrl?: string | undefined
   }): Promise<void>
   /** The main job: throwaway data dir, demo keys, one rotation end to end, then serves. */
   runDemo(options: { port: number; json: boolean }): Promise<void>

@@ -39,6 +39,15 @@ export function registerServer(program: Command, act: Act): void {
         'how long a worker holds a run without a heartbeat (default 30s)',
       ),
     )
+    .addOption(
+      integerOption(
+        '--scheduler-concurrency <n>',
+        'scheduled rotations running at once (default 4)',
+        1,
+        10_000,
+      ),
+    )
+    .option('--audit-checkpoint-url <url>', 'also POST signed audit checkpoints to this webhook')
     .action(
       act(async ({ ctx, opts }) => {
         const app = await ctx.importApp()
@@ -53,6 +62,10 @@ export function registerServer(program: Command, act: Act): void {
           logLevel: ctx.env.logLevel,
           secretOf: ctx.secretOf,
           ...(typeof opts.leaseTtl === 'number' ? { leaseMs: opts.leaseTtl } : {}),
+          ...(typeof opts.schedulerConcurrency === 'number'
+            ? { schedulerConcurrency: opts.schedulerConcurrency }
+            : {}),
+          auditCheckpointUrl: str(opts, 'auditCheckpointUrl'),
         })
       }),
     )
