@@ -207,6 +207,10 @@ describe.each(DIALECTS)('alert and incident sinks on %s', (dialect) => {
         const seen = bodies<{ type: string }>(receiver.delivered('/hook')).map((a) => a.type)
         expect(new Set(seen)).toEqual(new Set(all))
         expect(receiver.delivered('/pd')).toHaveLength(receiver.delivered('/hook').length)
+        // each sink drains on its own: wait for Slack's copies too before reading them
+        expect(receiver.delivered('/slack/T000/B000/XXXXSECRETPATH')).toHaveLength(
+          receiver.delivered('/hook').length,
+        )
         expect(receiver.delivered('/incidents')).toHaveLength(2)
       },
       { timeout: 15_000, interval: 25 },
