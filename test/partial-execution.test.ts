@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { startDataKeyService } from '../src/demo/sample-services.js'
 import type { RunView } from '../src/engine/views.js'
-import { startHarness, waitForRun, type Harness } from './helpers/harness.js'
+import { startDataKeyDependent, startHarness, waitForRun, type Harness } from './helpers/harness.js'
 import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.js'
 import { DIALECTS } from './helpers/stores.js'
 
@@ -32,20 +31,7 @@ describe.each(DIALECTS)('partial execution and its recovery on %s', (dialect) =>
     const config = `keys:${keyYaml({ id: 'payments-dek', algorithm: 'aes-256-gcm', dependents: [dep], policy: '{ gracePeriod: 1h, phaseTimeout: 1s }' })}${keyYaml({ id: 'other-dek', algorithm: 'aes-256-gcm', dependents: [] })}`
     const h = await startHarness(dialect, config, { secrets: secretsOf([dep]) })
     cleanups.push(() => h.stop())
-    const token = (
-      await h.api<{ token: string }>('POST', '/v1/tokens', {
-        user: dep.name,
-        role: 'consumer',
-        key: 'payments-dek',
-      })
-    ).body.token
-    const service = await startDataKeyService({
-      key: 'payments-dek',
-      keyrotorUrl: h.url,
-      token,
-      secret: dep.secret,
-      port: dep.port,
-    })
+    const service = await startDataKeyDependent(h, dep, 'payments-dek')
     cleanups.push(() => service.close())
     const operator = await person(h, 'olga', 'operator')
     const securityA = await person(h, 'sam', 'security')

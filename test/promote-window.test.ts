@@ -1,7 +1,6 @@
 import { describe, it } from 'vitest'
-import { startDataKeyService } from '../src/demo/sample-services.js'
 import type { KeyView, RunView } from '../src/engine/views.js'
-import { startHarness, waitForRun, type Harness } from './helpers/harness.js'
+import { startDataKeyDependent, startHarness, waitForRun, type Harness } from './helpers/harness.js'
 import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.js'
 import { DIALECTS } from './helpers/stores.js'
 
@@ -49,21 +48,7 @@ windows:
   minutely: { cron: "* * * * *", duration: ${seconds}s, timezone: UTC }`
       const h = await startHarness(dialect, config, { secrets: secretsOf([dep]) })
       try {
-        const token = (
-          await h.api<{ token: string }>('POST', '/v1/tokens', {
-            user: dep.name,
-            role: 'consumer',
-            key: 'payments-dek',
-          })
-        ).body.token
-        const service = await startDataKeyService({
-          key: 'payments-dek',
-          keyrotorUrl: h.url,
-          token,
-          secret: dep.secret,
-          port: dep.port,
-          name: dep.name,
-        })
+        const service = await startDataKeyDependent(h, dep, 'payments-dek')
         try {
           // the service refuses to stage the new version until the window has closed
           const handle = service.dependent.handleNotice.bind(service.dependent)

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { startDataKeyService } from '../src/demo/sample-services.js'
 import type { KeyView, RunView } from '../src/engine/views.js'
-import { startHarness, waitForRun, type Harness } from './helpers/harness.js'
+import { startDataKeyDependent, startHarness, waitForRun, type Harness } from './helpers/harness.js'
 import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.js'
 import { DIALECTS } from './helpers/stores.js'
 
@@ -25,21 +24,7 @@ describe.each(DIALECTS)('a rotation end to end on %s', (dialect) => {
   }
 
   async function startService(h: Harness, dep: Awaited<ReturnType<typeof planDependent>>) {
-    const token = (
-      await h.api<{ token: string }>('POST', '/v1/tokens', {
-        user: dep.name,
-        role: 'consumer',
-        key: 'payments-dek',
-      })
-    ).body.token
-    const service = await startDataKeyService({
-      key: 'payments-dek',
-      keyrotorUrl: h.url,
-      token,
-      secret: dep.secret,
-      port: dep.port,
-      name: dep.name,
-    })
+    const service = await startDataKeyDependent(h, dep, 'payments-dek')
     cleanups.push(() => service.close())
     return service
   }
