@@ -190,9 +190,15 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   metrics.collectFrom({
     keyAges: () => readKeyAges(db),
     notificationsPending: () => outbox.pendingCount(),
+    sinks: activeSinkTargets(db, secretOf),
     onError: (error) => logger.warn({ err: error }, 'could not compute gauges from the store'),
   })
-  const alerts = createAlertService({ db, onChange: (n) => metrics.setAlertsOpen(n), outbox })
+  const alerts = createAlertService({
+    db,
+    onChange: (n) => metrics.setAlertsOpen(n),
+    onRaised: (type) => metrics.alertRaised(type),
+    outbox,
+  })
   const incidents = createIncidentService({ db, outbox })
   const approvals = createApprovalService({ db, audit, now: () => new Date() })
   const providers = createProviderRegistry({ db, masterKey, transact: store.transact })

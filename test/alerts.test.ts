@@ -146,6 +146,9 @@ describe('metrics', () => {
     expect(text).toContain('keyrotor_phase_duration_seconds_count{phase="promote"} 1')
     expect(text).toContain('keyrotor_alerts_open 2')
     expect(text).toContain('keyrotor_halt_engaged 1')
-    expect(await createMetrics({ defaultMetrics: false }).render()).not.toContain('outcome="succeeded"')
+    // another registry is untouched by these: its series are there, at 0
+    expect(await createMetrics({ defaultMetrics: false }).render()).toContain(
+      'keyrotor_runs_total{kind="rotate",outcome="succeeded"} 0',
+    )
   })
 })

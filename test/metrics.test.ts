@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { parse } from 'yaml'
@@ -121,5 +122,97 @@ describe.each(DIALECTS)('metrics on %s', (dialect) => {
     const used = new Set(exprs.flatMap((e) => [...e.matchAll(/keyrotor_[a-z_]+/g)].map((m) => m[0])))
     expect(used.size).toBeGreaterThanOrEqual(8)
     for (const name of used) expect(exposed).toContain(name.replace(/_(bucket|sum|count)$/, ''))
+  })
+})
+
+const PROMTOOL = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((p) => existsSync(p))
+if (PROMTOOL === undefined) {
+  if (process.env.CI === 'true')
+    throw new Error('CI=true but promtool (Debian package prometheus) is missing')
+  console.warn(
+    'NOTICE: promtool is not installed (apt-get install prometheus); the promtool suite is skipped',
+  )
+}
+const RULE_TESTS = 'docs/prometheus/keyrotor-rules.test.yml'
+
+/** `name{labels}` of every input series of the rule tests, less the labels a scrape adds. */
+function ruleTestSeries(): { name: string; labels: string }[] {
+  const file = parse(readFileSync(RULE_TESTS, 'utf8')) as { tests: { input_series: { series: string }[] }[] }
+  return file.tests.flatMap((t) =>
+    t.input_series.map(({ series }) => {
+      const [, name = '', inner = ''] = /^([a-z_]+)\{(.*)\}$/.exec(series) ?? []
+      const labels = inner
+        .split(',')
+        .filter((l) => !/^(job|instance)=/.test(l))
+        .join(',')
+      return { name, labels: labels === '' ? '' : `{${labels}}` }
+    }),
+  )
+}
+
+describe.runIf(PROMTOOL !== undefined)('metrics read by Prometheus’s own tools', () => {
+  let h: Harness | undefined
+  let dep: Awaited<ReturnType<typeof startDependent>> | undefined
+  afterEach(async () => {
+    await h?.stop()
+    await dep?.close()
+  })
+
+  it('exposes every rule-tested series from the first scrape, passes promtool check metrics and test rules, and fills every dashboard metric after one rotation', async () => {
+    dep = await startDependent('payments-dek')
+    const hook = createServer((_req, res) => res.writeHead(204).end())
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve))
+    const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`
+    h = await startHarness(
+      'sqlite',
+      `keys:${key('payments-dek', '{ gracePeriod: 1h, phaseTimeout: 3s, rotationPeriod: 90d }', dep.yaml)}
+notifications:
+  alerts:
+    - { type: webhook, url: "${hookUrl}" }`,
+    )
+    try {
+      // before anything happened: the counters the rules watch are there, at 0
+      const first = await scrape(h)
+      for (const { name, labels } of ruleTestSeries()) {
+        const value = sample(first, name, labels)
+        expect(value, `${name}${labels}`).toBeDefined()
+        if (name.endsWith('_total')) expect(value, `${name}${labels}`).toBe(0)
+      }
+      for (const type of ['partial_execution', 'rotation_failed'])
+        expect(sample(first, 'keyrotor_alerts_raised_total', `{type="${type}"}`)).toBe(0)
+      expect(
+        sample(first, 'keyrotor_notifications_total', '{channel="alerts",sink="webhook",outcome="failed"}'),
+      ).toBe(0)
+
+      const run = await waitForRun<RunView>(
+        h,
+        (await h.api<RunView>('POST', '/v1/keys/payments-dek/rotations', {})).body.id,
+      )
+      expect(run.state).toBe('succeeded')
+      const after = await scrape(h)
+      const check = spawnSync(PROMTOOL as string, ['check', 'metrics'], { input: after, encoding: 'utf8' })
+      expect(check.stdout + check.stderr).toBe('')
+      expect(check.status).toBe(0)
+
+      const dashboard = JSON.parse(readFileSync('docs/grafana/keyrotor-dashboard.json', 'utf8')) as {
+        panels: { targets?: { expr: string }[] }[]
+      }
+      const used = new Set(
+        dashboard.panels
+          .flatMap((p) => (p.targets ?? []).map((t) => t.expr))
+          .flatMap((e) => [...e.matchAll(/keyrotor_[a-z_]+/g)].map((m) => m[0])),
+      )
+      for (const name of used) {
+        expect(
+          after.split('\n').some((l) => l.startsWith(name)),
+          `samples of ${name}`,
+        ).toBe(true)
+      }
+    } finally {
+      hook.close()
+    }
+    const rules = spawnSync(PROMTOOL as string, ['test', 'rules', RULE_TESTS], { encoding: 'utf8' })
+    expect(rules.stdout, rules.stderr).toContain('SUCCESS')
+    expect(rules.status).toBe(0)
   })
 })

@@ -1,3 +1,4 @@
+import { EventSource } from 'eventsource'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startDataKeyService } from '../src/demo/sample-services.js'
 import type { RunView } from '../src/engine/views.js'
@@ -144,8 +145,15 @@ describe.each(DIALECTS)('run events as Server-Sent Events on %s', (dialect) => {
       (await h.api<RunView>('POST', `/v1/keys/${KEY}/rotations`, {})).body.id,
     )
     const count = (await journal(h, done.id)).length
-    const { messages } = await readStream(h, done.id, { 'last-event-id': '2147483647' })
-    expect(messages.map((m) => m.event)).toEqual(['end'])
+    // a reconnect past the last event of a finished run: nothing more will come, stop reconnecting
+    const reconnect = await fetch(`${h.url}/v1/runs/${done.id}/events`, {
+      headers: {
+        authorization: `Bearer ${h.adminToken}`,
+        accept: 'text/event-stream',
+        'last-event-id': '2147483647',
+      },
+    })
+    expect(reconnect.status).toBe(204)
     expect((await readStream(h, done.id)).messages).toHaveLength(count + 1)
     const bad = await fetch(`${h.url}/v1/runs/${done.id}/events`, {
       headers: { authorization: `Bearer ${h.adminToken}`, accept: 'text/event-stream', 'last-event-id': 'x' },
@@ -153,6 +161,41 @@ describe.each(DIALECTS)('run events as Server-Sent Events on %s', (dialect) => {
     expect(bad.status).toBe(400)
     const tooLarge = await h.api('GET', `/v1/runs/${done.id}/events?after=${2 ** 40}`)
     expect(tooLarge.status).toBe(400)
+  })
+
+  it('stops a real EventSource that never closes after the end of a finished run (204, no reconnect loop)', async () => {
+    const h = await setup()
+    const done = await waitForRun<RunView>(
+      h,
+      (await h.api<RunView>('POST', `/v1/keys/${KEY}/rotations`, {})).body.id,
+    )
+    const count = (await journal(h, done.id)).length
+    let requests = 0
+    const source = new EventSource(`${h.url}/v1/runs/${done.id}/events`, {
+      fetch: (input, init) => {
+        requests += 1
+        return fetch(input, {
+          ...init,
+          headers: { ...init.headers, authorization: `Bearer ${h.adminToken}` },
+        })
+      },
+    })
+    let received = 0
+    source.addEventListener('phase.completed', () => (received += 1))
+    const ended = new Promise<void>((resolve) => source.addEventListener('end', () => resolve()))
+    const stopped = new Promise<void>((resolve) => {
+      source.onerror = () => {
+        if (source.readyState === EventSource.CLOSED) resolve()
+      }
+    })
+    await ended
+    // the client does not close on `end`: the server's answer to its reconnect must stop it
+    await stopped
+    expect(source.readyState).toBe(EventSource.CLOSED)
+    expect(received).toBeGreaterThan(0)
+    expect(received).toBeLessThan(count)
+    expect(requests).toBe(2)
+    source.close()
   })
 
   it('lets the server stop while a stream on an unfinished run is open', async () => {

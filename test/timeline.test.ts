@@ -113,6 +113,10 @@ describe.each(DIALECTS)('timeline reconstruction on %s', (dialect) => {
     expect(events).toContainEqual(
       expect.objectContaining({ source: 'log', type: 'log.error', runId: run.id, phase: 'distribute' }),
     )
+    // the engine's own log lines are the engine's doing, not the requester's (docs/timeline.md)
+    const engineLines = events.filter((e) => e.source === 'log' && e.runId === run.id)
+    expect(engineLines.length).toBeGreaterThan(0)
+    for (const line of engineLines) expect(line.actor).toBe('keyrotor')
     expect(body.nextSteps.join(' ')).not.toMatch(/retry/)
 
     expect(markdownWhileFailed).toContain(`# Timeline ${run.correlationId}`)
@@ -134,7 +138,13 @@ describe.each(DIALECTS)('timeline reconstruction on %s', (dialect) => {
       expect.arrayContaining([expect.stringMatching(/^run failed/), 'run succeeded']),
     )
     for (const line of engine) {
-      expect(line).toMatchObject({ correlationId: run.correlationId, runId: run.id, key: KEY })
+      expect(line).toMatchObject({
+        correlationId: run.correlationId,
+        runId: run.id,
+        key: KEY,
+        actor: 'keyrotor',
+        requestedBy: 'admin',
+      })
       expect(line.time).toMatch(ISO_UTC)
     }
     expect(engine.find((l) => l.level === 'error')).toMatchObject({ phase: 'distribute' })

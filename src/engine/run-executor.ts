@@ -240,7 +240,16 @@ export function createRunExecutor(deps: EngineDeps) {
 
 export type RunExecutor = ReturnType<typeof createRunExecutor>
 
-/** The fields every engine log line about a run carries, so a log search finds its whole story. */
+/**
+ * The fields every engine log line about a run carries, so a log search finds its whole story. The
+ * engine is the actor of its own lines (docs/timeline.md); the requester stays on the run.
+ */
 export function logFields(run: RunRow): Record<string, unknown> {
-  return { correlationId: run.correlation_id, runId: run.id, key: run.key_id, actor: run.requested_by }
+  return {
+    correlationId: run.correlation_id,
+    runId: run.id,
+    key: run.key_id,
+    actor: ENGINE_ACTOR,
+    requestedBy: run.requested_by,
+  }
 }

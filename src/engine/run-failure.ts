@@ -41,7 +41,7 @@ export async function failRun(
     failure_message: message,
   }
   const ids = { runId: run.id, key: run.key_id, correlationId: run.correlation_id }
-  const logged = { ...ids, actor: run.requested_by }
+  const logged = { ...ids, actor: ENGINE_ACTOR, requestedBy: run.requested_by }
   await deps.transact(async (trx) => {
     await updateRunFenced(trx, run.id, run.fencing_token, patch)
     await appendEvents(trx, [

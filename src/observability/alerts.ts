@@ -69,6 +69,8 @@ export interface AlertServiceDeps {
   now?: () => Date
   /** Told the number of open alerts after every change (the metrics gauge listens). */
   onChange?: (openCount: number) => void
+  /** Told each alert raised or repeated (the metrics counter listens). */
+  onRaised?: (type: AlertType) => void
   sinks?: readonly AlertSink[]
   /**
    * Deliveries to the configured sinks, recorded in the same transaction as the change: they
@@ -144,6 +146,7 @@ export function createAlertService(deps: AlertServiceDeps) {
         .executeTakeFirstOrThrow()
       const alert = toAlert(row)
       await changed(executor, [alert], alert.count === 1 ? 'raised' : 'repeated')
+      deps.onRaised?.(alert.type)
       return alert
     },
 

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Phase } from '../domain/phases.js'
-import type { RunKind, RunState } from '../domain/runs.js'
+import { RUN_KINDS, RUN_STATES, isTerminal, type RunKind, type RunState } from '../domain/runs.js'
+import { ALERT_TYPES, type AlertType } from './alerts.js'
 import { pastRotationPeriod, type KeyAge } from './key-ages.js'
 
 /** The Prometheus metrics of one keyrotor process; names are fixed by CONTRACT.md. */
@@ -10,6 +11,8 @@ export interface Metrics {
   /** A phase finished (either way) after `seconds`. */
   phaseFinished(phase: Phase, seconds: number): void
   setAlertsOpen(count: number): void
+  /** An alert was raised or repeated (its `count` went up). */
+  alertRaised(type: AlertType): void
   setHaltEngaged(engaged: boolean): void
   /** One delivery attempt of the notification outbox ended so. */
   notificationAttempt(channel: string, sinkType: string, outcome: 'delivered' | 'retry' | 'failed'): void
@@ -31,6 +34,8 @@ export interface Metrics {
 export interface StoreGaugeSource {
   keyAges(): Promise<readonly KeyAge[]>
   notificationsPending(): Promise<number>
+  /** The configured sinks, so that their delivery counters exist (at 0) before any delivery. */
+  sinks?(): Promise<readonly { channel: string; type: string }[]>
   onError?(error: unknown): void
 }
 
@@ -47,7 +52,17 @@ const PHASE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600, 18
 /** Its own registry, never prom-client's global one: several apps in one test process stay apart. */
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry()
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry })
+  if (options.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry })
+    // prom-client names these gauges `_total`, which Prometheus reserves for counters (promtool
+    // check metrics fails on them); `nodejs_active_handles` etc. by type carry the same figures.
+    for (const name of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ])
+      registry.removeSingleMetric(name)
+  }
 
   const runs = new Counter({
     name: 'keyrotor_runs_total',
@@ -55,6 +70,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['kind', 'outcome'] as const,
     registers: [registry],
   })
+  // Every series exists from the first scrape at 0: `increase()` and `rate()` cannot see the first
+  // event of a series that appears at 1, so a first-ever partial execution would never alert.
+  for (const kind of RUN_KINDS)
+    for (const outcome of RUN_STATES.filter(isTerminal)) runs.inc({ kind, outcome }, 0)
   const runDuration = new Histogram({
     name: 'keyrotor_run_duration_seconds',
     help: 'Time from a run being created to reaching a terminal state.',
@@ -85,6 +104,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['channel', 'sink', 'outcome'] as const,
     registers: [registry],
   })
+  const alertsRaised = new Counter({
+    name: 'keyrotor_alerts_raised_total',
+    help: 'Alerts raised or repeated, by alert type.',
+    labelNames: ['type'] as const,
+    registers: [registry],
+  })
+  for (const type of ALERT_TYPES) alertsRaised.inc({ type }, 0)
+  const NOTIFICATION_OUTCOMES = ['delivered', 'retry', 'failed'] as const
   let source: StoreGaugeSource | undefined
   // one read of the store per scrape (started by render), shared by the two gauges that
   // prom-client collects in parallel
@@ -144,6 +171,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     setAlertsOpen(count) {
       alertsOpen.set(count)
     },
+    alertRaised(type) {
+      alertsRaised.inc({ type })
+    },
     setHaltEngaged(engaged) {
       haltEngaged.set(engaged ? 1 : 0)
     },
@@ -154,6 +184,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       source = from
     },
     async render() {
+      const sinks = await source?.sinks?.().catch((error: unknown) => void source?.onError?.(error))
+      for (const sink of sinks ?? [])
+        for (const outcome of NOTIFICATION_OUTCOMES)
+          notifications.inc({ channel: sink.channel, sink: sink.type, outcome }, 0)
       scrapeAges = freshAges()
       try {
         return await registry.metrics()

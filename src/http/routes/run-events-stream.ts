@@ -21,7 +21,8 @@ export function wantsEventStream(request: FastifyRequest): boolean {
 /**
  * Server-Sent Events of one run's journal. Each open stream polls the store: simple, and it sees
  * the events of a run that another instance executes, which an in-process notifier would not.
- * The stream ends with `event: end` once the run is terminal and every event before that was sent.
+ * The stream ends with `event: end` once the run is terminal and every event before that was sent;
+ * a reconnect after that is answered 204 No Content, which tells an EventSource to stop.
  */
 export function createRunEventStreams(db: Kysely<Database>, options: RunEventStreamOptions = {}) {
   const pollMs = options.pollMs ?? 150
@@ -29,6 +30,9 @@ export function createRunEventStreams(db: Kysely<Database>, options: RunEventStr
   const open = new Set<() => void>()
 
   async function stream(request: FastifyRequest, reply: FastifyReply, runId: string, after: number) {
+    // A reconnect after `event: end` (an EventSource that was not closed) would otherwise get the
+    // `end` again and reconnect every second for ever; 204 is the standard "stop reconnecting".
+    if (after > 0 && (await finishedAndAllSent(runId, after))) return reply.code(204).send()
     reply.hijack()
     const res = reply.raw
     const given = Object.entries(reply.getHeaders()).filter(([, value]) => value !== undefined)
@@ -91,6 +95,12 @@ export function createRunEventStreams(db: Kysely<Database>, options: RunEventStr
       res.off('close', stop)
       res.end()
     }
+  }
+
+  async function finishedAndAllSent(runId: string, after: number): Promise<boolean> {
+    const run = await findRun(db, runId)
+    if (run !== undefined && !isTerminal(run.state as RunState)) return false
+    return (await listRunEvents(db, runId, after)).length === 0
   }
 
   return {
