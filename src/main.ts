@@ -61,6 +61,7 @@ import { isPostgresUrl, migrate, openStore, type Store } from './store/database.
 import { lockDataDir } from './store/data-dir-lock.js'
 import { expireLeases } from './store/runs-repository.js'
 import { runDemoWith, type DemoOptions } from './demo/demo.js'
+import { runSandboxWith, type SandboxOptions } from './drills/sandbox.js'
 
 export interface StartOptions {
   dataDir: string
@@ -245,7 +246,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     alerts,
     incidents,
     approvals,
-    verifyAll: (actor) => verify.verifyAll(actor),
+    verifyAll: (actor, purpose) => verify.verifyAll(actor, purpose),
     now: () => new Date(),
   })
   const runControl = createRunControl({ ...engine, wake: () => worker.wake() })
@@ -386,6 +387,11 @@ export async function runServer(options: StartOptions): Promise<void> {
 /** `keyrotor demo`: a throwaway keyrotor with sample dependents and one rotation, shown phase by phase. */
 export async function runDemo(options: DemoOptions): Promise<void> {
   await runDemoWith(startKeyrotor, runInit, options)
+}
+
+/** `keyrotor drill start`'s background process: a sandbox with one injected fault. */
+export async function runDrillSandbox(options: SandboxOptions): Promise<void> {
+  await runSandboxWith(startKeyrotor, runInit, options)
 }
 
 /** Fault tests name one crash point; reaching it kills this process as abruptly as a power cut. */

@@ -3,6 +3,7 @@ import { registerAlerts } from './alerts.js'
 import { registerApprovals } from './approvals.js'
 import { registerAudit } from './audit.js'
 import { registerConfig } from './config.js'
+import { registerDrill } from './drill.js'
 import { EXIT } from './exit-codes.js'
 import { registerHalt } from './halt.js'
 import { registerIncidents } from './incidents.js'
@@ -43,6 +44,7 @@ export function createProgram(ctx: CliContext, result: { code: number }): Comman
   registerIncidents(program, act)
   registerConfig(program, act)
   registerAudit(program, act)
+  registerDrill(program, act)
   return program
 }
 
