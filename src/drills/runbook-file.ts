@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml'
  * is `sh` (or `sh drill`, for a step only a drill has) holds commands exactly as typed, one per
  * line; `# as ROLE` says who types the lines after it, `# expect exit N` that the next command is
  * meant to exit N, `# rerun while exit N` that it is rerun (as a scheduler would) until it does
- * not; every other block is example output, never run.
+ * not, `# rerun while empty` that it is rerun until the list it prints is not empty; every other block is example output, never run.
  */
 export interface RunbookFile {
   title: string
@@ -22,6 +22,8 @@ export interface RunbookCommand {
   role: string
   expectExit: number
   rerunWhileExit: number | null
+  /** Rerun while it prints an empty list: a person watching for something to appear. */
+  rerunWhileEmpty: boolean
   drillOnly: boolean
 }
 
@@ -41,6 +43,7 @@ export function parseRunbook(text: string): RunbookFile {
   let inOther = false
   let expectExit = 0
   let rerunWhileExit: number | null = null
+  let rerunWhileEmpty = false
   for (let i = bodyStart; i < lines.length; i++) {
     const line = (lines[i] ?? '').trim()
     const fence = FENCE.exec(line)
@@ -57,6 +60,10 @@ export function parseRunbook(text: string): RunbookFile {
       continue
     }
     if (block === null || line === '') continue
+    if (/^#\s*rerun while empty\s*$/.test(line)) {
+      rerunWhileEmpty = true
+      continue
+    }
     const directive = /^#\s*(as|expect exit|rerun while exit)\s+(\S+)\s*$/.exec(line)
     if (directive !== null) {
       const [, name, value] = directive
@@ -72,10 +79,12 @@ export function parseRunbook(text: string): RunbookFile {
       role: block.role,
       expectExit,
       rerunWhileExit,
+      rerunWhileEmpty,
       drillOnly: block.drillOnly,
     })
     expectExit = 0
     rerunWhileExit = null
+    rerunWhileEmpty = false
   }
   return {
     title,
