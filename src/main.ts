@@ -55,6 +55,8 @@ import { createLogBuffer, readLogFile } from './observability/log-buffer.js'
 import { createTimelineService } from './observability/timeline.js'
 import { timelineRoutes } from './http/routes/timeline.js'
 import { createMetrics } from './observability/metrics.js'
+import { registerRunbooksOverdue } from './observability/runbook-gauge.js'
+import { packagedRunbooksDir, reviewRunbooks } from './governance/runbook-review.js'
 import { createMasterKey, loadMasterKey } from './providers/local/master-key.js'
 import { createProviderRegistry, isProviderAvailable } from './providers/registry.js'
 import { isPostgresUrl, migrate, openStore, type Store } from './store/database.js'
@@ -101,6 +103,10 @@ export interface StartOptions {
   listen?: boolean | undefined
   /** Told each phase's duration as the engine records it in the metrics (the benchmark's timer). */
   phaseTimer?: ((phase: string, seconds: number) => void) | undefined
+  /** Runbooks whose review dates `keyrotor_runbooks_overdue` counts (default: this package's docs/runbooks). */
+  runbooksDir?: string | undefined
+  /** How old a runbook's `reviewed:` date may be (default 90 days). */
+  runbookReviewPeriodMs?: number | undefined
   /** Alert and incident delivery timings (tests shorten them); defaults in delivery-outbox.ts. */
   notifications?: OutboxTimings | undefined
 }
@@ -193,6 +199,18 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     notificationsPending: () => outbox.pendingCount(),
     onError: (error) => logger.warn({ err: error }, 'could not compute gauges from the store'),
   })
+  const runbooksDir = options.runbooksDir ?? packagedRunbooksDir()
+  registerRunbooksOverdue(
+    metrics.registry,
+    () =>
+      runbooksDir === undefined
+        ? 0
+        : reviewRunbooks(runbooksDir, {
+            now: new Date(),
+            reviewPeriodMs: options.runbookReviewPeriodMs,
+          }).filter((r) => r.overdue).length,
+    (error) => logger.warn({ err: error, runbooksDir }, 'could not read the runbooks for their review dates'),
+  )
   const alerts = createAlertService({ db, onChange: (n) => metrics.setAlertsOpen(n), outbox })
   const incidents = createIncidentService({ db, outbox })
   const approvals = createApprovalService({ db, audit, now: () => new Date() })

@@ -30,6 +30,9 @@ export interface AppEntry {
     schedulerConcurrency?: number
     /** A webhook that receives the signed audit checkpoints too. */
     auditCheckpointUrl?: string | undefined
+    /** Runbooks whose review dates the overdue metric counts, and their review period. */
+    runbooksDir?: string | undefined
+    runbookReviewPeriodMs?: number
   }): Promise<void>
   /** A drill's sandbox: serves until SIGTERM (`drill start` runs it detached). */
   runDrillSandbox(options: { scenario: ScenarioName; dir: string; port: number }): Promise<void>

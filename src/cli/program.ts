@@ -10,6 +10,7 @@ import { registerIncidents } from './incidents.js'
 import { registerKeys } from './keys.js'
 import { createOutput } from './output.js'
 import { registerRotate } from './rotate.js'
+import { registerRunbooks } from './runbooks.js'
 import { registerRuns } from './runs.js'
 import { registerSchedule } from './schedule.js'
 import { registerServer } from './server.js'
@@ -45,6 +46,7 @@ export function createProgram(ctx: CliContext, result: { code: number }): Comman
   registerConfig(program, act)
   registerAudit(program, act)
   registerDrill(program, act)
+  registerRunbooks(program, act)
   return program
 }
 

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { parseRunbook, splitCommand, type RunbookCommand } from '../../src/drills/runbook-file.js'
+import { parseRunbook, splitCommand, type RunbookCommand } from '../../src/governance/runbook-file.js'
 import { CLI, type CliResult } from './cli.js'
 
 /** The built CLI run in `cwd`, as a person at a shell prompt there would run it. */
