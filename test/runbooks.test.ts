@@ -2,11 +2,13 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CATALOG, SCENARIOS } from '../src/drills/catalog.js'
+import { CATALOG, SCENARIOS, type ScenarioName } from '../src/drills/catalog.js'
+import { isAlive } from '../src/drills/sandbox-state.js'
 import type { DrillReport } from '../src/drills/scoring/facts.js'
 import { followRunbook, keyrotorIn } from './helpers/runbook-runner.js'
 
 interface Started {
+  pid: number
   url: string
   tokens: Record<string, string>
   runbooks: string[]
@@ -73,8 +75,8 @@ describe('runbooks, followed literally, recover their drills', () => {
     expect(report.steps.find((s) => s.step === 'retry the run forward')?.status).toBe('missing')
   }, 60_000)
 
-  it('refuses an unknown scenario and a second sandbox in the same dir with exit 2', async () => {
-    await startDrill('emergency')
+  it('refuses an unknown scenario and a second sandbox in the same dir with exit 2; stop ends it', async () => {
+    const { pid } = await startDrill('emergency')
     const unknown = await keyrotorIn(cwd, ['drill', 'start', 'meltdown'])
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toContain(SCENARIOS.join(', '))
@@ -82,8 +84,37 @@ describe('runbooks, followed literally, recover their drills', () => {
     expect(again.code).toBe(2)
     expect(again.stderr).toMatch(/already running/)
     expect(existsSync(join(cwd, '.keyrotor-drill', 'sandbox.json'))).toBe(true)
-    await keyrotorIn(cwd, ['drill', 'stop'])
+    expect((await keyrotorIn(cwd, ['drill', 'stop'])).code).toBe(0)
+    expect(isAlive(pid)).toBe(false)
+    expect(readdirSync(cwd)).toEqual([])
     const none = await keyrotorIn(cwd, ['drill', 'check'])
     expect(none.code).toBe(2)
   }, 60_000)
+
+  it('covers every playbook section with a dated runbook whose drill exists', async () => {
+    cwd = mkdtempSync(join(tmpdir(), 'keyrotor-drill-'))
+    const listed = await keyrotorIn(process.cwd(), ['runbooks', '--json'])
+    expect(listed.code, listed.stderr).toBe(0)
+    const runbooks = JSON.parse(listed.stdout) as {
+      file: string
+      scenario: string
+      reviewed: string | null
+    }[]
+    expect(runbooks.map((r) => r.file).sort()).toEqual([
+      'access.md',
+      'change-management.md',
+      'emergency-rotation.md',
+      'failure-response.md',
+      'halt-release.md',
+      'incident-response.md',
+      'monitoring-and-alerting.md',
+      'partial-execution.md',
+      'post-rotation-validation.md',
+      'routine-rotation.md',
+    ])
+    for (const r of runbooks) {
+      expect(r.reviewed, r.file).toMatch(/^\d{4}-\d{2}-\d{2}$/)
+      expect(CATALOG[r.scenario as ScenarioName]?.runbooks, r.file).toContain(`docs/runbooks/${r.file}`)
+    }
+  }, 30_000)
 })
