@@ -53,6 +53,7 @@ export function renderReport(report: DrillReport): string[] {
     ...(report.lessons.length === 0 ? [] : ['lessons:', ...report.lessons.map((l) => `  - ${l}`)]),
     `consistent (verify --all): ${report.consistent ? 'yes' : 'NO'}`,
     ...report.inconsistencies.map((m) => `  - ${m}`),
+    ...(report.unmet.length === 0 ? [] : ['still to do:', ...report.unmet.map((m) => `  - ${m}`)]),
     report.timeToRecoverySeconds === null
       ? 'time to recovery: not recovered yet'
       : `time to recovery: ${report.timeToRecoverySeconds.toFixed(1)} s (from ${report.faultAt})`,

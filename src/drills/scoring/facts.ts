@@ -60,7 +60,10 @@ export interface DrillReport {
   /** Mistakes the system refused, and what they teach. */
   lessons: string[]
   consistent: boolean
+  /** What `verify --all` found wrong. */
   inconsistencies: string[]
+  /** What the scenario still needs besides its steps (the halt released, the alert resolved). */
+  unmet: string[]
   faultAt: string
   recoveredAt: string | null
   timeToRecoverySeconds: number | null
@@ -135,7 +138,8 @@ export function score(scenario: ScenarioName, scorer: Scorer, facts: DrillFacts)
     steps,
     lessons,
     consistent,
-    inconsistencies: [...facts.consistency.mismatches, ...unmet],
+    inconsistencies: facts.consistency.mismatches,
+    unmet,
     faultAt,
     recoveredAt,
     timeToRecoverySeconds:

@@ -101,7 +101,7 @@ describe('drill scoring of a partial execution', () => {
 
   it('is not recovered while the halt is engaged or the sandbox is inconsistent', () => {
     const engaged = scoreDrill(facts({ halt: { engaged: true, reason: 'x', by: 'keyrotor', since: at(0) } }))
-    expect(engaged.inconsistencies).toContain('the global halt is still engaged')
+    expect(engaged.unmet).toEqual(['the global halt is still engaged'])
     expect(engaged.recovered).toBe(false)
     expect(engaged.timeToRecoverySeconds).toBeNull()
   })
