@@ -105,6 +105,18 @@ export function traineeAudit(
     .sort((a, b) => a.seq - b.seq)
 }
 
+/**
+ * The trainee's checks of the key: `verify KEY` or their own `verify --all` (not the one a halt
+ * release runs by itself), oldest first; `passed` narrows to those that passed or failed.
+ */
+export function traineeVerifies(facts: DrillFacts, passed?: boolean): AuditRecord[] {
+  const fits = (r: AuditRecord) => passed === undefined || r.details?.passed === passed
+  return [
+    ...traineeAudit(facts, 'key.verified', fits),
+    ...traineeAudit(facts, 'keys.verified', (r) => fits(r) && r.details?.purpose !== 'halt.release'),
+  ].sort((a, b) => a.seq - b.seq)
+}
+
 export function done(record: { at: string; actor?: string } | undefined, by?: string | null): Done {
   return record === undefined ? null : { at: record.at, by: by ?? record.actor ?? null }
 }

@@ -1,5 +1,14 @@
 import type { RunView } from '../../cli/api-types.js'
-import { detail, done, isTrainee, traineeAudit, type DrillFacts, type Done, type Scorer } from './facts.js'
+import {
+  detail,
+  done,
+  isTrainee,
+  traineeAudit,
+  traineeVerifies,
+  type DrillFacts,
+  type Done,
+  type Scorer,
+} from './facts.js'
 
 function traineeRuns(f: DrillFacts, kind: string): RunView[] {
   return f.runs
@@ -57,7 +66,7 @@ export const concurrentTrigger: Scorer = {
   steps: [
     {
       step: 'verify the key the scheduler rotated',
-      find: (f) => done(traineeAudit(f, 'key.verified', (r) => detail(r, 'passed') === true)[0]),
+      find: (f) => done(traineeVerifies(f, true)[0]),
       after: [],
     },
     {
@@ -133,7 +142,7 @@ export const configChange: Scorer = {
       step: 'verify after the change (it finds the broken probe)',
       find: (f) => {
         const at = applied(f, proposal(f, 'change'))?.at ?? ''
-        return done(traineeAudit(f, 'key.verified', (r) => r.at >= at)[0])
+        return done(traineeVerifies(f).find((r) => r.at >= at))
       },
     },
     {
@@ -147,7 +156,7 @@ export const configChange: Scorer = {
       step: 'verify passes after the rollback',
       find: (f) => {
         const at = applied(f, proposal(f, 'rollback'))?.at ?? '\uffff'
-        return done(traineeAudit(f, 'key.verified', (r) => r.at >= at && detail(r, 'passed') === true)[0])
+        return done(traineeVerifies(f, true).find((r) => r.at >= at))
       },
     },
   ],

@@ -1,5 +1,14 @@
 import type { RunView } from '../../cli/api-types.js'
-import { detail, done, isTrainee, traineeAudit, type DrillFacts, type Done, type Scorer } from './facts.js'
+import {
+  detail,
+  done,
+  isTrainee,
+  traineeAudit,
+  traineeVerifies,
+  type DrillFacts,
+  type Done,
+  type Scorer,
+} from './facts.js'
 import { releasesBeforeVerify, retriesBeforeVerify } from './lessons.js'
 
 function runOf(facts: DrillFacts, id: unknown): RunView | undefined {
@@ -129,7 +138,7 @@ export const unexpectedTransition: Scorer = {
   steps: [
     {
       step: 'verify the key and read the unexpected transition',
-      find: (f) => done(traineeAudit(f, 'key.verified', (r) => detail(r, 'passed') === false)[0]),
+      find: (f) => done(traineeVerifies(f, false)[0]),
       after: [],
     },
     { step: 'repair it at the provider (drill fix)', find: fixed, after: [] },
@@ -137,10 +146,7 @@ export const unexpectedTransition: Scorer = {
       step: 'verify passes: the key is thawed',
       find: (f) => {
         const since = f.state.fixedAt ?? '\uffff'
-        const passes = [
-          ...traineeAudit(f, 'key.verified', (r) => detail(r, 'passed') === true),
-          ...traineeAudit(f, 'keys.verified', (r) => detail(r, 'passed') === true),
-        ].sort((a, b) => a.seq - b.seq)
+        const passes = traineeVerifies(f, true)
         return done(passes.find((r) => r.at >= since) ?? passes.at(-1))
       },
       after: ['repair it at the provider (drill fix)'],
