@@ -1,7 +1,7 @@
 import { schedulerTrigger, type Fault } from './fault.js'
 
 /** How long the drill's change freeze lasts from the sandbox's start. */
-export const FREEZE_SECONDS = 15
+export const FREEZE_SECONDS = 18
 
 /** A release freeze is on; the scheduler's attempt is refused and it may run when the freeze ends. */
 export function changeWindow(): Fault {
