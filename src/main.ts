@@ -55,12 +55,15 @@ import { createLogBuffer, readLogFile } from './observability/log-buffer.js'
 import { createTimelineService } from './observability/timeline.js'
 import { timelineRoutes } from './http/routes/timeline.js'
 import { createMetrics } from './observability/metrics.js'
+import { registerRunbooksOverdue } from './observability/runbook-gauge.js'
+import { packagedRunbooksDir, reviewRunbooks } from './governance/runbook-review.js'
 import { createMasterKey, loadMasterKey } from './providers/local/master-key.js'
 import { createProviderRegistry, isProviderAvailable } from './providers/registry.js'
 import { isPostgresUrl, migrate, openStore, type Store } from './store/database.js'
 import { lockDataDir } from './store/data-dir-lock.js'
 import { expireLeases } from './store/runs-repository.js'
 import { runDemoWith, type DemoOptions } from './demo/demo.js'
+import { runSandboxWith, type SandboxOptions } from './drills/sandbox.js'
 
 export interface StartOptions {
   dataDir: string
@@ -100,6 +103,10 @@ export interface StartOptions {
   listen?: boolean | undefined
   /** Told each phase's duration as the engine records it in the metrics (the benchmark's timer). */
   phaseTimer?: ((phase: string, seconds: number) => void) | undefined
+  /** Runbooks whose review dates `keyrotor_runbooks_overdue` counts (default: this package's docs/runbooks). */
+  runbooksDir?: string | undefined
+  /** How old a runbook's `reviewed:` date may be (default 90 days). */
+  runbookReviewPeriodMs?: number | undefined
   /** Alert and incident delivery timings (tests shorten them); defaults in delivery-outbox.ts. */
   notifications?: OutboxTimings | undefined
 }
@@ -193,6 +200,18 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     sinks: activeSinkTargets(db, secretOf),
     onError: (error) => logger.warn({ err: error }, 'could not compute gauges from the store'),
   })
+  const runbooksDir = options.runbooksDir ?? packagedRunbooksDir()
+  registerRunbooksOverdue(
+    metrics.registry,
+    () =>
+      runbooksDir === undefined
+        ? 0
+        : reviewRunbooks(runbooksDir, {
+            now: new Date(),
+            reviewPeriodMs: options.runbookReviewPeriodMs,
+          }).filter((r) => r.overdue).length,
+    (error) => logger.warn({ err: error, runbooksDir }, 'could not read the runbooks for their review dates'),
+  )
   const alerts = createAlertService({
     db,
     onChange: (n) => metrics.setAlertsOpen(n),
@@ -251,7 +270,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     alerts,
     incidents,
     approvals,
-    verifyAll: (actor) => verify.verifyAll(actor),
+    verifyAll: (actor, purpose) => verify.verifyAll(actor, purpose),
     now: () => new Date(),
   })
   const runControl = createRunControl({ ...engine, wake: () => worker.wake() })
@@ -392,6 +411,11 @@ export async function runServer(options: StartOptions): Promise<void> {
 /** `keyrotor demo`: a throwaway keyrotor with sample dependents and one rotation, shown phase by phase. */
 export async function runDemo(options: DemoOptions): Promise<void> {
   await runDemoWith(startKeyrotor, runInit, options)
+}
+
+/** `keyrotor drill start`'s background process: a sandbox with one injected fault. */
+export async function runDrillSandbox(options: SandboxOptions): Promise<void> {
+  await runSandboxWith(startKeyrotor, runInit, options)
 }
 
 /** Fault tests name one crash point; reaching it kills this process as abruptly as a power cut. */

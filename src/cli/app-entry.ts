@@ -1,4 +1,5 @@
 import type { LogLevel } from '../config/env.js'
+import type { ScenarioName } from '../drills/catalog.js'
 
 /**
  * What the CLI needs from src/main.ts for the commands that run in-process (init, server, demo).
@@ -29,7 +30,12 @@ export interface AppEntry {
     schedulerConcurrency?: number
     /** A webhook that receives the signed audit checkpoints too. */
     auditCheckpointUrl?: string | undefined
+    /** Runbooks whose review dates the overdue metric counts, and their review period. */
+    runbooksDir?: string | undefined
+    runbookReviewPeriodMs?: number
   }): Promise<void>
+  /** A drill's sandbox: serves until SIGTERM (`drill start` runs it detached). */
+  runDrillSandbox(options: { scenario: ScenarioName; dir: string; port: number }): Promise<void>
   /** The main job: throwaway data dir, demo keys, one rotation end to end, then serves. */
   runDemo(options: { port: number; json: boolean }): Promise<void>
 }

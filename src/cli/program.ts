@@ -3,12 +3,14 @@ import { registerAlerts } from './alerts.js'
 import { registerApprovals } from './approvals.js'
 import { registerAudit } from './audit.js'
 import { registerConfig } from './config.js'
+import { registerDrill } from './drill.js'
 import { EXIT } from './exit-codes.js'
 import { registerHalt } from './halt.js'
 import { registerIncidents } from './incidents.js'
 import { registerKeys } from './keys.js'
 import { createOutput } from './output.js'
 import { registerRotate } from './rotate.js'
+import { registerRunbooks } from './runbooks.js'
 import { registerRuns } from './runs.js'
 import { registerSchedule } from './schedule.js'
 import { registerServer } from './server.js'
@@ -43,6 +45,8 @@ export function createProgram(ctx: CliContext, result: { code: number }): Comman
   registerIncidents(program, act)
   registerConfig(program, act)
   registerAudit(program, act)
+  registerDrill(program, act)
+  registerRunbooks(program, act)
   return program
 }
 

@@ -1,4 +1,5 @@
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
+import { RUN_KINDS } from '../domain/runs.js'
 import type { RunView } from './api-types.js'
 import { renderReport, type KeyVerifyReport } from './verify.js'
 import { EXIT } from './exit-codes.js'
@@ -14,12 +15,15 @@ export function registerRuns(program: Command, act: Act): void {
   leaf(runs, 'list', 'list runs, newest first')
     .option('--key <key>', 'only runs of this key')
     .option('--state <state>', 'only runs in this state')
+    .addOption(new Option('--kind <kind>', 'only runs of this kind').choices(RUN_KINDS))
     .action(
       act(async ({ api, out, opts }) => {
-        const list = await api().get<RunView[]>('/v1/runs', {
+        const all = await api().get<RunView[]>('/v1/runs', {
           key: str(opts, 'key'),
           state: str(opts, 'state'),
         })
+        const kind = str(opts, 'kind')
+        const list = kind === undefined ? all : all.filter((run) => run.kind === kind)
         out.emit(list, () => runTable(list))
       }),
     )

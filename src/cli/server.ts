@@ -48,6 +48,13 @@ export function registerServer(program: Command, act: Act): void {
       ),
     )
     .option('--audit-checkpoint-url <url>', 'also POST signed audit checkpoints to this webhook')
+    .option('--runbooks-dir <dir>', 'runbooks counted by keyrotor_runbooks_overdue (default: docs/runbooks)')
+    .addOption(
+      durationOption(
+        '--runbook-review-period <duration>',
+        'a runbook is overdue after this long (default 90d)',
+      ),
+    )
     .action(
       act(async ({ ctx, opts }) => {
         const app = await ctx.importApp()
@@ -66,6 +73,10 @@ export function registerServer(program: Command, act: Act): void {
             ? { schedulerConcurrency: opts.schedulerConcurrency }
             : {}),
           auditCheckpointUrl: str(opts, 'auditCheckpointUrl'),
+          runbooksDir: str(opts, 'runbooksDir'),
+          ...(typeof opts.runbookReviewPeriod === 'number'
+            ? { runbookReviewPeriodMs: opts.runbookReviewPeriod }
+            : {}),
         })
       }),
     )

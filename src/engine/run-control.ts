@@ -47,7 +47,7 @@ export function createRunControl(deps: RunControlDeps) {
     const halt = await readHalt(db)
     if (halt.engaged)
       throw new KeyrotorError('HALTED', `the global halt is engaged since ${halt.since}: ${halt.reason}`)
-    await requireVerifiedSince(run)
+    await refusalAudited(actor, run, () => requireVerifiedSince(run))
     await requirePlanStillHolds(run)
     const failure = { class: run.failure_class, phase: run.failure_phase, message: run.failure_message }
     const phase = resumePhase(run)
@@ -121,6 +121,28 @@ export function createRunControl(deps: RunControlDeps) {
         'CONFLICT',
         `run ${run.id} planned around v${want} active, but key ${run.key_id} has v${active?.version ?? 'none'} active now; start a new run instead`,
       )
+    }
+  }
+
+  /**
+   * A retry refused for want of a verify is recorded: the attempt is a person's decision that an
+   * auditor (and `drill check`) must see, even though nothing changed.
+   */
+  async function refusalAudited(actor: string, run: RunRow, requirement: () => Promise<void>): Promise<void> {
+    try {
+      await requirement()
+    } catch (error) {
+      if (!(error instanceof KeyrotorError) || error.code !== 'NOT_VERIFIED') throw error
+      await db.transaction().execute((trx) =>
+        deps.audit.append(trx, {
+          actor,
+          action: 'run.retry_refused',
+          target: run.key_id,
+          correlationId: run.correlation_id,
+          details: { runId: run.id, code: error.code, message: error.message },
+        }),
+      )
+      throw error
     }
   }
 

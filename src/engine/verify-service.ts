@@ -145,7 +145,8 @@ export function createVerifyService(deps: VerifyDeps) {
       return verify(keyId, actor, undefined, () => ({}))
     },
     verifyRun,
-    async verifyAll(actor: string): Promise<AllVerification> {
+    /** `purpose` tells an operator's `verify --all` from the one a halt release runs itself. */
+    async verifyAll(actor: string, purpose?: string): Promise<AllVerification> {
       const keys: KeyVerification[] = []
       for (const { id } of await listKeys(db)) keys.push(await verifyForAll(id, actor))
       const passed = keys.every((k) => k.passed)
@@ -167,7 +168,7 @@ export function createVerifyService(deps: VerifyDeps) {
         await deps.audit.append(trx, {
           actor,
           action: 'keys.verified',
-          details: { passed, keys: keys.length, mismatches },
+          details: { passed, keys: keys.length, mismatches, purpose: purpose ?? 'verify --all' },
         })
       })
       return { passed, keys }

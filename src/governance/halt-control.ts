@@ -14,7 +14,7 @@ export interface VerifyAllResult {
 }
 
 /** `createVerifyService(…).verifyAll` fits; `actor` is who asked, for its record. */
-export type VerifyAll = (actor: string) => Promise<VerifyAllResult>
+export type VerifyAll = (actor: string, purpose?: string) => Promise<VerifyAllResult>
 
 export interface HaltControlDeps {
   db: Kysely<Database>
@@ -42,9 +42,18 @@ export function createHaltControl(deps: HaltControlDeps) {
   const { db, audit, alerts } = deps
 
   async function requireVerified(actor: string): Promise<void> {
-    const result = await deps.verifyAll(actor)
+    const result = await deps.verifyAll(actor, 'halt.release')
     if (result.passed) return
     const failing = result.keys.filter((k) => !k.passed)
+    // the refused request is recorded: who tried to release before the keys were consistent
+    await db.transaction().execute((trx) =>
+      audit.append(trx, {
+        actor,
+        action: 'halt.release_refused',
+        target: 'halt',
+        details: { code: 'NOT_VERIFIED', failing: failing.map((k) => k.key) },
+      }),
+    )
     throw new KeyrotorError(
       'NOT_VERIFIED',
       `verify --all fails for ${failing.map((k) => k.key).join(', ') || 'some keys'}; the halt stays engaged`,
