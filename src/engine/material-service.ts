@@ -1,4 +1,4 @@
-import type { Algorithm, ProviderKind } from '../domain/algorithms.js'
+import type { Algorithm } from '../domain/algorithms.js'
 import { isAsymmetric } from '../domain/algorithms.js'
 import { KeyrotorError } from '../errors.js'
 import type { Jwk } from '../providers/key-provider.js'
@@ -13,7 +13,7 @@ export function createMaterialService(deps: Pick<EngineDeps, 'db' | 'providers' 
   async function resolve(keyId: string) {
     const key = await requireKey(deps.db, keyId)
     const ref = { keyId: key.id, algorithm: key.algorithm as Algorithm }
-    return { key, ref, provider: deps.providers.get(key.provider as ProviderKind) }
+    return { key, ref, provider: deps.providers.get(key.provider) }
   }
 
   return {
