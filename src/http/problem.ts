@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { KeyrotorError, type ErrorCode } from '../errors.js'
+import { RETRY_AFTER_SECONDS } from './retry-after.js'
 
 /**
  * HTTP status and title of every error code. Exhaustive on purpose: a new code without a
@@ -73,6 +74,9 @@ export function toProblem(
 
 /** Sends a problem for a known code (used by hooks that answer without throwing). */
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  const retryAfter = RETRY_AFTER_SECONDS[problem.code]
+  if (retryAfter !== undefined && !reply.hasHeader('retry-after'))
+    reply.header('retry-after', String(retryAfter))
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem)
 }
 
