@@ -49,6 +49,12 @@ import { createAlertService } from './observability/alerts.js'
 import { createIncidentService } from './observability/incidents.js'
 import { readKeyAges } from './observability/key-ages.js'
 import { activeSinkTargets } from './observability/sinks/active-sinks.js'
+import {
+  createAuditStreamer,
+  type AuditStreamer,
+  type AuditStreamTimings,
+} from './audit/stream/audit-streamer.js'
+import { loadActiveConfig } from './governance/active-config.js'
 import { createDeliveryOutbox, type OutboxTimings } from './observability/sinks/delivery-outbox.js'
 import { createLogger } from './observability/logger.js'
 import { createLogBuffer, readLogFile } from './observability/log-buffer.js'
@@ -102,6 +108,8 @@ export interface StartOptions {
   phaseTimer?: ((phase: string, seconds: number) => void) | undefined
   /** Alert and incident delivery timings (tests shorten them); defaults in delivery-outbox.ts. */
   notifications?: OutboxTimings | undefined
+  /** Audit stream timings (tests shorten them); defaults in audit-streamer.ts. */
+  auditStream?: AuditStreamTimings | undefined
 }
 
 export interface Keyrotor {
@@ -115,6 +123,8 @@ export interface Keyrotor {
   /** Writes the audit chain's signed head outside the store. */
   auditCheckpoints: Checkpointer
   scheduler: ReturnType<typeof createRotationScheduler>
+  /** Streams audit records to the `notifications.audit` sinks. */
+  auditStream: AuditStreamer
   close(): Promise<void>
 }
 
@@ -186,6 +196,14 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     log: logger.child({ component: 'notifications' }),
     onAttempt: (target, outcome) => metrics.notificationAttempt(target.channel, target.type, outcome),
     ...options.notifications,
+  })
+  // every committed audit record, with its chain hash, to the notifications.audit sinks
+  const auditStream = createAuditStreamer({
+    db,
+    targets: async () => (await loadActiveConfig(db))?.notifications.audit ?? [],
+    secretOf,
+    log: logger.child({ component: 'audit-stream' }),
+    ...options.auditStream,
   })
   metrics.collectFrom({
     keyAges: () => readKeyAges(db),
@@ -325,6 +343,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   }
   worker.start()
   await outbox.start()
+  auditStream.start()
   revokes.start()
   auditCheckpoints.start()
   scheduler.start()
@@ -340,12 +359,14 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     revokes,
     scheduler,
     auditCheckpoints,
+    auditStream,
     async close() {
       revokes.stop()
       await scheduler.stop()
       await app.close()
       await worker.stop()
       await outbox.stop()
+      await auditStream.stop()
       // the last records of this process are checkpointed while the store is still open
       await auditCheckpoints.stop()
       await store.close()
