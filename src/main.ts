@@ -49,6 +49,11 @@ import { createAlertService } from './observability/alerts.js'
 import { createIncidentService } from './observability/incidents.js'
 import { readKeyAges } from './observability/key-ages.js'
 import { activeSinkTargets } from './observability/sinks/active-sinks.js'
+import { tracedDependents, tracedProviders } from './observability/traced-calls.js'
+import { createTracing, type Tracing } from './observability/tracing.js'
+import { traceRequests } from './http/trace-requests.js'
+import { packageVersion } from './cli/version.js'
+import type { SpanExporter } from '@opentelemetry/sdk-trace-node'
 import {
   createAuditStreamer,
   type AuditStreamer,
@@ -108,6 +113,10 @@ export interface StartOptions {
   phaseTimer?: ((phase: string, seconds: number) => void) | undefined
   /** Alert and incident delivery timings (tests shorten them); defaults in delivery-outbox.ts. */
   notifications?: OutboxTimings | undefined
+  /** The OTEL_* variables that turn tracing on (main passes the environment). */
+  otelEnv?: Record<string, string | undefined> | undefined
+  /** Tests: export spans here (an in-memory exporter) instead of OTLP. */
+  traceExporter?: SpanExporter | undefined
   /** Audit stream timings (tests shorten them); defaults in audit-streamer.ts. */
   auditStream?: AuditStreamTimings | undefined
 }
@@ -125,6 +134,8 @@ export interface Keyrotor {
   scheduler: ReturnType<typeof createRotationScheduler>
   /** Streams audit records to the `notifications.audit` sinks. */
   auditStream: AuditStreamer
+  /** OpenTelemetry tracing (off unless OTEL_* asks for it). */
+  tracing: Tracing
   close(): Promise<void>
 }
 
@@ -151,15 +162,25 @@ export async function runInit(options: {
 export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   // the lines this process logs under a correlation id, for the timeline
   const logBuffer = createLogBuffer()
+  // trace_id/span_id on every line logged inside a span, once tracing is on
+  let traceFields: () => object = () => ({})
   const logger = createLogger({
     level: options.logLevel ?? 'info',
     tap: (line) => logBuffer.tap(line),
+    mixin: () => traceFields(),
     ...(options.logDestination !== undefined
       ? { destination: options.logDestination }
       : options.logFile !== undefined
         ? { destination: options.logFile }
         : {}),
   })
+  const tracing = createTracing({
+    env: options.otelEnv ?? process.env,
+    version: packageVersion(),
+    log: logger.child({ component: 'tracing' }),
+    exporter: options.traceExporter,
+  })
+  if (tracing.enabled) traceFields = () => tracing.logFields()
   // one process per SQLite data dir; holding the lock proves an earlier server is gone
   const lock = isPostgresUrl(options.databaseUrl) ? undefined : lockDataDir(options.dataDir)
   const store = openStore({
@@ -213,14 +234,21 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   const alerts = createAlertService({ db, onChange: (n) => metrics.setAlertsOpen(n), outbox })
   const incidents = createIncidentService({ db, outbox })
   const approvals = createApprovalService({ db, audit, now: () => new Date() })
-  const providers = createProviderRegistry({ db, masterKey, transact: store.transact })
-  const dependents =
+  // with tracing on, each provider call, probe and notice is a child span of its phase
+  const providers = tracedProviders(
+    createProviderRegistry({ db, masterKey, transact: store.transact }),
+    tracing,
+  )
+  const dependents = tracedDependents(
     options.dependentClient ??
-    createDependentClient({
-      secretOf: options.secretOf ?? ((name) => process.env[name]),
-      // exec probes run without keyrotor's environment (secrets), but must find their programs
-      execEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/' },
-    })
+      createDependentClient({
+        secretOf: options.secretOf ?? ((name) => process.env[name]),
+        // exec probes run without keyrotor's environment (secrets), but must find their programs
+        execEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/' },
+        traceHeaders: () => tracing.headers(),
+      }),
+    tracing,
+  )
   const engine: EngineDeps = {
     db,
     transact: store.transact,
@@ -233,6 +261,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     now: () => new Date(),
     crash: crashAt(options.crashPoint),
     incidents,
+    trace: tracing.enabled ? tracing : undefined,
     loggedProblems: (correlationId, since) =>
       logBuffer
         .linesFor(correlationId)
@@ -243,7 +272,21 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
         .map((r) => String(r.fields.msg)),
   }
   const leaseMs = options.leaseMs ?? 30_000
-  const executor = createRunExecutor(engine)
+  const runExecutor = createRunExecutor(engine)
+  // one trace per run execution: its phases, provider calls, probes and notices inside it
+  const executor: typeof runExecutor = {
+    execute: (run, signal) =>
+      tracing.span(
+        `run ${run.kind}`,
+        {
+          'keyrotor.run_id': run.id,
+          'keyrotor.run.kind': run.kind,
+          'keyrotor.key': run.key_id,
+          'keyrotor.correlation_id': run.correlation_id,
+        },
+        () => runExecutor.execute(run, signal),
+      ),
+  }
   const worker = createWorker(engine, executor, {
     workerId: `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
     dialect: store.dialect,
@@ -310,7 +353,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     halt: createHaltReader(db),
     metrics,
     ready: storeAnswers(db),
-    version: '0.1.0',
+    version: packageVersion(),
     routes: [
       keyRoutes({
         db,
@@ -334,6 +377,8 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
       }),
     ],
   })
+  traceRequests(app, tracing)
+
   let url = ''
   if (options.listen !== false) {
     url = await app.listen({ port: options.port ?? 8420, host: options.host ?? '127.0.0.1' })
@@ -360,6 +405,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     scheduler,
     auditCheckpoints,
     auditStream,
+    tracing,
     async close() {
       revokes.stop()
       await scheduler.stop()
@@ -370,6 +416,8 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
       // the last records of this process are checkpointed while the store is still open
       await auditCheckpoints.stop()
       await store.close()
+      // what is queued is exported now, bounded by the exporter's timeout
+      await tracing.shutdown()
       lock?.release()
       logger.flush()
     },
