@@ -174,13 +174,6 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
         ? { destination: options.logFile }
         : {}),
   })
-  const tracing = createTracing({
-    env: options.otelEnv ?? process.env,
-    version: packageVersion(),
-    log: logger.child({ component: 'tracing' }),
-    exporter: options.traceExporter,
-  })
-  if (tracing.enabled) traceFields = () => tracing.logFields()
   // one process per SQLite data dir; holding the lock proves an earlier server is gone
   const lock = isPostgresUrl(options.databaseUrl) ? undefined : lockDataDir(options.dataDir)
   const store = openStore({
@@ -194,6 +187,14 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   const masterKey = loadMasterKey({ dataDir: options.dataDir, fromEnv: options.masterKey })
   const { db } = store
   const metrics = createMetrics()
+  const tracing = createTracing({
+    env: options.otelEnv ?? process.env,
+    version: packageVersion(),
+    log: logger.child({ component: 'tracing' }),
+    exporter: options.traceExporter,
+    onDropped: (spans) => metrics.spansDropped(spans),
+  })
+  if (tracing.enabled) traceFields = () => tracing.logFields()
   // the chain's key comes from the master key: without it no one can rebuild the chain unseen
   const auditKey = deriveAuditKey(masterKey)
   const checkpointFile = join(options.dataDir, CHECKPOINT_FILE)
@@ -224,6 +225,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     targets: async () => (await loadActiveConfig(db))?.notifications.audit ?? [],
     secretOf,
     log: logger.child({ component: 'audit-stream' }),
+    onAttempt: (sink, outcome) => metrics.notificationAttempt('audit', sink.type, outcome),
     ...options.auditStream,
   })
   metrics.collectFrom({

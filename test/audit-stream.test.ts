@@ -205,6 +205,10 @@ notifications:
       cursor = (await h.keyrotor.auditStream.cursors())[0]
     }
     expect(cursor).toMatchObject({ deliveredSeq: 0, lastError: expect.stringContaining('ECONNREFUSED') })
+    const metrics = await (await fetch(`${h.url}/metrics`)).text()
+    expect(metrics).toMatch(
+      /^keyrotor_notifications_total\{channel="audit",sink="syslog",outcome="retry"\} [1-9]/m,
+    )
 
     const rsyslog = await startRsyslog({ dir, port })
     cleanups.push(() => rsyslog.stop())

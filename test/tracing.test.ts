@@ -234,6 +234,9 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
       const warnings = lines.filter((l) => l.includes('could not export spans'))
       expect(warnings).toHaveLength(1)
       expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 'warn', spans: expect.any(Number) })
+      const metrics = await (await fetch(`${h.url}/metrics`)).text()
+      const dropped = /^keyrotor_trace_spans_dropped_total (\d+)$/m.exec(metrics)
+      expect(Number(dropped?.[1])).toBeGreaterThan(0)
     } finally {
       await h.stop()
     }

@@ -13,6 +13,8 @@ export interface Metrics {
   setHaltEngaged(engaged: boolean): void
   /** One delivery attempt of the notification outbox ended so. */
   notificationAttempt(channel: string, sinkType: string, outcome: 'delivered' | 'retry' | 'failed'): void
+  /** Spans that could not be exported (OpenTelemetry on, collector unreachable or refusing). */
+  spansDropped(count: number): void
   /**
    * Computes the store-derived gauges (key ages, keys past their period, pending notifications)
    * from `source` on every scrape, like the open-alert gauge: with several instances on one
@@ -85,6 +87,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['channel', 'sink', 'outcome'] as const,
     registers: [registry],
   })
+  const droppedSpans = new Counter({
+    name: 'keyrotor_trace_spans_dropped_total',
+    help: 'Spans that could not be exported to the OTLP endpoint and were dropped.',
+    registers: [registry],
+  })
   let source: StoreGaugeSource | undefined
   // one read of the store per scrape (started by render), shared by the two gauges that
   // prom-client collects in parallel
@@ -149,6 +156,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     notificationAttempt(channel, sinkType, outcome) {
       notifications.inc({ channel, sink: sinkType, outcome })
+    },
+    spansDropped(count) {
+      droppedSpans.inc(count)
     },
     collectFrom(from) {
       source = from

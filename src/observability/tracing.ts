@@ -64,6 +64,8 @@ export function createTracing(options: {
   log: TracingLog
   /** Tests: an in-memory exporter, whatever the environment says. */
   exporter?: SpanExporter | undefined
+  /** Told how many spans every failed export lost (the metrics counter). */
+  onDropped?: ((spans: number) => void) | undefined
 }): Tracing {
   const enabled = options.exporter !== undefined || tracingWanted(options.env)
   if (!enabled)
@@ -83,6 +85,7 @@ export function createTracing(options: {
           positive(env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT ?? env.OTEL_EXPORTER_OTLP_TIMEOUT) ?? 10_000,
       }),
     (spans, error) => {
+      options.onDropped?.(spans)
       const now = Date.now()
       if (now - lastWarned < WARN_EVERY_MS) return
       lastWarned = now
@@ -110,7 +113,8 @@ export function createTracing(options: {
   return tracingWith(
     provider.getTracer('keyrotor', options.version),
     true,
-    () => provider.shutdown(),
+    // stopping must not fail because the collector is gone: the warning already said so
+    () => provider.shutdown().catch(() => undefined),
     // a failed export is reported by the warning, not by whoever asked for a flush
     () => provider.forceFlush().catch(() => undefined),
   )
