@@ -49,6 +49,17 @@ import { createAlertService } from './observability/alerts.js'
 import { createIncidentService } from './observability/incidents.js'
 import { readKeyAges } from './observability/key-ages.js'
 import { activeSinkTargets } from './observability/sinks/active-sinks.js'
+import { tracedDependents, tracedProviders } from './observability/traced-calls.js'
+import { createTracing, type Tracing } from './observability/tracing.js'
+import { traceRequests } from './http/trace-requests.js'
+import { packageVersion } from './cli/version.js'
+import type { SpanExporter } from '@opentelemetry/sdk-trace-node'
+import {
+  createAuditStreamer,
+  type AuditStreamer,
+  type AuditStreamTimings,
+} from './audit/stream/audit-streamer.js'
+import { loadActiveConfig } from './governance/active-config.js'
 import { createDeliveryOutbox, type OutboxTimings } from './observability/sinks/delivery-outbox.js'
 import { createLogger } from './observability/logger.js'
 import { createLogBuffer, readLogFile } from './observability/log-buffer.js'
@@ -59,7 +70,6 @@ import { registerRunbooksOverdue } from './observability/runbook-gauge.js'
 import { packagedRunbooksDir, reviewRunbooks } from './governance/runbook-review.js'
 import { createMasterKey, loadMasterKey } from './providers/local/master-key.js'
 import { createProviderRegistry, isProviderAvailable, type ProviderInstance } from './providers/registry.js'
-import { loadActiveConfig } from './governance/active-config.js'
 import { isPostgresUrl, migrate, openStore, type Store } from './store/database.js'
 import { lockDataDir } from './store/data-dir-lock.js'
 import { expireLeases } from './store/runs-repository.js'
@@ -112,6 +122,12 @@ export interface StartOptions {
   notifications?: OutboxTimings | undefined
   /** Ready-built provider instances replacing the configured ones of those names (tests). */
   providerInstances?: Readonly<Record<string, ProviderInstance>> | undefined
+  /** The OTEL_* variables that turn tracing on (main passes the environment). */
+  otelEnv?: Record<string, string | undefined> | undefined
+  /** Tests: export spans here (an in-memory exporter) instead of OTLP. */
+  traceExporter?: SpanExporter | undefined
+  /** Audit stream timings (tests shorten them); defaults in audit-streamer.ts. */
+  auditStream?: AuditStreamTimings | undefined
 }
 
 export interface Keyrotor {
@@ -125,6 +141,10 @@ export interface Keyrotor {
   /** Writes the audit chain's signed head outside the store. */
   auditCheckpoints: Checkpointer
   scheduler: ReturnType<typeof createRotationScheduler>
+  /** Streams audit records to the `notifications.audit` sinks. */
+  auditStream: AuditStreamer
+  /** OpenTelemetry tracing (off unless OTEL_* asks for it). */
+  tracing: Tracing
   close(): Promise<void>
 }
 
@@ -151,9 +171,12 @@ export async function runInit(options: {
 export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   // the lines this process logs under a correlation id, for the timeline
   const logBuffer = createLogBuffer()
+  // trace_id/span_id on every line logged inside a span, once tracing is on
+  let traceFields: () => object = () => ({})
   const logger = createLogger({
     level: options.logLevel ?? 'info',
     tap: (line) => logBuffer.tap(line),
+    mixin: () => traceFields(),
     ...(options.logDestination !== undefined
       ? { destination: options.logDestination }
       : options.logFile !== undefined
@@ -173,6 +196,14 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   const masterKey = loadMasterKey({ dataDir: options.dataDir, fromEnv: options.masterKey })
   const { db } = store
   const metrics = createMetrics()
+  const tracing = createTracing({
+    env: options.otelEnv ?? process.env,
+    version: packageVersion(),
+    log: logger.child({ component: 'tracing' }),
+    exporter: options.traceExporter,
+    onDropped: (spans) => metrics.spansDropped(spans),
+  })
+  if (tracing.enabled) traceFields = () => tracing.logFields()
   // the chain's key comes from the master key: without it no one can rebuild the chain unseen
   const auditKey = deriveAuditKey(masterKey)
   const checkpointFile = join(options.dataDir, CHECKPOINT_FILE)
@@ -196,6 +227,15 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     log: logger.child({ component: 'notifications' }),
     onAttempt: (target, outcome) => metrics.notificationAttempt(target.channel, target.type, outcome),
     ...options.notifications,
+  })
+  // every committed audit record, with its chain hash, to the notifications.audit sinks
+  const auditStream = createAuditStreamer({
+    db,
+    targets: async () => (await loadActiveConfig(db))?.notifications.audit ?? [],
+    secretOf,
+    log: logger.child({ component: 'audit-stream' }),
+    onAttempt: (sink, outcome) => metrics.notificationAttempt('audit', sink.type, outcome),
+    ...options.auditStream,
   })
   metrics.collectFrom({
     keyAges: () => readKeyAges(db),
@@ -223,17 +263,24 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   })
   const incidents = createIncidentService({ db, outbox })
   const approvals = createApprovalService({ db, audit, now: () => new Date() })
-  const providers = createProviderRegistry(
-    { store: { db, masterKey, transact: store.transact }, env: process.env },
-    { instances: options.providerInstances },
+  // with tracing on, each provider call, probe and notice is a child span of its phase
+  const providers = tracedProviders(
+    createProviderRegistry(
+      { store: { db, masterKey, transact: store.transact }, env: process.env },
+      { instances: options.providerInstances },
+    ),
+    tracing,
   )
-  const dependents =
+  const dependents = tracedDependents(
     options.dependentClient ??
-    createDependentClient({
-      secretOf: options.secretOf ?? ((name) => process.env[name]),
-      // exec probes run without keyrotor's environment (secrets), but must find their programs
-      execEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/' },
-    })
+      createDependentClient({
+        secretOf: options.secretOf ?? ((name) => process.env[name]),
+        // exec probes run without keyrotor's environment (secrets), but must find their programs
+        execEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/' },
+        traceHeaders: () => tracing.headers(),
+      }),
+    tracing,
+  )
   const engine: EngineDeps = {
     db,
     transact: store.transact,
@@ -246,6 +293,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     now: () => new Date(),
     crash: crashAt(options.crashPoint),
     incidents,
+    trace: tracing.enabled ? tracing : undefined,
     loggedProblems: (correlationId, since) =>
       logBuffer
         .linesFor(correlationId)
@@ -256,7 +304,21 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
         .map((r) => String(r.fields.msg)),
   }
   const leaseMs = options.leaseMs ?? 30_000
-  const executor = createRunExecutor(engine)
+  const runExecutor = createRunExecutor(engine)
+  // one trace per run execution: its phases, provider calls, probes and notices inside it
+  const executor: typeof runExecutor = {
+    execute: (run, signal) =>
+      tracing.span(
+        `run ${run.kind}`,
+        {
+          'keyrotor.run_id': run.id,
+          'keyrotor.run.kind': run.kind,
+          'keyrotor.key': run.key_id,
+          'keyrotor.correlation_id': run.correlation_id,
+        },
+        () => runExecutor.execute(run, signal),
+      ),
+  }
   const worker = createWorker(engine, executor, {
     workerId: `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
     dialect: store.dialect,
@@ -334,7 +396,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     halt: createHaltReader(db),
     metrics,
     ready: storeAnswers(db),
-    version: '0.1.0',
+    version: packageVersion(),
     routes: [
       keyRoutes({
         db,
@@ -358,6 +420,8 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
       }),
     ],
   })
+  traceRequests(app, tracing)
+
   let url = ''
   if (options.listen !== false) {
     url = await app.listen({ port: options.port ?? 8420, host: options.host ?? '127.0.0.1' })
@@ -367,6 +431,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   }
   worker.start()
   await outbox.start()
+  auditStream.start()
   revokes.start()
   auditCheckpoints.start()
   scheduler.start()
@@ -382,16 +447,21 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     revokes,
     scheduler,
     auditCheckpoints,
+    auditStream,
+    tracing,
     async close() {
       revokes.stop()
       await scheduler.stop()
       await app.close()
       await worker.stop()
       await outbox.stop()
+      await auditStream.stop()
       // the last records of this process are checkpointed while the store is still open
       await auditCheckpoints.stop()
       await providers.close()
       await store.close()
+      // what is queued is exported now, bounded by the exporter's timeout
+      await tracing.shutdown()
       lock?.release()
       logger.flush()
     },

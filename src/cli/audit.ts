@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { KeyrotorError } from '../errors.js'
 import { EXIT } from './exit-codes.js'
+import { verifyExportFile } from './audit-verify-export.js'
 import { leaf, str } from './session.js'
 import type { Act } from './session.js'
 
@@ -16,17 +17,22 @@ const PAGE = 5000
 export function registerAudit(program: Command, act: Act): void {
   const audit = program.command('audit').description('the hash-chained audit log')
 
-  leaf(audit, 'verify', 'check the hash chain end to end (exit 1 when broken)').action(
-    act(async ({ api, out }) => {
-      const report = await api().get<AuditVerifyReport>('/v1/audit/verify')
-      out.emit(report, () =>
-        report.valid
-          ? `audit chain intact: ${report.checked} records`
-          : `audit chain BROKEN after ${report.checked} records${report.brokenAt ? ` at #${report.brokenAt.seq}: ${report.brokenAt.reason}` : ''}`,
-      )
-      return report.valid ? EXIT.ok : EXIT.runFailed
-    }),
-  )
+  leaf(audit, 'verify', 'check the hash chain end to end (exit 1 when broken)')
+    .option('--export <file>', 'check an exported or streamed copy (JSON lines) offline, without the server')
+    .option('--data-dir <dir>', 'with --export: the data dir whose master key gives the chain key')
+    .action(
+      act(async ({ api, ctx, out, opts }) => {
+        const file = str(opts, 'export')
+        if (file !== undefined) return verifyExportFile(file, str(opts, 'dataDir'), ctx.env.masterKey, out)
+        const report = await api().get<AuditVerifyReport>('/v1/audit/verify')
+        out.emit(report, () =>
+          report.valid
+            ? `audit chain intact: ${report.checked} records`
+            : `audit chain BROKEN after ${report.checked} records${report.brokenAt ? ` at #${report.brokenAt.seq}: ${report.brokenAt.reason}` : ''}`,
+        )
+        return report.valid ? EXIT.ok : EXIT.runFailed
+      }),
+    )
 
   leaf(audit, 'export', 'export audit records as JSON lines (a JSON array with --json)')
     .option('--since <time>', 'only records at or after this ISO 8601 time')

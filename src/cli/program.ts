@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { registerAlerts } from './alerts.js'
 import { registerApprovals } from './approvals.js'
 import { registerAudit } from './audit.js'
+import { registerCompletion } from './completion.js'
 import { registerConfig } from './config.js'
 import { registerDrill } from './drill.js'
 import { EXIT } from './exit-codes.js'
@@ -19,10 +20,12 @@ import type { CliContext } from './session.js'
 import { registerTimeline } from './timeline.js'
 import { registerTokens } from './tokens.js'
 import { registerVerify } from './verify.js'
+import { packageVersion } from './version.js'
 
 export function createProgram(ctx: CliContext, result: { code: number }): Command {
   const program = new Command('keyrotor')
     .description('keyrotor: rotate keys across the services that depend on them, safely')
+    .version(packageVersion(), '-V, --version', 'print the package version')
     // `halt --reason` and `halt status --json`: options after a subcommand belong to the subcommand
     .enablePositionalOptions()
     // usage errors must reach runCli (exit 2), not end the process with commander's exit 1
@@ -47,6 +50,7 @@ export function createProgram(ctx: CliContext, result: { code: number }): Comman
   registerAudit(program, act)
   registerDrill(program, act)
   registerRunbooks(program, act)
+  registerCompletion(program, act)
   return program
 }
 

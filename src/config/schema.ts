@@ -126,6 +126,55 @@ const sinkSchema = z
     message: 'give exactly one of url and urlEnv',
   })
 
+// `host:port`, the host a name, IPv4 or [IPv6]
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
+  message: 'must be host:port, e.g. siem.example:6514',
+})
+
+/** Where every audit record is streamed as it is committed (`notifications.audit`). */
+export const auditSinkSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('syslog'),
+      address: hostPort.describe('The collector, host:port (TCP; RFC 5424 messages, octet-counted framing).'),
+      tls: z.boolean().default(false).describe('Connect with TLS (RFC 5425).'),
+      caFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('PEM file of the CA that signed the collector certificate (default: the system CAs).'),
+      appName: z
+        .string()
+        .regex(/^[!-~]{1,48}$/)
+        .default('keyrotor')
+        .describe('RFC 5424 APP-NAME.'),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('http'),
+      url: httpUrl.describe('Receives POSTs of JSON lines (application/x-ndjson), one record a line.'),
+      secretEnv: envName
+        .optional()
+        .describe('Environment variable holding the HMAC secret that signs each POST.'),
+      batchSize: z.number().int().min(1).max(1000).default(100).describe('Records per POST, at most.'),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('file'),
+      path: z.string().min(1).describe('JSON lines file, appended to and rotated to PATH.1, PATH.2, …'),
+      maxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(10_485_760)
+        .describe('Rotate when the file reaches this size.'),
+      keep: z.number().int().min(1).max(100).default(5).describe('Rotated files kept.'),
+    })
+    .strict(),
+])
+
 export const configSchema = z
   .object({
     providers: z
@@ -139,6 +188,11 @@ export const configSchema = z
       .object({
         alerts: z.array(sinkSchema).default([]).describe('Where alerts are sent.'),
         incidents: z.array(sinkSchema).default([]).describe('Where incidents are sent.'),
+        // optional without a default: a config without audit sinks keeps the hash it had before
+        audit: z
+          .array(auditSinkSchema)
+          .optional()
+          .describe('Where every audit record is streamed, with its chain hash (syslog, http, file).'),
       })
       .strict()
       .default({ alerts: [], incidents: [] }),
@@ -158,6 +212,7 @@ export type KeyrotorConfig = z.infer<typeof configSchema>
 export type KeyConfig = z.infer<typeof keySchema>
 export type KeyPolicy = z.infer<typeof policySchema>
 export type DependentConfig = z.infer<typeof dependentSchema>
+export type AuditSinkConfig = z.infer<typeof auditSinkSchema>
 
 function isTimezone(zone: string): boolean {
   try {

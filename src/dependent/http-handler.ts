@@ -1,6 +1,7 @@
 import { createServer } from 'node:http'
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { context, propagation } from '@opentelemetry/api'
 import type { NoticeHeaders, NoticeResult, ProbeAnswer } from './types.js'
 
 export const PROBE_PATH = '/keyrotor/probe'
@@ -31,7 +32,9 @@ export function createNoticeHandler(endpoints: () => Endpoints): RequestListener
       return send(response, 200, endpoints().probeAnswer())
     }
     if (path === NOTIFY_PATH && request.method === 'POST') {
-      void notice(endpoints(), request, response)
+      // continue keyrotor's trace (traceparent) when the service runs OpenTelemetry; a no-op otherwise
+      const parent = propagation.extract(context.active(), request.headers)
+      void context.with(parent, () => notice(endpoints(), request, response))
       return
     }
     if (path === PROBE_PATH || path === NOTIFY_PATH)

@@ -13,6 +13,8 @@ export interface DependentClientDeps {
   execEnv?: Record<string, string>
   /** The clock for signature timestamps, in milliseconds; for tests. */
   now?: () => number
+  /** `traceparent` of the active span (OpenTelemetry), sent with probes and notices. */
+  traceHeaders?: () => Record<string, string>
 }
 
 const MAX_ANSWER_CHARS = 64 * 1024
@@ -52,7 +54,7 @@ export function createDependentClient(deps: DependentClientDeps): DependentClien
       })
       return parseProbeAnswer(target, raw)
     }
-    const init = { method: 'GET', headers: { accept: 'application/json' } }
+    const init = { method: 'GET', headers: { accept: 'application/json', ...deps.traceHeaders?.() } }
     const { response, text } = await send(target, 'probe', target.probe.http, init, signal)
     if (!response.ok)
       throw notReady(target, `answered its probe with HTTP ${response.status}${excerpt(text)}`)
@@ -70,7 +72,7 @@ export function createDependentClient(deps: DependentClientDeps): DependentClien
     // A dependent without a notify endpoint is only probed (it polls, e.g. the JWKS): nothing to send.
     if (target.notify === undefined) return
     const body = noticeBody(notice)
-    const headers: Record<string, string> = { 'content-type': 'application/json' }
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...deps.traceHeaders?.() }
     const secretEnv = target.notify.secretEnv
     if (secretEnv !== undefined) {
       const secret = deps.secretOf(secretEnv)

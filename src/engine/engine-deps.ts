@@ -48,6 +48,13 @@ export interface EngineDeps {
   loggedProblems?: ((correlationId: string, since: string) => string[]) | undefined
   /** Opens the incident a partial execution escalates to the security and platform leads. */
   incidents?: IncidentOpener | undefined
+  /** Runs `fn` in a trace span (OpenTelemetry, when on); absent: just runs it. */
+  trace?: EngineTracer | undefined
+}
+
+/** The engine's view of tracing: a span around a phase; main.ts passes observability/tracing.ts. */
+export interface EngineTracer {
+  span<T>(name: string, attributes: Record<string, string | number>, fn: () => Promise<T>): Promise<T>
 }
 
 /** The engine logs through this; main.ts passes a pino child logger. */

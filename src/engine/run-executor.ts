@@ -61,8 +61,12 @@ export function createRunExecutor(deps: EngineDeps) {
       const started = deps.now().getTime()
       let outcome: PhaseOutcome
       try {
-        if (inDoubt) await settle(ctx, journal)
-        outcome = await phaseHandler(kind, phase)(ctx)
+        const act = async () => {
+          if (inDoubt) await settle(ctx, journal)
+          return phaseHandler(kind, phase)(ctx)
+        }
+        // a span per phase: provider calls, probes and notices inside it become its children
+        outcome = await (deps.trace?.span(`phase ${phase}`, { 'keyrotor.phase': phase }, act) ?? act())
       } catch (error) {
         // stopped from outside (shutdown, lost lease): no outcome; the run resumes elsewhere
         if (signal.aborted) throw signal.reason

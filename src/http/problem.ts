@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { KeyrotorError, type ErrorCode } from '../errors.js'
 import { MATERIAL_HELD_BY_BACKEND } from '../engine/material-service.js'
+import { RETRY_AFTER_SECONDS } from './retry-after.js'
 
 /**
  * HTTP status and title of every error code. Exhaustive on purpose: a new code without a
@@ -74,6 +75,9 @@ export function toProblem(
 
 /** Sends a problem for a known code (used by hooks that answer without throwing). */
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  const retryAfter = RETRY_AFTER_SECONDS[problem.code]
+  if (retryAfter !== undefined && !reply.hasHeader('retry-after'))
+    reply.header('retry-after', String(retryAfter))
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem)
 }
 

@@ -30,6 +30,8 @@ export interface LoggerOptions {
    * throw and must be quick: it runs on the logging call's stack.
    */
   tap?: ((line: string) => void) | undefined
+  /** Fields added to every line, e.g. trace_id and span_id of the active span. */
+  mixin?: (() => object) | undefined
 }
 
 /** Context a child logger carries, so every line of one run or request can be found again. */
@@ -51,6 +53,7 @@ export function createLogger(options: LoggerOptions): Logger {
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
       base: undefined,
+      ...(options.mixin === undefined ? {} : { mixin: options.mixin }),
     },
     withTap(destinationOf(options.destination), options.tap),
   )

@@ -16,6 +16,8 @@ export interface Metrics {
   setHaltEngaged(engaged: boolean): void
   /** One delivery attempt of the notification outbox ended so. */
   notificationAttempt(channel: string, sinkType: string, outcome: 'delivered' | 'retry' | 'failed'): void
+  /** Spans that could not be exported (OpenTelemetry on, collector unreachable or refusing). */
+  spansDropped(count: number): void
   /**
    * Computes the store-derived gauges (key ages, keys past their period, pending notifications)
    * from `source` on every scrape, like the open-alert gauge: with several instances on one
@@ -112,6 +114,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   })
   for (const type of ALERT_TYPES) alertsRaised.inc({ type }, 0)
   const NOTIFICATION_OUTCOMES = ['delivered', 'retry', 'failed'] as const
+  const droppedSpans = new Counter({
+    name: 'keyrotor_trace_spans_dropped_total',
+    help: 'Spans that could not be exported to the OTLP endpoint and were dropped.',
+    registers: [registry],
+  })
   let source: StoreGaugeSource | undefined
   // one read of the store per scrape (started by render), shared by the two gauges that
   // prom-client collects in parallel
@@ -179,6 +186,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     notificationAttempt(channel, sinkType, outcome) {
       notifications.inc({ channel, sink: sinkType, outcome })
+    },
+    spansDropped(count) {
+      droppedSpans.inc(count)
     },
     collectFrom(from) {
       source = from

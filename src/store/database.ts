@@ -9,6 +9,7 @@ import * as safety from './migrations/003-safety.js'
 import * as configProposals from './migrations/005-config-proposals.js'
 import * as notificationOutbox from './migrations/006-notification-outbox.js'
 import * as auditChain from './migrations/004-audit-chain.js'
+import * as auditStream from './migrations/007-audit-stream.js'
 import { dialectOf, type DialectName } from './dialect.js'
 import { ImmediateSqliteDialect, withStatementCache } from './sqlite-immediate.js'
 import { createTransactor, type Transact } from './transactor.js'
@@ -41,6 +42,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '005-config-proposals': configProposals,
   '006-notification-outbox': notificationOutbox,
   '004-audit-chain': auditChain,
+  '007-audit-stream': auditStream,
 }
 
 export const SQLITE_FILE = 'keyrotor.db'

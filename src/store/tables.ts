@@ -292,6 +292,22 @@ export interface NotificationOutboxTable {
   delivered_at: string | null
 }
 
+/** How far each audit sink has received the chain (migration 007). */
+export interface AuditStreamCursorsTable {
+  /** A stable id of the sink (type and a hash of its address); never a secret. */
+  sink: string
+  sink_type: string
+  /** The last seq the sink acknowledged; 0 before the first. */
+  delivered_seq: number | string
+  /** Failed attempts since the last success. */
+  attempts: number
+  last_error: string | null
+  next_attempt_at: string
+  /** An instance sending to this sink holds it until then. */
+  leased_until: string
+  updated_at: string
+}
+
 export interface Database {
   keys: KeysTable
   key_versions: KeyVersionsTable
@@ -313,6 +329,7 @@ export interface Database {
   incidents: IncidentsTable
   verifications: VerificationsTable
   notification_outbox: NotificationOutboxTable
+  audit_stream_cursors: AuditStreamCursorsTable
 }
 
 export type RunRow = Selectable<RunsTable>

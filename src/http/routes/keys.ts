@@ -7,6 +7,7 @@ import type { RunService } from '../../engine/rotation-service.js'
 import { keyView, keyViews, runView } from '../../engine/views.js'
 import type { Database } from '../../store/tables.js'
 import { assertKeyBinding, principalOf } from '../auth.js'
+import { IDEMPOTENCY_KEY_HEADER, idempotencyKeyOf } from '../idempotency-key.js'
 
 export interface KeyRoutesDeps {
   db: Kysely<Database>
@@ -59,6 +60,7 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
           summary: 'Start a rotation (201), or get the run of a repeated idempotency key (200)',
           tags: ['runs'],
           params: KEY_PARAMS,
+          headers: IDEMPOTENCY_KEY_HEADER,
           body: {
             type: ['object', 'null'],
             additionalProperties: false,
@@ -73,6 +75,7 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
       },
       async (request, reply) => {
         const body = request.body ?? {}
+        const idempotencyKey = idempotencyKeyOf(request, body.idempotencyKey)
         const principal = principalOf(request)
         if (body.emergency === true) {
           // waits in awaiting_approval for a security token other than the requester's
@@ -80,7 +83,7 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
             keyId: request.params.key,
             requestedBy: { user: principal.user, role: principal.role },
             reason: body.reason,
-            idempotencyKey: body.idempotencyKey,
+            idempotencyKey,
             attempt: body.attempt,
           })
           return reply.code(created ? 201 : 200).send(runView(run))
@@ -91,7 +94,7 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
           actor: principal.user,
           actorRole: principal.role,
           trigger: 'manual',
-          idempotencyKey: body.idempotencyKey,
+          idempotencyKey,
           reason: body.reason,
           attempt: body.attempt,
         })
@@ -107,6 +110,7 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
           summary: 'Request a forward correction of a halted key: a run that waits for a security approval',
           tags: ['runs'],
           params: KEY_PARAMS,
+          headers: IDEMPOTENCY_KEY_HEADER,
           body: {
             type: ['object', 'null'],
             additionalProperties: false,
@@ -123,7 +127,7 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
           keyId: request.params.key,
           requestedBy: { user: principal.user, role: principal.role },
           reason: request.body?.reason,
-          idempotencyKey: request.body?.idempotencyKey,
+          idempotencyKey: idempotencyKeyOf(request, request.body?.idempotencyKey),
         })
         return reply.code(created ? 201 : 200).send(runView(run))
       },
