@@ -54,7 +54,9 @@ import { createLogger } from './observability/logger.js'
 import { createLogBuffer, readLogFile } from './observability/log-buffer.js'
 import { createTimelineService } from './observability/timeline.js'
 import { timelineRoutes } from './http/routes/timeline.js'
-import { createMetrics } from './observability/metrics.js'
+import { createMetrics, type Metrics } from './observability/metrics.js'
+import type { LogFileEvents } from './observability/log-file.js'
+import { createReadiness, type Readiness } from './observability/readiness.js'
 import { createMasterKey, loadMasterKey } from './providers/local/master-key.js'
 import { createProviderRegistry, isProviderAvailable } from './providers/registry.js'
 import { isPostgresUrl, migrate, openStore, type Store } from './store/database.js'
@@ -141,9 +143,12 @@ export async function runInit(options: {
 export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   // the lines this process logs under a correlation id, for the timeline
   const logBuffer = createLogBuffer()
+  const metrics = createMetrics()
+  const readiness = createReadiness()
   const logger = createLogger({
     level: options.logLevel ?? 'info',
     tap: (line) => logBuffer.tap(line),
+    logFileEvents: logFileHealth(metrics, readiness),
     ...(options.logDestination !== undefined
       ? { destination: options.logDestination }
       : options.logFile !== undefined
@@ -162,7 +167,6 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   if (lock !== undefined) await expireLeases(store.db, new Date())
   const masterKey = loadMasterKey({ dataDir: options.dataDir, fromEnv: options.masterKey })
   const { db } = store
-  const metrics = createMetrics()
   // the chain's key comes from the master key: without it no one can rebuild the chain unseen
   const auditKey = deriveAuditKey(masterKey)
   const checkpointFile = join(options.dataDir, CHECKPOINT_FILE)
@@ -292,6 +296,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     halt: createHaltReader(db),
     metrics,
     ready: storeAnswers(db),
+    readiness,
     version: '0.1.0',
     routes: [
       keyRoutes({
@@ -351,6 +356,28 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
       await store.close()
       lock?.release()
       logger.flush()
+    },
+  }
+}
+
+/**
+ * Log lines a full disk refused: counted (`keyrotor_log_lines_dropped_total`) and reported by
+ * /readyz until lines are written again. The server goes on serving meanwhile.
+ */
+function logFileHealth(metrics: Pick<Metrics, 'logLineDropped'>, readiness: Readiness): LogFileEvents {
+  let total = 0
+  return {
+    dropped(error) {
+      total++
+      metrics.logLineDropped(error.code ?? 'unknown')
+      readiness.set(
+        'log',
+        `the log file cannot be written (${error.code ?? error.message}); ${total} lines dropped`,
+      )
+    },
+    recovered() {
+      total = 0
+      readiness.clear('log')
     },
   }
 }

@@ -13,6 +13,8 @@ export interface Metrics {
   setHaltEngaged(engaged: boolean): void
   /** One delivery attempt of the notification outbox ended so. */
   notificationAttempt(channel: string, sinkType: string, outcome: 'delivered' | 'retry' | 'failed'): void
+  /** A log line could not be written (`reason`: ENOSPC, EIO, …) and was dropped. */
+  logLineDropped(reason: string): void
   /**
    * Computes the store-derived gauges (key ages, keys past their period, pending notifications)
    * from `source` on every scrape, like the open-alert gauge: with several instances on one
@@ -85,6 +87,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['channel', 'sink', 'outcome'] as const,
     registers: [registry],
   })
+  const logLinesDropped = new Counter({
+    name: 'keyrotor_log_lines_dropped_total',
+    help: 'Log lines that could not be written to --log-file (disk full, I/O error) and were dropped.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  })
   let source: StoreGaugeSource | undefined
   // one read of the store per scrape (started by render), shared by the two gauges that
   // prom-client collects in parallel
@@ -149,6 +157,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     notificationAttempt(channel, sinkType, outcome) {
       notifications.inc({ channel, sink: sinkType, outcome })
+    },
+    logLineDropped(reason) {
+      logLinesDropped.inc({ reason })
     },
     collectFrom(from) {
       source = from
