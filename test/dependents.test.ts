@@ -262,7 +262,7 @@ describe('probeUntil', () => {
     expect(seen).toHaveLength(4)
   })
 
-  it('throws TIMEOUT with the last answer and what was wanted when never ready', async () => {
+  it('throws DEPENDENCY_NOT_READY with the last answer and what was wanted when it answers but never accepts', async () => {
     const { url } = await receiver((_n, _r, res) =>
       json(res, 200, { key: 'payments-dek', accepts: [3], active: 3 }),
     )
@@ -272,7 +272,7 @@ describe('probeUntil', () => {
         wanted: 'active v4',
       }),
     )
-    expect(error.code).toBe('TIMEOUT')
+    expect(error.code).toBe('DEPENDENCY_NOT_READY')
     expect(error.message).toMatch(/"payments-api".*wanted active v4, last answered accepts \[3\], active 3/)
   })
 
