@@ -407,8 +407,23 @@ export async function runServer(options: StartOptions): Promise<void> {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
   })
-  await keyrotor.close()
+  // bounded: phases are aborted and runs resume elsewhere, but a call that never settles (or a
+  // store that does not answer) must not keep a stopping server alive; a second signal is "now"
+  const forced = new Promise<'forced'>((resolve) => {
+    const timer = setTimeout(() => resolve('forced'), SHUTDOWN_MS)
+    timer.unref()
+    process.once('SIGINT', () => resolve('forced'))
+    process.once('SIGTERM', () => resolve('forced'))
+  })
+  const how = await Promise.race([keyrotor.close().then(() => 'closed' as const), forced])
+  if (how === 'forced') {
+    keyrotor.engine.log.warn({ afterMs: SHUTDOWN_MS }, 'shutdown did not finish in time; exiting now')
+    process.exit(1)
+  }
 }
+
+/** How long `keyrotor server` waits for a clean stop after SIGTERM/SIGINT. */
+const SHUTDOWN_MS = 10_000
 
 /** `keyrotor demo`: a throwaway keyrotor with sample dependents and one rotation, shown phase by phase. */
 export async function runDemo(options: DemoOptions): Promise<void> {

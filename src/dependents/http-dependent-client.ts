@@ -16,7 +16,6 @@ export interface DependentClientDeps {
   now?: () => number
 }
 
-
 /** The real {@link DependentClient}: HTTP probes and notices, and exec probes. */
 export function createDependentClient(deps: DependentClientDeps): DependentClient {
   const timeoutMs = deps.requestTimeoutMs ?? 5000

@@ -53,7 +53,11 @@ function lockError(dataDir: string, error: unknown): KeyrotorError {
   }
   const failure = storeFailureIn(error)
   const reason =
-    failure === undefined ? String(code ?? (error as Error).message) : storeUnavailable(failure).message
+    failure !== undefined
+      ? storeUnavailable(failure).message
+      : error instanceof Error
+        ? error.message
+        : String(error)
   return new KeyrotorError(
     'STORE_UNAVAILABLE',
     `cannot lock data dir ${dataDir}: ${reason} (not a conflict with another process)`,

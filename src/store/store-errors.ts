@@ -76,6 +76,16 @@ export function storeFailureIn(error: unknown): unknown {
 }
 
 /**
+ * True when `error` is the store failing: STORE_UNAVAILABLE, or an uncoded database error. A
+ * coded error of another kind says what failed already (a dependent's refused connection is its
+ * own, not the store's, although its cause looks alike).
+ */
+export function isStoreFailure(error: unknown): boolean {
+  if (error instanceof KeyrotorError) return error.code === 'STORE_UNAVAILABLE'
+  return storeFailureIn(error) !== undefined
+}
+
+/**
  * The coded error for a store that cannot serve: retryable (the CLI exits 8, HTTP answers 503
  * with Retry-After). The detail names the condition, never a query or its parameters.
  */
