@@ -53,7 +53,7 @@ export interface HttpDeps {
 /** 1 MiB: the largest body is a configuration file, far smaller. */
 export const BODY_LIMIT = 1024 * 1024
 /** How long one request the store could not serve keeps /readyz at 503. */
-const STORE_FAILURE_HOLD_MS = 15_000
+const STORE_FAILURE_HOLD_MS = 5_000
 const CORRELATION_HEADER = 'x-correlation-id'
 // ids from schedulers and other systems: UUIDs, Control-M order ids, W3C trace ids
 const WELL_FORMED_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
