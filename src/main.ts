@@ -54,9 +54,9 @@ import { createLogger } from './observability/logger.js'
 import { createLogBuffer, readLogFile } from './observability/log-buffer.js'
 import { createTimelineService } from './observability/timeline.js'
 import { timelineRoutes } from './http/routes/timeline.js'
-import { createMetrics, type Metrics } from './observability/metrics.js'
-import type { LogFileEvents } from './observability/log-file.js'
-import { createReadiness, type Readiness } from './observability/readiness.js'
+import { createMetrics } from './observability/metrics.js'
+import { logFileHealth } from './observability/log-file.js'
+import { createReadiness } from './observability/readiness.js'
 import { createMasterKey, loadMasterKey } from './providers/local/master-key.js'
 import { createProviderRegistry, isProviderAvailable } from './providers/registry.js'
 import { isPostgresUrl, migrate, openStore, type Store } from './store/database.js'
@@ -356,28 +356,6 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
       await store.close()
       lock?.release()
       logger.flush()
-    },
-  }
-}
-
-/**
- * Log lines a full disk refused: counted (`keyrotor_log_lines_dropped_total`) and reported by
- * /readyz until lines are written again. The server goes on serving meanwhile.
- */
-function logFileHealth(metrics: Pick<Metrics, 'logLineDropped'>, readiness: Readiness): LogFileEvents {
-  let total = 0
-  return {
-    dropped(error) {
-      total++
-      metrics.logLineDropped(error.code ?? 'unknown')
-      readiness.set(
-        'log',
-        `the log file cannot be written (${error.code ?? error.message}); ${total} lines dropped`,
-      )
-    },
-    recovered() {
-      total = 0
-      readiness.clear('log')
     },
   }
 }

@@ -8,7 +8,12 @@ import type { Problem } from '../src/http/problem.js'
 import { exitOf } from './helpers/cli.js'
 import { until } from './helpers/instances.js'
 import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.js'
-import { call, createServerFixture, type ServerFixture, type ServerProcess } from './helpers/server-process.js'
+import {
+  call,
+  createServerFixture,
+  type ServerFixture,
+  type ServerProcess,
+} from './helpers/server-process.js'
 import { DIALECTS } from './helpers/stores.js'
 
 /**

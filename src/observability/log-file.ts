@@ -1,6 +1,8 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { DestinationStream } from 'pino'
+import type { Metrics } from './metrics.js'
+import type { Readiness } from './readiness.js'
 
 export interface LogFileEvents {
   /** A line could not be written (disk full, I/O error) and was dropped; `error.code` says why. */
@@ -28,30 +30,36 @@ export function openLogFile(path: string, events: LogFileEvents): LogFile {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
   const fd = openSync(path, 'a', 0o600)
   let dropped = 0
-  // a line cut off by a full disk: the next write starts on a fresh line, so each stays JSON
-  let midLine = false
 
+  /** Writes all of `text` or none of it: a line cut by a full disk is taken back out. */
   function writeAll(text: string): void {
     const bytes = Buffer.from(text)
     let offset = 0
-    while (offset < bytes.length) {
-      const written = writeSync(fd, bytes, offset, bytes.length - offset)
-      offset += written
-      midLine = offset < bytes.length
+    try {
+      while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset)
+    } catch (error) {
+      if (offset > 0) {
+        try {
+          ftruncateSync(fd, fstatSync(fd).size - offset)
+        } catch {
+          // the file keeps a cut line; readers skip lines that are not JSON
+        }
+      }
+      throw error
     }
   }
 
   return {
     write(line: string) {
       try {
-        if (dropped > 0 || midLine) {
+        if (dropped > 0) {
           const notice = JSON.stringify({
             time: new Date().toISOString(),
             level: 'warn',
             msg: `${dropped} log lines were dropped: the log file could not be written`,
             droppedLines: dropped,
           })
-          writeAll(`${midLine ? '\n' : ''}${notice}\n`)
+          writeAll(`${notice}\n`)
           const lost = dropped
           dropped = 0
           events.recovered(lost)
@@ -72,6 +80,28 @@ export function openLogFile(path: string, events: LogFileEvents): LogFile {
     },
     end() {
       closeSync(fd)
+    },
+  }
+}
+
+/**
+ * Log lines a full disk refused: counted (`keyrotor_log_lines_dropped_total`) and reported by
+ * /readyz until lines are written again. The server goes on serving meanwhile.
+ */
+export function logFileHealth(metrics: Pick<Metrics, 'logLineDropped'>, readiness: Readiness): LogFileEvents {
+  let total = 0
+  return {
+    dropped(error) {
+      total++
+      metrics.logLineDropped(error.code ?? 'unknown')
+      readiness.set(
+        'log',
+        `the log file cannot be written (${error.code ?? error.message}); ${total} lines dropped`,
+      )
+    },
+    recovered() {
+      total = 0
+      readiness.clear('log')
     },
   }
 }
