@@ -7,7 +7,12 @@ import type { RunView } from '../src/engine/views.js'
 import type { Alert } from '../src/observability/alerts.js'
 import { exitOf } from './helpers/cli.js'
 import { until } from './helpers/instances.js'
-import { call, createServerFixture, type ServerFixture, type ServerProcess } from './helpers/server-process.js'
+import {
+  call,
+  createServerFixture,
+  type ServerFixture,
+  type ServerProcess,
+} from './helpers/server-process.js'
 
 /**
  * Issue 9 items 3 and 4 (and the readiness failure of item 12) against dependents that fight
@@ -160,7 +165,9 @@ describe('hostile dependents', () => {
       expect(tookS, `${h.key} ended by its deadline`).toBeLessThan(phases * PHASE_TIMEOUT_S + 2)
     }
     const stubborn = ended[hostile.length - 1] as RunView
-    expect(stubborn.failure?.message).toMatch(/stubborn-dek-svc.*wanted accepts v2.*last answered accepts \[1\]/)
+    expect(stubborn.failure?.message).toMatch(
+      /stubborn-dek-svc.*wanted accepts v2.*last answered accepts \[1\]/,
+    )
     const alerts = (await call<Alert[]>(url, admin, 'GET', '/v1/alerts')).body
     expect(alerts.filter((a) => a.runId === stubborn.id).map((a) => a.type)).toEqual(['dependency_not_ready'])
 

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
+import { freePort } from '../src/demo/free-port.js'
 import { startDataKeyService } from '../src/demo/sample-services.js'
 import type { RunView } from '../src/engine/views.js'
 import type { Problem } from '../src/http/problem.js'
@@ -127,7 +129,7 @@ describe.skipIf(!DIALECTS.includes('postgres'))('PostgreSQL connections dropped 
       await Promise.all(
         KEYS.map((key) => {
           const id = acknowledged.get(`${key}-round-${round}`)
-          return id === undefined ? undefined : waitEnded(servers, admin, id)
+          return id === undefined ? Promise.resolve() : waitEnded(servers, admin, id)
         }),
       )
     }
@@ -178,6 +180,74 @@ describe.skipIf(!DIALECTS.includes('postgres'))('PostgreSQL connections dropped 
         `${statuses.filter((s) => s === 503).length} 503), ${acknowledged.size} runs, all succeeded`,
     )
   }, 180_000)
+})
+
+describe.skipIf(!DIALECTS.includes('postgres'))('duplicate triggers on two instances', () => {
+  let fixture: ServerFixture | undefined
+  const servers: ServerProcess[] = []
+  const closers: (() => Promise<void>)[] = []
+
+  afterAll(async () => {
+    for (const { child } of servers) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL')
+        await exitOf(child)
+      }
+    }
+    for (const close of closers) await close()
+    await fixture?.dispose()
+  })
+
+  it('answers 200 simultaneous triggers without a deadlock: a repeated idempotency key always attaches', async () => {
+    const keys = ['one-dek', 'two-dek', 'three-dek', 'four-dek']
+    // a dependent that never answers: each run waits in pre-flight while the triggers race
+    const port = await freePort()
+    const hanging = createServer(() => undefined)
+    await new Promise<void>((resolve) => hanging.listen(port, '127.0.0.1', resolve))
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          hanging.closeAllConnections()
+          hanging.close(() => resolve())
+        }),
+    )
+    const yaml = `keys:${keys
+      .map(
+        (key) => `
+  - id: ${key}
+    provider: local
+    algorithm: aes-256-gcm
+    owner: test-team
+    aliases: [alias/${key}]
+    policy: { gracePeriod: 1h, phaseTimeout: 30s }
+    dependents:
+      - name: ${key}-svc
+        probe: { http: "http://127.0.0.1:${port}/probe" }`,
+      )
+      .join('')}`
+    fixture = await createServerFixture('postgres', yaml, {})
+    for (let i = 0; i < 2; i++) servers.push(await fixture.start({}))
+    const admin = fixture.adminToken
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const key = keys[i % keys.length]!
+        // half repeat one idempotency key per key, half are plain triggers (refused while one runs)
+        const body = i % 2 === 0 ? { idempotencyKey: `storm-${key}` } : {}
+        const answer = await post(servers[i % 2]!.url, admin, `/v1/keys/${key}/rotations`, body)
+        return { ...answer, idempotent: i % 2 === 0 }
+      }),
+    )
+    const wrong = answers.filter((a) =>
+      a.idempotent ? ![200, 201].includes(a.status) : ![200, 201, 409].includes(a.status),
+    )
+    expect(
+      wrong.map((a) => `${a.status} ${a.body.code}`),
+      'every repeated idempotency key attaches; nothing is a 500',
+    ).toEqual([])
+    for (const a of answers.filter((x) => x.status === 409)) expect(a.body.code).toBe('CONCURRENT_ROTATION')
+    const verify = await call<{ valid: boolean }>(servers[0]!.url, admin, 'GET', '/v1/audit/verify')
+    expect(verify.body.valid).toBe(true)
+  }, 120_000)
 })
 
 async function post(url: string, token: string, path: string, body: unknown): Promise<Answer> {

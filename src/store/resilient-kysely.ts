@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Kysely, sql, type KyselyConfig, type Transaction, type TransactionBuilder } from 'kysely'
+import { Kysely, type KyselyConfig, type Transaction, type TransactionBuilder } from 'kysely'
 import { KeyrotorError } from '../errors.js'
+import { drainCommitQueue, openCommitQueue } from './before-commit.js'
 import {
   isRetryableBeforeCommit,
   isRolledBackAtCommit,
@@ -17,10 +18,10 @@ const MAX_PAUSE_MS = 800
  * Kysely whose `transaction().execute(work)` survives what a PostgreSQL failover or restart does
  * to it, and cannot deadlock on keyrotor's own locks:
  *
- * - Every transaction first takes one transaction-scoped advisory lock (per schema). A keyrotor
- *   transaction can take the audit chain's head lock after row locks (an audited write), and
- *   another the other way round; with one lock always taken first, no two of them can ever wait
- *   on each other. Writers were serialized at the audit head anyway; SQLite serializes them all.
+ * - The audit chain's head lock is always taken last: audit records are written just before
+ *   COMMIT (see before-commit.ts), after every row lock, so a transaction that holds the head
+ *   waits for nothing else and none can deadlock on it. Should other row locks still meet in a
+ *   deadlock, PostgreSQL aborts one of them (40P01) and it runs again here.
  * - A transaction that failed before its COMMIT (connection terminated, deadlock or serialization
  *   victim) left nothing behind, and every write in it is fenced or keyed, so it runs again.
  *   A COMMIT whose answer was lost is not run again (it may have committed): STORE_UNAVAILABLE.
@@ -29,11 +30,11 @@ const MAX_PAUSE_MS = 800
  * Only the root instance does this; a `Transaction` is a plain Kysely and does not retry.
  */
 export class ResilientKysely<DB> extends Kysely<DB> {
-  readonly #ordered: boolean
+  readonly #deferAudit: boolean
 
   constructor(config: KyselyConfig, options: { lockOrder: boolean }) {
     super(config)
-    this.#ordered = options.lockOrder
+    this.#deferAudit = options.lockOrder
   }
 
   override transaction(): TransactionBuilder<DB> {
@@ -57,11 +58,9 @@ export class ResilientKysely<DB> extends Kysely<DB> {
       let workDone = false
       try {
         return await builder.execute(async (trx) => {
-          if (this.#ordered)
-            await sql`select pg_advisory_xact_lock(hashtext(current_schema() || '.keyrotor.writes'))`.execute(
-              trx,
-            )
+          if (this.#deferAudit) openCommitQueue(trx)
           const result = await work(trx)
+          await drainCommitQueue(trx)
           workDone = true
           return result
         })
