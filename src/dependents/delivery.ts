@@ -25,7 +25,7 @@ export interface ProbeUntilOptions {
 }
 
 /** The time left for the last attempt before a deadline; with less, the loop gives up. */
-const LAST_ATTEMPT_MS = 50
+const LAST_ATTEMPT_MS = 100
 
 /**
  * Delivers one notice, retrying with capped exponential backoff until a 2xx or the deadline.
