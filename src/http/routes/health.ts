@@ -29,7 +29,7 @@ export interface HealthDeps {
 export function storeAnswers<DB>(db: Kysely<DB>): () => Promise<boolean> {
   return async () => {
     for (const table of ['tokens', 'keys', 'key_versions', 'runs', 'halt'])
-      await sql`select 1 from ${sql.table(table)} limit 1`.execute(db)
+      await sql`select * from ${sql.table(table)} limit 1`.execute(db)
     await sql`select seq from audit_events order by seq desc limit 1`.execute(db)
     await sql`update keyrotor_migration_lock set is_locked = is_locked where id = 'migration_lock'`.execute(
       db,
