@@ -23,6 +23,8 @@ export const ERROR_CODES = [
   'DEPENDENCY_NOT_READY',
   'TIMEOUT',
   'UNREACHABLE',
+  /** The store cannot read or write now (database unreachable, disk full, damaged file): retry later. */
+  'STORE_UNAVAILABLE',
   'INTERNAL',
 ] as const
 

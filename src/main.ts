@@ -68,6 +68,8 @@ import { timelineRoutes } from './http/routes/timeline.js'
 import { createMetrics } from './observability/metrics.js'
 import { registerRunbooksOverdue } from './observability/runbook-gauge.js'
 import { packagedRunbooksDir, reviewRunbooks } from './governance/runbook-review.js'
+import { logFileHealth } from './observability/log-file.js'
+import { createReadiness } from './observability/readiness.js'
 import { createMasterKey, loadMasterKey } from './providers/local/master-key.js'
 import { createProviderRegistry, isProviderAvailable, type ProviderInstance } from './providers/registry.js'
 import { isPostgresUrl, migrate, openStore, type Store } from './store/database.js'
@@ -173,10 +175,13 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   const logBuffer = createLogBuffer()
   // trace_id/span_id on every line logged inside a span, once tracing is on
   let traceFields: () => object = () => ({})
+  const metrics = createMetrics()
+  const readiness = createReadiness()
   const logger = createLogger({
     level: options.logLevel ?? 'info',
     tap: (line) => logBuffer.tap(line),
     mixin: () => traceFields(),
+    logFileEvents: logFileHealth(metrics, readiness),
     ...(options.logDestination !== undefined
       ? { destination: options.logDestination }
       : options.logFile !== undefined
@@ -195,7 +200,6 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   if (lock !== undefined) await expireLeases(store.db, new Date())
   const masterKey = loadMasterKey({ dataDir: options.dataDir, fromEnv: options.masterKey })
   const { db } = store
-  const metrics = createMetrics()
   const tracing = createTracing({
     env: options.otelEnv ?? process.env,
     version: packageVersion(),
@@ -396,6 +400,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     halt: createHaltReader(db),
     metrics,
     ready: storeAnswers(db),
+    readiness,
     version: packageVersion(),
     routes: [
       keyRoutes({
@@ -493,8 +498,23 @@ export async function runServer(options: StartOptions): Promise<void> {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
   })
-  await keyrotor.close()
+  // bounded: phases are aborted and runs resume elsewhere, but a call that never settles (or a
+  // store that does not answer) must not keep a stopping server alive; a second signal is "now"
+  const forced = new Promise<'forced'>((resolve) => {
+    const timer = setTimeout(() => resolve('forced'), SHUTDOWN_MS)
+    timer.unref()
+    process.once('SIGINT', () => resolve('forced'))
+    process.once('SIGTERM', () => resolve('forced'))
+  })
+  const how = await Promise.race([keyrotor.close().then(() => 'closed' as const), forced])
+  if (how === 'forced') {
+    keyrotor.engine.log.warn({ afterMs: SHUTDOWN_MS }, 'shutdown did not finish in time; exiting now')
+    process.exit(1)
+  }
 }
+
+/** How long `keyrotor server` waits for a clean stop after SIGTERM/SIGINT. */
+const SHUTDOWN_MS = 10_000
 
 /** `keyrotor demo`: a throwaway keyrotor with sample dependents and one rotation, shown phase by phase. */
 export async function runDemo(options: DemoOptions): Promise<void> {

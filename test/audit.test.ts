@@ -61,7 +61,7 @@ describe.each(DIALECTS)('audit log on %s', (dialect) => {
             action: `step.${minute}`,
             correlationId: 'corr-order',
           })
-        ).seq,
+        )?.seq ?? -1,
       )
     }
     const listed = await audit.list(store.db, { correlationId: 'corr-order' })

@@ -262,7 +262,20 @@ describe('probeUntil', () => {
     expect(seen).toHaveLength(4)
   })
 
-  it('throws TIMEOUT with the last answer and what was wanted when never ready', async () => {
+  it('keeps probing until the deadline: a dependent ready shortly before it is found ready', async () => {
+    // backoff pauses grow to 1 s; the last probe must not be skipped because a full pause no
+    // longer fits before the deadline (it used to give up up to 1 s early)
+    const readyAt = Date.now() + 2_600
+    const { url } = await receiver((_n, _r, res) =>
+      json(res, 200, { key: 'payments-dek', accepts: Date.now() >= readyAt ? [3, 4] : [3], active: 3 }),
+    )
+    const answer = await probeUntil(client, target(url), (a) => a.accepts.includes(4), {
+      deadline: deadline(3_000),
+    })
+    expect(answer.accepts).toEqual([3, 4])
+  })
+
+  it('throws DEPENDENCY_NOT_READY with the last answer and what was wanted when it answers but never accepts', async () => {
     const { url } = await receiver((_n, _r, res) =>
       json(res, 200, { key: 'payments-dek', accepts: [3], active: 3 }),
     )
@@ -272,7 +285,7 @@ describe('probeUntil', () => {
         wanted: 'active v4',
       }),
     )
-    expect(error.code).toBe('TIMEOUT')
+    expect(error.code).toBe('DEPENDENCY_NOT_READY')
     expect(error.message).toMatch(/"payments-api".*wanted active v4, last answered accepts \[3\], active 3/)
   })
 

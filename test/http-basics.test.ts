@@ -103,7 +103,10 @@ describe.each(DIALECTS)('HTTP edge on %s', (dialect) => {
     })
     const response = await broken.inject({ url: '/readyz' })
     await broken.close()
-    expect([response.statusCode, response.json()]).toEqual([503, { status: 'not_ready' }])
+    expect([response.statusCode, response.json()]).toEqual([
+      503,
+      { status: 'not_ready', reasons: ['store: connection refused'] },
+    ])
   })
 
   it('refuses a v1 route without a token with a 401 problem carrying code and correlation id', async () => {

@@ -2,7 +2,8 @@ import type { Kysely } from 'kysely'
 import { KeyrotorError } from '../errors.js'
 import type { Database } from '../store/tables.js'
 import { UNKEYED_CHAIN_KEY } from './chain.js'
-import { appendChained, type StoredRow } from './chain-store.js'
+import { beforeCommit } from '../store/before-commit.js'
+import { appendChained } from './chain-store.js'
 import { assertNoSecrets } from './secret-guard.js'
 
 /** What happened, by whom. Never a secret: details are checked (see secret-guard.ts). */
@@ -50,8 +51,10 @@ export interface AuditLog {
    * if the audit write fails, so does the action (fail closed), and a rolled-back action leaves
    * no record. The event is chained to the one before it (see chain-store.ts); given a plain
    * `db`, the append runs in a transaction of its own so reading the head and inserting stay one.
+   * Inside a PostgreSQL transaction of the store the record is written just before its COMMIT
+   * (the chain's head lock last, so no deadlock): then the event is not known yet (undefined).
    */
-  append(db: Kysely<Database>, entry: AuditEntry): Promise<AuditEvent>
+  append(db: Kysely<Database>, entry: AuditEntry): Promise<AuditEvent | undefined>
   list(db: Kysely<Database>, query?: AuditQuery): Promise<AuditEvent[]>
 }
 
@@ -85,12 +88,15 @@ export function createAuditLog(deps: AuditLogDeps = {}): AuditLog {
         reason: entry.reason ?? null,
         details: entry.details === undefined ? null : serialize(entry.details),
       }
-      const stored: StoredRow = db.isTransaction
-        ? await appendChained(db, key, row)
-        : await db.transaction().execute((trx) => appendChained(trx, key, row))
-      const event = toEvent(stored)
-      deps.onAppend?.(event)
-      return event
+      const write = async (trx: Kysely<Database>) => {
+        const event = toEvent(await appendChained(trx, key, row))
+        deps.onAppend?.(event)
+        return event
+      }
+      if (!db.isTransaction) return db.transaction().execute(write)
+      // last in its transaction where the store allows it: the chain's head lock after every row lock
+      if (beforeCommit(db, async () => void (await write(db)))) return undefined
+      return write(db)
     },
 
     async list(db, query = {}) {

@@ -30,6 +30,8 @@ export const EXIT_FOR_ERROR: Record<ErrorCode, ExitCode> = {
   FORBIDDEN: EXIT.auth,
   SELF_APPROVAL: EXIT.auth,
   UNREACHABLE: EXIT.unreachable,
+  // the server answered, but its store could not: as safe to rerun as an unreachable server
+  STORE_UNAVAILABLE: EXIT.unreachable,
   ILLEGAL_TRANSITION: EXIT.runFailed,
   NOT_VERIFIED: EXIT.runFailed,
   CONFLICT: EXIT.runFailed,

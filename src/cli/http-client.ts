@@ -27,6 +27,8 @@ function codeForStatus(status: number): ErrorCode {
   if (status === 401) return 'UNAUTHENTICATED'
   if (status === 403) return 'FORBIDDEN'
   if (status === 404) return 'NOT_FOUND'
+  // a proxy's or load balancer's "no backend now": as safe to rerun as an unreachable server
+  if (status === 502 || status === 503 || status === 504) return 'UNREACHABLE'
   return 'INTERNAL'
 }
 

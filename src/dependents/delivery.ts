@@ -24,6 +24,9 @@ export interface ProbeUntilOptions {
   maxDelayMs?: number
 }
 
+/** The time left for the last attempt before a deadline; with less, the loop gives up. */
+const LAST_ATTEMPT_MS = 100
+
 /**
  * Delivers one notice, retrying with capped exponential backoff until a 2xx or the deadline.
  * A non-retryable error (e.g. an unset secret) is thrown at once: retrying cannot fix it.
@@ -45,7 +48,8 @@ export async function deliverUntil(
       lastError = keepCause(error, lastError)
     }
     const pause = backoff(attempt, options.minDelayMs ?? 50, options.maxDelayMs ?? 2000)
-    if (Date.now() + pause >= options.deadline.getTime()) {
+    const left = options.deadline.getTime() - Date.now()
+    if (left <= LAST_ATTEMPT_MS) {
       throw new KeyrotorError(
         'TIMEOUT',
         `notice ${notice.event} v${notice.version} was not delivered to dependent "${target.name}" ` +
@@ -56,14 +60,17 @@ export async function deliverUntil(
         },
       )
     }
-    await sleep(pause, options.signal)
+    // up to the deadline: a pause that would cross it is shortened to leave one last attempt
+    await sleep(Math.min(pause, left - LAST_ATTEMPT_MS), options.signal)
   }
 }
 
 /**
- * Polls a dependent until `predicate` holds for its answer. Past the deadline it throws
- * DEPENDENCY_NOT_READY when no valid answer ever came, TIMEOUT when answers came but never the
- * wanted one; both name the dependent, its last answer and what was wanted.
+ * Polls a dependent until `predicate` holds for its answer, up to the deadline. Past it, the
+ * dependent was not ready: DEPENDENCY_NOT_READY (the playbook's dependency readiness failure,
+ * with its alert), naming the dependent, its last answer or error and what was wanted. Whether
+ * it answered at all is in the message; a dependent that answers but never accepts is as
+ * not-ready as one that never answers, not a timeout of keyrotor's.
  */
 export async function probeUntil(
   client: DependentClient,
@@ -87,8 +94,9 @@ export async function probeUntil(
       options.onError?.(error)
     }
     const pause = backoff(attempt, options.minDelayMs ?? 20, options.maxDelayMs ?? 1000)
-    if (Date.now() + pause >= options.deadline.getTime()) throw giveUp(target, options, lastAnswer, lastError)
-    await sleep(pause, options.signal)
+    const left = options.deadline.getTime() - Date.now()
+    if (left <= LAST_ATTEMPT_MS) throw giveUp(target, options, lastAnswer, lastError)
+    await sleep(Math.min(pause, left - LAST_ATTEMPT_MS), options.signal)
   }
 }
 
@@ -106,7 +114,7 @@ function giveUp(target: DependentTarget, options: ProbeUntilOptions, answer?: Pr
   const last = `accepts [${answer.accepts.join(', ')}], active ${answer.active ?? 'null'}`
   const stillFailing = error === undefined ? '' : `; its last probe failed: ${messageOf(error)}`
   return new KeyrotorError(
-    'TIMEOUT',
+    'DEPENDENCY_NOT_READY',
     `dependent "${target.name}" was not ready by ${by}: wanted ${wanted}, last answered ${last}${stillFailing}`,
     { details, cause: error },
   )

@@ -29,13 +29,27 @@ export async function runExecProbe(
   const env = { ...options.env, KEYROTOR_KEY: target.key }
   const run = {
     env,
-    timeout: options.timeoutMs,
     maxBuffer: MAX_OUTPUT_BYTES,
-    signal: options.signal,
+    // SIGKILL: a probe that ignores SIGTERM must not outlive its timeout
+    killSignal: 'SIGKILL' as const,
     windowsHide: true,
   }
   const { error, stdout, stderr } = await new Promise<ExecOutcome>((resolve) => {
-    execFile(command, args, run, (error, stdout, stderr) => resolve({ error, stdout, stderr }))
+    const child = execFile(command, args, run, (error, stdout, stderr) => settle({ error, stdout, stderr }))
+    // the answer is owed by the timeout or the caller's abort, not by the child closing its
+    // output: a grandchild that keeps the pipe open would otherwise hold the phase
+    const stop = (why: ExecOutcome) => {
+      child.kill('SIGKILL')
+      settle(why)
+    }
+    const timer = setTimeout(() => stop({ error: timedOut(), stdout: '', stderr: '' }), options.timeoutMs)
+    const onAbort = () => stop({ error: timedOut(), stdout: '', stderr: '' })
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    function settle(outcome: ExecOutcome): void {
+      clearTimeout(timer)
+      options.signal?.removeEventListener('abort', onAbort)
+      resolve(outcome)
+    }
   })
   if (options.signal?.aborted === true) throw options.signal.reason
   if (error !== null) throw notReady(target, `exec probe ${command} ${failure(error, stderr)}`, error)
@@ -44,6 +58,10 @@ export async function runExecProbe(
   } catch (parseError) {
     throw notReady(target, `exec probe ${command} printed no JSON: ${excerpt(stdout)}`, parseError)
   }
+}
+
+function timedOut(): ExecFileException {
+  return Object.assign(new Error('timed out'), { killed: true })
 }
 
 interface ExecOutcome {

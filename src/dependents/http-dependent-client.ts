@@ -1,5 +1,6 @@
 import { KeyrotorError } from '../errors.js'
 import type { DependentClient, DependentTarget, Notice, ProbeAnswer } from './dependent-client.js'
+import { MAX_ANSWER_BYTES, readCapped } from './capped-body.js'
 import { runExecProbe } from './exec-probe.js'
 import { notReady, parseProbeAnswer } from './probe-answer.js'
 import { signedHeaders } from './signature.js'
@@ -17,8 +18,6 @@ export interface DependentClientDeps {
   traceHeaders?: () => Record<string, string>
 }
 
-const MAX_ANSWER_CHARS = 64 * 1024
-
 /** The real {@link DependentClient}: HTTP probes and notices, and exec probes. */
 export function createDependentClient(deps: DependentClientDeps): DependentClient {
   const timeoutMs = deps.requestTimeoutMs ?? 5000
@@ -34,10 +33,12 @@ export function createDependentClient(deps: DependentClientDeps): DependentClien
   ) {
     const timeout = AbortSignal.timeout(timeoutMs)
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+    // identity: an answer is read as sent, and counted against the limit as it arrives
+    const headers = { ...(init.headers as Record<string, string>), 'accept-encoding': 'identity' }
     try {
-      const response = await fetch(url, { ...init, signal: combined, redirect: 'manual' })
-      const text = await response.text()
-      return { response, text }
+      const response = await fetch(url, { ...init, headers, signal: combined, redirect: 'manual' })
+      const { text, truncated } = await readCapped(response, MAX_ANSWER_BYTES)
+      return { response, text, truncated }
     } catch (error) {
       if (signal?.aborted === true) throw signal.reason
       if (timeout.aborted) throw notReady(target, `did not answer its ${what} within ${timeoutMs} ms`, error)
@@ -55,10 +56,11 @@ export function createDependentClient(deps: DependentClientDeps): DependentClien
       return parseProbeAnswer(target, raw)
     }
     const init = { method: 'GET', headers: { accept: 'application/json', ...deps.traceHeaders?.() } }
-    const { response, text } = await send(target, 'probe', target.probe.http, init, signal)
+    const { response, text, truncated } = await send(target, 'probe', target.probe.http, init, signal)
     if (!response.ok)
       throw notReady(target, `answered its probe with HTTP ${response.status}${excerpt(text)}`)
-    if (text.length > MAX_ANSWER_CHARS) throw notReady(target, 'answered its probe with an oversized body')
+    if (truncated)
+      throw notReady(target, `answered its probe with a body over ${MAX_ANSWER_BYTES} bytes (after decoding)`)
     let raw: unknown
     try {
       raw = JSON.parse(text)

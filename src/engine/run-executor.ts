@@ -1,19 +1,24 @@
 import type { Transaction } from 'kysely'
-import { nextPhase, type Phase } from '../domain/phases.js'
+import { isPastPointOfNoReturn, nextPhase, type Phase } from '../domain/phases.js'
 import type { RunKind } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
 import { appendEvents, type NewRunEvent } from '../store/events-repository.js'
 import { recordDependent, type DependentObservation } from '../store/keys-repository.js'
 import { updateRunFenced } from '../store/runs-repository.js'
+import { isStoreFailure } from '../store/store-errors.js'
 import type { Database, RunRow, RunUpdate } from '../store/tables.js'
 import { ENGINE_ACTOR, type EngineDeps } from './engine-deps.js'
 import { runEvent } from './journal.js'
 import { loadManagedKey, type ManagedKey } from './managed-key.js'
 import type { PhaseContext, PhaseOutcome } from './phase-context.js'
 import { phaseGate, type Gate } from './phase-gate.js'
+import { PhaseCancelled, watchPhase } from './phase-watchdog.js'
 import { phaseHandler, phaseSettler } from './phases/index.js'
 import { failRun } from './run-failure.js'
 import { elapsedSeconds, terminal } from './run-fields.js'
+
+/** How often a running phase looks whether its run was cancelled. */
+const CANCEL_POLL_MS = 1_000
 
 /** The alerts a failed run raises; a concurrent_rotation alert names the run but is about another attempt. */
 const FAILURE_ALERTS = [
@@ -57,13 +62,20 @@ export function createRunExecutor(deps: EngineDeps) {
       const phase = run.phase as Phase
       crash(run, phase, 'before')
       const journal: Journal = { events: [], observations: [] }
-      const ctx = context(run, phase, key, journal, signal)
       const started = deps.now().getTime()
+      const watch = watchPhase({
+        phase,
+        deadline: new Date(started + key.phaseTimeoutMs),
+        parent: signal,
+        cancelRequested: () => cancelRequested(run, phase),
+        pollMs: CANCEL_POLL_MS,
+      })
+      const ctx = context(run, phase, key, journal, watch.signal, new Date(started + key.phaseTimeoutMs))
       let outcome: PhaseOutcome
       try {
         const act = async () => {
-          if (inDoubt) await settle(ctx, journal)
-          return phaseHandler(kind, phase)(ctx)
+          if (inDoubt) await watch.guard(settle(ctx, journal))
+          return watch.guard(phaseHandler(kind, phase)(ctx))
         }
         // a span per phase: provider calls, probes and notices inside it become its children
         outcome = await (deps.trace?.span(`phase ${phase}`, { 'keyrotor.phase': phase }, act) ?? act())
@@ -71,8 +83,14 @@ export function createRunExecutor(deps: EngineDeps) {
         // stopped from outside (shutdown, lost lease): no outcome; the run resumes elsewhere
         if (signal.aborted) throw signal.reason
         if (error instanceof KeyrotorError && error.code === 'STALE_LEASE') throw error
+        // the store could not record the phase's progress: no outcome either; the run resumes
+        // (in doubt, settled against the provider) once its lease expires and the store serves
+        if (isStoreFailure(error)) throw error
+        if (error instanceof PhaseCancelled) return cancelInPhase(run, phase, journal)
         const partial = error instanceof KeyrotorError && error.details?.partialExecution === true
         return failRun(deps, run, phase, error, journal.events, journal.observations, { partial })
+      } finally {
+        watch.stop()
       }
       inDoubt = false
       deps.metrics?.phaseFinished(phase, (deps.now().getTime() - started) / 1000)
@@ -159,6 +177,38 @@ export function createRunExecutor(deps: EngineDeps) {
     return { run: { ...run, ...patch }, gate }
   }
 
+  /** A cancel asked for while a phase runs before the point of no return stops that phase. */
+  async function cancelRequested(run: RunRow, phase: Phase): Promise<boolean> {
+    if (isPastPointOfNoReturn(run.kind as RunKind, phase)) return false
+    const row = await db
+      .selectFrom('runs')
+      .select('cancel_requested_at')
+      .where('id', '=', run.id)
+      .executeTakeFirst()
+    return row?.cancel_requested_at != null
+  }
+
+  /**
+   * Ends a run whose phase was stopped by a cancel: as a failure in that phase would leave it
+   * (the phases before promote check before they act), but cancelled, as the operator asked.
+   */
+  async function cancelInPhase(run: RunRow, phase: Phase, journal: Journal): Promise<RunRow> {
+    const now = deps.now()
+    const patch: RunUpdate = { phase_status: 'done', ...terminal('cancelled', now) }
+    await deps.transact(async (trx) => {
+      await updateRunFenced(trx, run.id, run.fencing_token, patch)
+      await appendEvents(trx, [
+        ...journal.events,
+        event(run, 'run.cancelled', phase, `cancelled during ${phase}: the phase was stopped`),
+      ])
+      for (const o of journal.observations) await recordDependent(trx, o)
+      await audit(trx, run, 'run.cancelled')
+    })
+    deps.metrics?.runFinished(run.kind, 'cancelled', elapsedSeconds(run, now))
+    deps.log.info({ ...logFields(run), phase }, `run cancelled during ${phase}`)
+    return { ...run, ...patch }
+  }
+
   /** Reads the provider to decide what an interrupted phase left behind (DESIGN §4.4). */
   async function settle(ctx: PhaseContext, journal: Journal): Promise<void> {
     const settler = phaseSettler(ctx.run.kind as RunKind, ctx.phase)
@@ -184,8 +234,8 @@ export function createRunExecutor(deps: EngineDeps) {
     key: ManagedKey,
     journal: Journal,
     signal: AbortSignal,
+    deadline: Date,
   ): PhaseContext {
-    const now = deps.now()
     return {
       run,
       phase,
@@ -194,7 +244,7 @@ export function createRunExecutor(deps: EngineDeps) {
       ref: { keyId: key.id, algorithm: key.algorithm },
       dependents: deps.dependents,
       db,
-      deadline: new Date(now.getTime() + key.phaseTimeoutMs),
+      deadline,
       signal,
       now: deps.now,
       note: (type, message, data) => journal.events.push(event(run, type, phase, message, data)),
@@ -216,6 +266,8 @@ export function createRunExecutor(deps: EngineDeps) {
         }
       },
       async checkpoint(message, writeState) {
+        // a phase the watchdog stopped may still be running: it no longer writes for the run
+        if (signal.aborted) throw signal.reason
         const events = [...journal.events.splice(0), event(run, 'phase.checkpoint', phase, message)]
         const observations = journal.observations.splice(0)
         await deps.transact(async (trx) => {

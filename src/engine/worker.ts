@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import { isKeyrotorError } from '../errors.js'
 import type { DialectName } from '../store/dialect.js'
+import { isStoreFailure } from '../store/store-errors.js'
 import { claimNextRun, renewLease } from '../store/runs-repository.js'
 import type { RunRow } from '../store/tables.js'
 import type { EngineDeps } from './engine-deps.js'
@@ -79,15 +80,21 @@ export function createWorker(deps: EngineDeps, executor: RunExecutor, options: W
       .catch((error: unknown) => {
         // a stale lease means another worker owns the run now: nothing of ours may be written
         // a shutdown is expected; a lost lease is an anomaly to look at; anything else an error
+        // a store that could not record the run's progress (failover, full disk) is the
+        // infrastructure's trouble, not the run's: it resumes, in doubt, once its lease expires;
+        // logged below warn so that the run's validation does not count it as its own anomaly
+        const storeDown = isStoreFailure(error)
         const level =
-          phaseAbort.signal.aborted && controller.signal.aborted
+          (phaseAbort.signal.aborted && controller.signal.aborted) || storeDown
             ? 'info'
             : isKeyrotorError(error, 'STALE_LEASE')
               ? 'warn'
               : 'error'
         deps.log[level](
           { correlationId: run.correlation_id, runId: run.id, key: run.key_id, phase: run.phase, err: error },
-          'run stopped without an outcome',
+          storeDown
+            ? 'run interrupted: the store could not record its progress; it resumes after its lease'
+            : 'run stopped without an outcome',
         )
       })
       .finally(() => {

@@ -17,7 +17,8 @@ import type { Metrics } from '../observability/metrics.js'
 import type { Database } from '../store/tables.js'
 import { registerAuth } from './auth.js'
 import { createOpenApiCollector } from './openapi.js'
-import { problemErrorHandler } from './problem.js'
+import type { Readiness } from '../observability/readiness.js'
+import { problemErrorHandlerWith } from './problem.js'
 import { alertRoutes } from './routes/alerts.js'
 import { haltRoutes, type HaltReader } from './routes/halt.js'
 import { healthRoutes } from './routes/health.js'
@@ -38,6 +39,8 @@ export interface HttpDeps {
   metrics: Pick<Metrics, 'render' | 'contentType' | 'setAlertsOpen' | 'setHaltEngaged'>
   /** Whether the store answers (see `storeAnswers` in routes/health.ts). */
   ready(): Promise<boolean>
+  /** Told of requests the store could not serve; /readyz reports what it holds. */
+  readiness?: Readiness | undefined
   /**
    * Further route plugins (keys, runs, JWKS, material, …). Each route declares
    * `config: { action }`; a route that does not is refused at request time.
@@ -49,6 +52,8 @@ export interface HttpDeps {
 
 /** 1 MiB: the largest body is a configuration file, far smaller. */
 export const BODY_LIMIT = 1024 * 1024
+/** How long one request the store could not serve keeps /readyz at 503. */
+const STORE_FAILURE_HOLD_MS = 5_000
 const CORRELATION_HEADER = 'x-correlation-id'
 // ids from schedulers and other systems: UUIDs, Control-M order ids, W3C trace ids
 const WELL_FORMED_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
@@ -89,7 +94,11 @@ export function createHttpApp(deps: HttpDeps): FastifyInstance {
     void reply.header('X-Correlation-Id', request.id)
   })
   registerAuth(app, { tokens: deps.tokenStore(deps.db), audit: deps.audit, db: deps.db })
-  app.setErrorHandler(problemErrorHandler)
+  // a store that failed a request keeps the instance not ready for a while, even where /readyz's
+  // own small check passes (a damaged page it does not read)
+  app.setErrorHandler(
+    problemErrorHandlerWith((problem) => deps.readiness?.set('store', problem.detail, STORE_FAILURE_HOLD_MS)),
+  )
   app.setNotFoundHandler((request) => {
     throw new KeyrotorError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)
   })

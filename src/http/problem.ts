@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { KeyrotorError, type ErrorCode } from '../errors.js'
 import { MATERIAL_HELD_BY_BACKEND } from '../engine/material-service.js'
 import { RETRY_AFTER_SECONDS } from './retry-after.js'
+import { storeFailureIn, storeUnavailable } from '../store/store-errors.js'
 
 /**
  * HTTP status and title of every error code. Exhaustive on purpose: a new code without a
@@ -33,6 +34,7 @@ export const PROBLEMS: Record<ErrorCode, { status: number; title: string }> = {
   DEPENDENCY_NOT_READY: { status: 503, title: 'Dependent not ready' },
   TIMEOUT: { status: 504, title: 'Timed out' },
   UNREACHABLE: { status: 502, title: 'Unreachable' },
+  STORE_UNAVAILABLE: { status: 503, title: 'Store temporarily unavailable' },
   INTERNAL: { status: 500, title: 'Internal error' },
 }
 
@@ -88,7 +90,16 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
  * error only in the log.
  */
 export function problemErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  void sendProblem(reply, problemFor(error, request))
+  problemErrorHandlerWith()(error, request, reply)
+}
+
+/** The handler, also telling `onStoreFailure` each request the store could not serve (readiness). */
+export function problemErrorHandlerWith(onStoreFailure?: (problem: Problem) => void) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const problem = problemFor(error, request)
+    if (problem.code === 'STORE_UNAVAILABLE') onStoreFailure?.(problem)
+    void sendProblem(reply, problem)
+  }
 }
 
 /**
@@ -104,6 +115,14 @@ function statusOf(error: KeyrotorError): number | undefined {
 
 function problemFor(error: FastifyError, request: FastifyRequest): Problem {
   const id = request.correlationId
+  // a database that cannot serve (unreachable, disk full, damaged) is 503 and safe to retry,
+  // wherever in a service the error surfaced and whatever the service wrapped it in
+  const unavailable = isServerSide(error) ? storeFailureIn(error) : undefined
+  if (unavailable !== undefined) {
+    const coded = storeUnavailable(unavailable)
+    request.log.error({ err: error }, 'request failed: the store cannot serve')
+    return toProblem('STORE_UNAVAILABLE', coded.message, id, { details: coded.details })
+  }
   if (error instanceof KeyrotorError) {
     if (PROBLEMS[error.code].status >= 500) request.log.error({ err: error }, 'request failed')
     return toProblem(error.code, error.message, id, { details: error.details, status: statusOf(error) })
@@ -123,6 +142,15 @@ function problemFor(error: FastifyError, request: FastifyRequest): Problem {
   }
   request.log.error({ err: error }, 'unexpected error')
   return toProblem('INTERNAL', 'an internal error occurred; the log holds it under this correlation id', id)
+}
+
+/**
+ * Errors that may hide a store failure: uncoded ones and INTERNAL. Other coded errors say what
+ * failed already (a provider's or dependent's lost connection is not the store's).
+ */
+function isServerSide(error: FastifyError): boolean {
+  if (error instanceof KeyrotorError) return error.code === 'INTERNAL' || error.code === 'STORE_UNAVAILABLE'
+  return error.validation === undefined && (error.statusCode === undefined || error.statusCode >= 500)
 }
 
 /** `/role` → `role`; a missing required property is named by its own name. */

@@ -10,4 +10,6 @@ export const RETRY_AFTER_SECONDS: Partial<Record<ErrorCode, number>> = {
   CONCURRENT_ROTATION: 30,
   // the halt is released by people, with approvals: minutes at best
   HALTED: 300,
+  // the database is unreachable, full or damaged: readiness tells a balancer; a client waits briefly
+  STORE_UNAVAILABLE: 5,
 }

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger as PinoLogger, type LevelWithSilent } from 'pino'
+import { openLogFile, type LogFileEvents } from './log-file.js'
 
 /** The logger every component receives: pino, writing one JSON object per line. */
 export type Logger = PinoLogger
@@ -25,6 +26,8 @@ export interface LoggerOptions {
    * capture lines this way). Standard output when omitted.
    */
   destination?: string | DestinationStream
+  /** Told when lines to a file destination are dropped (full disk) and when writing resumes. */
+  logFileEvents?: LogFileEvents | undefined
   /**
    * Also told every line written (after redaction), e.g. the timeline's log buffer. It must not
    * throw and must be quick: it runs on the logging call's stack.
@@ -55,7 +58,7 @@ export function createLogger(options: LoggerOptions): Logger {
       base: undefined,
       ...(options.mixin === undefined ? {} : { mixin: options.mixin }),
     },
-    withTap(destinationOf(options.destination), options.tap),
+    withTap(destinationOf(options.destination, options.logFileEvents), options.tap),
   )
 }
 
@@ -87,9 +90,8 @@ function withTap(destination: DestinationStream, tap: LoggerOptions['tap']): Des
   ])
 }
 
-function destinationOf(destination: LoggerOptions['destination']): DestinationStream {
+function destinationOf(destination: LoggerOptions['destination'], events?: LogFileEvents): DestinationStream {
   if (destination === undefined) return pino.destination({ dest: 1, sync: true })
   if (typeof destination !== 'string') return destination
-  // synchronous writes: the lines before a crash are the ones an incident review needs
-  return pino.destination({ dest: destination, sync: true, mkdir: true })
+  return openLogFile(destination, events ?? { dropped: () => undefined, recovered: () => undefined })
 }

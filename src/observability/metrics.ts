@@ -18,6 +18,8 @@ export interface Metrics {
   notificationAttempt(channel: string, sinkType: string, outcome: 'delivered' | 'retry' | 'failed'): void
   /** Spans that could not be exported (OpenTelemetry on, collector unreachable or refusing). */
   spansDropped(count: number): void
+  /** A log line could not be written (`reason`: ENOSPC, EIO, …) and was dropped. */
+  logLineDropped(reason: string): void
   /**
    * Computes the store-derived gauges (key ages, keys past their period, pending notifications)
    * from `source` on every scrape, like the open-alert gauge: with several instances on one
@@ -119,6 +121,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: 'Spans that could not be exported to the OTLP endpoint and were dropped.',
     registers: [registry],
   })
+  const logLinesDropped = new Counter({
+    name: 'keyrotor_log_lines_dropped_total',
+    help: 'Log lines that could not be written to --log-file (disk full, I/O error) and were dropped.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  })
   let source: StoreGaugeSource | undefined
   // one read of the store per scrape (started by render), shared by the two gauges that
   // prom-client collects in parallel
@@ -189,6 +197,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     spansDropped(count) {
       droppedSpans.inc(count)
+    },
+    logLineDropped(reason) {
+      logLinesDropped.inc({ reason })
     },
     collectFrom(from) {
       source = from

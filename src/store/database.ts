@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
-import { Kysely, Migrator, PostgresDialect, sql, type Migration } from 'kysely'
+import { Migrator, PostgresDialect, sql, type Kysely, type Migration } from 'kysely'
 import pg from 'pg'
 import * as initial from './migrations/001-initial.js'
 import * as keyAliasesByKey from './migrations/002-key-aliases-by-key.js'
@@ -12,6 +12,7 @@ import * as auditChain from './migrations/004-audit-chain.js'
 import * as auditStream from './migrations/007-audit-stream.js'
 import { dialectOf, type DialectName } from './dialect.js'
 import { ImmediateSqliteDialect, withStatementCache } from './sqlite-immediate.js'
+import { ResilientKysely } from './resilient-kysely.js'
 import { createTransactor, type Transact } from './transactor.js'
 import type { Database } from './tables.js'
 
@@ -67,13 +68,17 @@ export function openStore(options: StoreOptions): Store {
     // locks, and SKIP LOCKED claims would pass its runs by for good: PostgreSQL ends such a
     // session, the locks go, and the frozen worker's fenced writes fail when it wakes
     pool.on('connect', (client) => {
+      // a backend terminated while its client is checked out (failover, pg_terminate_backend)
+      // emits 'error' on that client: without a listener the process would exit. The query in
+      // flight fails, the pool discards the broken client, the transaction runs again on a new one
+      client.on('error', () => undefined)
       client
         .query(`SET idle_in_transaction_session_timeout = ${IDLE_IN_TRANSACTION_MS}`)
         .catch(() => undefined)
     })
     // an idle pooled connection that the server closed must not crash the process
     pool.on('error', () => undefined)
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+    const db = new ResilientKysely<Database>({ dialect: new PostgresDialect({ pool }) }, { lockOrder: true })
     return {
       db,
       transact: createTransactor(db, 'postgres'),
@@ -94,9 +99,10 @@ export function openStore(options: StoreOptions): Store {
   sqlite.pragma('synchronous = FULL')
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')
-  const db = new Kysely<Database>({
-    dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }),
-  })
+  const db = new ResilientKysely<Database>(
+    { dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) },
+    { lockOrder: false },
+  )
   return {
     db,
     transact: createTransactor(db, 'sqlite'),

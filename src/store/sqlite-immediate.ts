@@ -18,6 +18,19 @@ class ImmediateSqliteDriver extends SqliteDriver {
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'))
   }
+
+  /**
+   * SQLite rolls a transaction back by itself on some errors (SQLITE_FULL at COMMIT, an I/O
+   * error); the ROLLBACK that follows then fails with "no transaction is active", and Kysely
+   * would report that instead of the error that says what happened (a full disk).
+   */
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await connection.executeQuery(CompiledQuery.raw('rollback'))
+    } catch (error) {
+      if (!/no transaction is active/.test(error instanceof Error ? error.message : '')) throw error
+    }
+  }
 }
 
 export class ImmediateSqliteDialect extends SqliteDialect {

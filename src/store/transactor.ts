@@ -40,8 +40,14 @@ export function createTransactor(db: Kysely<Database>, dialect: DialectName): Tr
               outcomes.push({ ok: true, value: await item.work(point) })
               await point.releaseSavepoint(name).execute()
             } catch (error) {
-              await point.rollbackToSavepoint(name).execute()
-              await point.releaseSavepoint(name).execute()
+              try {
+                await point.rollbackToSavepoint(name).execute()
+                await point.releaseSavepoint(name).execute()
+              } catch {
+                // SQLite ended the whole transaction itself (a full disk, an I/O error): the
+                // batch fails, with the error that says why rather than "no such savepoint"
+                throw error
+              }
               outcomes.push({ ok: false, value: error })
             }
           }

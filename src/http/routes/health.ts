@@ -2,7 +2,9 @@ import type { FastifyPluginAsync } from 'fastify'
 import { sql, type Kysely } from 'kysely'
 import type { AlertService } from '../../observability/alerts.js'
 import type { Metrics } from '../../observability/metrics.js'
+import type { Readiness } from '../../observability/readiness.js'
 import type { OpenApiDocument } from '../openapi.js'
+import { storeFailureIn, storeUnavailable } from '../../store/store-errors.js'
 import type { HaltReader } from './halt.js'
 
 export interface HealthDeps {
@@ -12,19 +14,35 @@ export interface HealthDeps {
   alerts: Pick<AlertService, 'openCount'>
   halt: HaltReader
   openapi(): OpenApiDocument
+  /** Other conditions that make the instance not ready (log lines dropped, recent store failures). */
+  readiness?: Pick<Readiness, 'reasons'> | undefined
   /** How long /readyz waits for `ready()`; a load balancer's probe should not hang. */
   readyTimeoutMs?: number
 }
 
-/** The default readiness check: the store answers a trivial query. */
+/**
+ * The default readiness check: the store reads the tables every request needs and commits a
+ * write. `select 1` alone answers from a database whose pages are damaged or whose disk is full.
+ * The write changes nothing (Kysely's migration lock row, rewritten as it is) but still goes
+ * through the journal and the disk like any commit.
+ */
 export function storeAnswers<DB>(db: Kysely<DB>): () => Promise<boolean> {
   return async () => {
-    await sql`select 1`.execute(db)
+    for (const table of ['tokens', 'keys', 'key_versions', 'runs', 'halt'])
+      await sql`select * from ${sql.table(table)} limit 1`.execute(db)
+    await sql`select seq from audit_events order by seq desc limit 1`.execute(db)
+    await sql`update keyrotor_migration_lock set is_locked = is_locked where id = 'migration_lock'`.execute(
+      db,
+    )
     return true
   }
 }
 
-const STATUS = { type: 'object', required: ['status'], properties: { status: { type: 'string' } } }
+const STATUS = {
+  type: 'object',
+  required: ['status'],
+  properties: { status: { type: 'string' }, reasons: { type: 'array', items: { type: 'string' } } },
+}
 
 /** Public probes, metrics and the API description: no token, so probes and scrapers need none. */
 export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
@@ -46,11 +64,17 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
+        const reasons: string[] = []
         const ready = await withTimeout(deps.ready(), deps.readyTimeoutMs ?? 2000).catch((error: unknown) => {
           request.log.warn({ err: error }, 'readiness check failed')
+          reasons.push(`store: ${storeReason(error)}`)
           return false
         })
-        return ready ? { status: 'ready' } : reply.code(503).send({ status: 'not_ready' })
+        if (!ready && reasons.length === 0) reasons.push('store: not ready')
+        reasons.push(...(deps.readiness?.reasons() ?? []))
+        return reasons.length === 0
+          ? { status: 'ready' }
+          : reply.code(503).send({ status: 'not_ready', reasons })
       },
     )
 
@@ -74,6 +98,13 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
       deps.openapi(),
     )
   }
+}
+
+/** What an operator needs from a failed check: the condition, never a query. */
+function storeReason(error: unknown): string {
+  const unavailable = storeFailureIn(error)
+  if (unavailable !== undefined) return storeUnavailable(unavailable).message
+  return error instanceof Error ? (error.message.split('\n')[0] ?? 'error') : String(error)
 }
 
 function withTimeout(promise: Promise<boolean>, ms: number): Promise<boolean> {
