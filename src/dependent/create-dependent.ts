@@ -54,6 +54,12 @@ export interface Dependent {
   materialFor(version: number): LoadedVersion | undefined
   /** The material for a JWT's `kid` header (`{key}.v{n}`), if that version is accepted. */
   materialForKid(kid: string | undefined): LoadedVersion | undefined
+  /**
+   * The backend's name of a version (HSM label, KMS key ARN, hook id) as keyrotor's notices carry
+   * it: what a service of a non-exportable backend uses the version by. Undefined until a notice
+   * about that version named it.
+   */
+  providerRef(version: number): string | undefined
   /** The active version's material; throws DependentError `NO_ACTIVE_VERSION` when there is none. */
   activeMaterial(): LoadedVersion
   /** A node:http listener serving `GET /keyrotor/probe` and `POST /keyrotor/notify`. */
@@ -145,6 +151,7 @@ export function createDependent(options: DependentOptions): Dependent {
         state.reset(loaded, active ?? null)
       }),
     materialFor: (version) => state.material(version),
+    providerRef: (version) => state.providerRef(version),
     materialForKid: (kid) => {
       const version = versionOfKid(key, kid)
       return version === undefined ? undefined : state.material(version)
@@ -158,7 +165,8 @@ export function createDependent(options: DependentOptions): Dependent {
     },
     handler: createNoticeHandler(() => dependent),
     async listen(port = 0, host = '127.0.0.1') {
-      if (server !== undefined) throw new Error('this dependent is already listening')
+      if (server !== undefined)
+        throw new DependentError('LISTEN_FAILED', 'this dependent is already listening')
       server = await listenOn(dependent.handler, port, host)
       return server
     },

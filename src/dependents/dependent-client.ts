@@ -24,6 +24,8 @@ export interface Notice {
   correlationId: string
   /** ISO time by which the phase that sent it must be done. */
   deadline: string
+  /** The backend's name for the version (label, ARN, hook id); never material. Absent from older servers. */
+  providerRef?: string
 }
 
 /** How to reach one dependent, as declared in keyrotor.yaml. */

@@ -103,8 +103,16 @@ export function createDependentClient(deps: DependentClientDeps): DependentClien
 
 /** The exact body of a notice: these six members, in this order (CONTRACT.md), nothing else. */
 export function noticeBody(notice: Notice): string {
-  const { event, key, version, runId, correlationId, deadline } = notice
-  return JSON.stringify({ event, key, version, runId, correlationId, deadline })
+  const { event, key, version, runId, correlationId, deadline, providerRef } = notice
+  return JSON.stringify({
+    event,
+    key,
+    version,
+    runId,
+    correlationId,
+    deadline,
+    ...(providerRef === undefined ? {} : { providerRef }),
+  })
 }
 
 function networkReason(error: unknown): string {
