@@ -4,6 +4,10 @@ import { KeyrotorError } from '../errors.js'
 import type { Jwk } from '../providers/key-provider.js'
 import { listVersions, requireKey } from '../store/keys-repository.js'
 import type { EngineDeps } from './engine-deps.js'
+import { createJwksCache } from './jwks-cache.js'
+import type { JwksDocument } from './jwks-cache.js'
+import { jwksMaxAgeMs } from './jwks-publication.js'
+import type { KeyPolicy } from '../config/schema.js'
 
 /**
  * The read side of key material: the public JWKS verifiers load, and the material a consumer
@@ -16,7 +20,20 @@ export function createMaterialService(deps: Pick<EngineDeps, 'db' | 'providers' 
     return { key, ref, provider: deps.providers.get(key.provider as ProviderKind) }
   }
 
-  return {
+  const cache = createJwksCache({
+    load: async (keyId) => {
+      const { key } = await resolve(keyId)
+      const maxAgeMs = jwksMaxAgeMs(JSON.parse(key.policy) as KeyPolicy)
+      return { keys: (await service.jwks(keyId)).keys, maxAgeSeconds: Math.floor(maxAgeMs / 1000) }
+    },
+  })
+
+  const service = {
+    /** The JWKS as the public endpoint serves it: from memory, with its ETag and max-age. */
+    jwksDocument(keyId: string): Promise<JwksDocument> {
+      return cache.get(keyId)
+    },
+
     /** Public keys of pending, active and retiring versions, except one whose revoke has begun. */
     async jwks(keyId: string): Promise<{ keys: Jwk[] }> {
       const { ref, provider } = await resolve(keyId)
@@ -60,6 +77,7 @@ export function createMaterialService(deps: Pick<EngineDeps, 'db' | 'providers' 
       return jwk
     },
   }
+  return service
 }
 
 export type MaterialService = ReturnType<typeof createMaterialService>

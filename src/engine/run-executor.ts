@@ -132,8 +132,9 @@ export function createRunExecutor(deps: EngineDeps) {
             lease_expires_at: now.toISOString(),
           }
           after.push(event(run, 'run.paused', next, `paused before ${next}: ${gate.detail}`))
-        } else if (gate.why === 'window') {
-          // outside its change window: given back like a pause, and not claimable before `until`
+        } else if (gate.why === 'window' || gate.why === 'published') {
+          // outside its change window, or its new version not yet published long enough: given
+          // back like a pause, and not claimable before `until`
           patch = {
             ...outcome.runPatch,
             phase_status: 'done',
