@@ -30,6 +30,13 @@ export interface AppEntry {
     /** A webhook that receives the signed audit checkpoints too. */
     auditCheckpointUrl?: string | undefined
   }): Promise<void>
+  /** `keyrotor agent`: answers probes and notices for one service, hands it versions as files. */
+  runAgent(options: {
+    configPath: string
+    logFile?: string | undefined
+    logLevel?: LogLevel | undefined
+    secretOf: (name: string) => string | undefined
+  }): Promise<void>
   /** The main job: throwaway data dir, demo keys, one rotation end to end, then serves. */
   runDemo(options: { port: number; json: boolean }): Promise<void>
 }
