@@ -1,16 +1,20 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto'
 import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseAgentConfig, type AgentConfig, type AgentKeyConfig } from '../src/agent/agent-config.js'
 import { AGENT_JSON_SCHEMA_PATH, agentJsonSchemaText } from '../src/agent/agent-json-schema.js'
 import { startAgent, type RunningAgent } from '../src/agent/agent.js'
+import { KeyAgent } from '../src/agent/key-agent.js'
 import { freePort } from '../src/demo/free-port.js'
 import { signedHeaders } from '../src/dependents/signature.js'
 import { createLogger } from '../src/observability/logger.js'
 import { startHarness, type Harness } from './helpers/harness.js'
 import { keyYaml } from './helpers/sample-dependents.js'
+import { DIALECTS } from './helpers/stores.js'
 
 const SECRET = 'agent-notice-secret'
 const silent = createLogger({ level: 'silent' })
@@ -81,7 +85,7 @@ describe('agent.yaml', () => {
   })
 })
 
-describe('the agent against a keyrotor server', () => {
+describe.each(DIALECTS)('the agent against a keyrotor server on %s', (dialect) => {
   let h: Harness
   let root: string
   const tokens: Record<string, string> = {}
@@ -89,7 +93,7 @@ describe('the agent against a keyrotor server', () => {
 
   beforeAll(async () => {
     h = await startHarness(
-      'sqlite',
+      dialect,
       `keys:${keyYaml({ id: 'svc-dek', algorithm: 'aes-256-gcm', dependents: [] })}${keyYaml({ id: 'svc-sign', algorithm: 'ec-p256', dependents: [] })}`,
     )
     root = mkdtempSync(join(tmpdir(), 'keyrotor-agent-'))
@@ -213,5 +217,52 @@ describe('the agent against a keyrotor server', () => {
     ).rejects.toThrow(
       /key svc-dek: cannot hand over its initial version: material of svc-dek v1 refused \(HTTP 403\): the token in SVC_SIGN_TOKEN is not a consumer token bound to key svc-dek/,
     )
+  })
+})
+
+describe('the agent for a key whose material never leaves its backend', () => {
+  it('writes the providerRef of the notice when the material endpoint answers 409 MATERIAL_UNAVAILABLE', async () => {
+    // keyrotor's HSM and KMS providers cannot run here: this answers as the material endpoint does for them
+    const backend = createServer((request, response) => {
+      const ok = request.headers.authorization === 'Bearer hsm-token'
+      response.writeHead(ok ? 409 : 403, { 'content-type': 'application/problem+json' })
+      response.end(
+        JSON.stringify({ status: ok ? 409 : 403, code: ok ? 'MATERIAL_UNAVAILABLE' : 'FORBIDDEN' }),
+      )
+    })
+    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve))
+    const dir = mkdtempSync(join(tmpdir(), 'keyrotor-agent-hsm-'))
+    try {
+      const agent = await KeyAgent.start({
+        config: {
+          key: 'hsm-sign',
+          role: 'sign',
+          output: { dir, format: 'pem' },
+          reload: undefined,
+          healthCheck: undefined,
+          tokenEnv: 'HSM_TOKEN',
+          initialVersion: undefined,
+        },
+        keyrotorUrl: `http://127.0.0.1:${(backend.address() as AddressInfo).port}`,
+        token: 'hsm-token',
+        timeoutMs: 5_000,
+        log: silent,
+      })
+      await agent.apply({
+        event: 'key.version.promoted',
+        key: 'hsm-sign',
+        version: 2,
+        runId: 'r',
+        correlationId: 'c',
+        deadline: '2030-01-01T00:00:00Z',
+        providerRef: 'pkcs11:token=keyrotor;object=hsm-sign.v2',
+      })
+      expect(readFileSync(join(dir, 'current'), 'utf8')).toBe('pkcs11:token=keyrotor;object=hsm-sign.v2\n')
+      expect(readlinkSync(join(dir, 'current'))).toBe('v2.ref')
+      expect(agent.probeAnswer()).toEqual({ key: 'hsm-sign', accepts: [2], active: 2 })
+    } finally {
+      backend.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -69,6 +69,12 @@ export class KeyAgent {
       }
       await agent.apply(notice)
     } else {
+      if (Object.keys(state.files).length === 0) {
+        deps.log.warn(
+          { key: state.key },
+          'no version handed over yet: keyrotor refuses to rotate until this service accepts the active one (set initialVersion)',
+        )
+      }
       await saveState(dir, state)
     }
     return agent
