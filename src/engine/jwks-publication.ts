@@ -46,6 +46,8 @@ export async function jwksPublicationWait(
   if (version === undefined) return null
   const policy = JSON.parse(key.policy) as Pick<KeyPolicy, 'jwksMaxAge'>
   const maxAgeMs = jwksMaxAgeMs(policy)
+  // 0: nobody is allowed to cache the JWKS, so there is nothing to wait for
+  if (maxAgeMs === 0) return null
   const until = new Date(Date.parse(version.created_at) + maxAgeMs + JWKS_MEMORY_TTL_MS)
   if (until.getTime() <= now.getTime()) return null
   const maxAge = policy.jwksMaxAge ?? DEFAULT_JWKS_MAX_AGE
