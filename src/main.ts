@@ -216,6 +216,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     log: logger.child({ component: 'engine' }),
     now: () => new Date(),
     crash: crashAt(options.crashPoint),
+    versionsChanged: (keyId) => material.jwksChanged(keyId),
     incidents,
     loggedProblems: (correlationId, since) =>
       logBuffer
@@ -226,6 +227,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
         )
         .map((r) => String(r.fields.msg)),
   }
+  const material = createMaterialService(engine)
   const leaseMs = options.leaseMs ?? 30_000
   const executor = createRunExecutor(engine)
   const worker = createWorker(engine, executor, {
@@ -299,7 +301,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
       keyRoutes({
         db,
         runs: rotationRequests,
-        material: createMaterialService(engine),
+        material,
         forwardCorrection,
         emergency,
       }),

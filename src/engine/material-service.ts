@@ -34,6 +34,11 @@ export function createMaterialService(deps: Pick<EngineDeps, 'db' | 'providers' 
       return cache.get(keyId)
     },
 
+    /** The key's versions changed here: serve a fresh JWKS from the next request on. */
+    jwksChanged(keyId: string): void {
+      cache.invalidate(keyId)
+    },
+
     /** Public keys of pending, active and retiring versions, except one whose revoke has begun. */
     async jwks(keyId: string): Promise<{ keys: Jwk[] }> {
       const { ref, provider } = await resolve(keyId)

@@ -76,6 +76,7 @@ export function createRunExecutor(deps: EngineDeps) {
       const completed = event(run, 'phase.completed', phase, outcome.message)
       const moved = await transition(run, next, outcome, [...journal.events, completed], journal.observations)
       run = moved.run
+      deps.versionsChanged?.(run.key_id)
       deps.log.info({ ...logFields(run), phase }, `${phase} completed: ${outcome.message}`)
       crash(run, phase, 'after-commit')
       if (outcome.fail !== undefined) return failRun(deps, run, phase, outcome.fail, [], [])
