@@ -47,6 +47,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       log,
       now,
     }).catch((error: unknown) => {
+      if (error instanceof KeyrotorError) throw error
       const message = error instanceof Error ? error.message : String(error)
       throw new KeyrotorError(
         'DEPENDENCY_NOT_READY',
