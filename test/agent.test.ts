@@ -1,5 +1,14 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto'
-import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -204,6 +213,16 @@ describe.each(DIALECTS)('the agent against a keyrotor server on %s', (dialect) =
     expect(replay.status).toBe(401)
     expect(await replay.json()).toEqual({ error: 'notice signature refused: replayed' })
     expect(await probe()).toEqual(before)
+
+    // signed and fresh: refused while v1 is the service's active version, then a compromise moves off it
+    const retired = notice('key.version.retired')
+    const refused = await post(retired, signedHeaders(SECRET, retired))
+    expect(refused.status).toBe(409)
+    expect(await probe()).toEqual(before)
+    expect(await post(compromised, signedHeaders(SECRET, compromised))).toHaveProperty('status', 200)
+    // an encrypting service stops encrypting with it at once, and still decrypts what it wrote
+    expect(await probe()).toEqual({ key: 'svc-dek', accepts: [1], active: null })
+    expect(readdirSync(join(root, 'notices')).filter((f) => !f.startsWith('.'))).toEqual(['v1.jwk'])
   })
 
   it('refuses to start on an output dir it cannot write, or with a token bound to another key, naming the key', async () => {
