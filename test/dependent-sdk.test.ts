@@ -91,6 +91,25 @@ describe('dependent SDK', () => {
     expect(keyrotor.requests.filter((r) => r.includes('/versions/2/'))).toEqual([])
   })
 
+  it('answers 401 to a replayed notice and changes nothing', async () => {
+    const keyrotor = await fake('dek', 'aes-256-gcm')
+    keyrotor.addVersion()
+    const { dependent, target } = await embedded('dek', keyrotor)
+    const send = async (event: NoticeEvent, version: number, headers?: Record<string, string>) => {
+      const body = noticeBody({ event, key: 'dek', version, runId: 'r', correlationId: 'c', deadline: 'd' })
+      const signed = headers ?? signedHeaders(SECRET, body)
+      const status = (await fetch(target.notify!.http, { method: 'POST', headers: signed, body })).status
+      return { status, signed }
+    }
+    const staged = await send('key.version.staged', 2)
+    expect(staged.status).toBe(200)
+    await send('key.version.promoted', 2)
+    expect((await send('key.version.retired', 1)).status).toBe(200)
+    // a captured notice sent again, within its 5 minutes, is refused like a forged one
+    expect((await send('key.version.staged', 2, staged.signed)).status).toBe(401)
+    expect(dependent.probeAnswer()).toEqual({ key: 'dek', accepts: [2], active: 2 })
+  })
+
   it('fetches staged material with the consumer token before it accepts the version', async () => {
     const keyrotor = await fake('dek', 'aes-256-gcm')
     const { dependent, target } = await embedded('dek', keyrotor)
