@@ -35,12 +35,13 @@ export async function createBenchStore(
   dialect: DialectName,
   keys: number,
   databaseUrl: string,
+  yaml: string = configYaml(keys),
 ): Promise<BenchStore> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyrotor-bench-'))
   const schema = dialect === 'postgres' ? `kr_bench_${randomBytes(6).toString('hex')}` : undefined
   if (schema !== undefined) await pgQuery(databaseUrl, `CREATE SCHEMA ${schema}`)
   const configPath = join(dataDir, 'keyrotor.yaml')
-  writeFileSync(configPath, configYaml(keys))
+  writeFileSync(configPath, yaml)
   return {
     options: schema === undefined ? { dataDir } : { dataDir, databaseUrl, schema },
     configPath,

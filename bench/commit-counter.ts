@@ -9,6 +9,8 @@ export interface CommitCounts {
   autocommitWrites: number
   /** `commit` of a transaction that only read (an idle claim, say): nothing to make durable. */
   readOnlyTransactions: number
+  /** Every statement sent, reads included (the JWKS flood shows how few reach the store). */
+  statements: number
 }
 
 export const COMMITS_METHOD =
@@ -29,13 +31,19 @@ const ROLLBACK = /^\s*rollback\s*$/i
  * test is opened exactly as in production, and nothing in src/ knows it is being counted.
  */
 export function installCommitCounter() {
-  const counts: CommitCounts = { transactions: 0, autocommitWrites: 0, readOnlyTransactions: 0 }
+  const counts: CommitCounts = {
+    transactions: 0,
+    autocommitWrites: 0,
+    readOnlyTransactions: 0,
+    statements: 0,
+  }
   let counting = false
   const open = new WeakMap<object, { wrote: boolean }>()
 
   // transactions are followed at all times, so one open when the window starts is not misread
   function seen(connection: object, sql: string): void {
     const tx = open.get(connection)
+    if (counting) counts.statements++
     if (BEGIN.test(sql)) open.set(connection, { wrote: false })
     else if (COMMIT.test(sql)) {
       open.delete(connection)
@@ -79,7 +87,7 @@ export function installCommitCounter() {
   return {
     /** Starts a fresh count (the measured window opens). */
     start(): void {
-      Object.assign(counts, { transactions: 0, autocommitWrites: 0, readOnlyTransactions: 0 })
+      Object.assign(counts, { transactions: 0, autocommitWrites: 0, readOnlyTransactions: 0, statements: 0 })
       counting = true
     },
     /** Ends the window; returns what was counted in it. */

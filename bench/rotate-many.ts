@@ -3,13 +3,14 @@ import { parseArgs } from 'node:util'
 import type { DialectName } from '../src/store/dialect.js'
 import { postgresAnswers } from './bench-store.js'
 import { installCommitCounter } from './commit-counter.js'
+import { benchmarkJwksFlood, type JwksFloodResult } from './jwks-flood.js'
 import { benchmarkDialect, type DialectResult } from './run-dialect.js'
 
 /**
  * `npm run bench`: rotates many keys on SQLite and on PostgreSQL and prints one JSON document on
  * stdout (progress goes to stderr). See docs/benchmarks.md for what is measured and how.
  */
-const USAGE = `usage: node dist/bench/rotate-many.js [--keys N] [--pg-keys N] [--dialects sqlite,postgres] [--concurrency C]
+const USAGE = `usage: node dist/bench/rotate-many.js [--keys N] [--pg-keys N] [--dialects sqlite,postgres] [--concurrency C] [--jwks-requests N]
   env KEYROTOR_BENCH_DATABASE_URL: PostgreSQL to use (default postgres://postgres@127.0.0.1:5432/test)`
 
 // on SQLite 4, 16 and 64 runs in flight give the same rate (one connection serializes the
@@ -21,6 +22,7 @@ interface Args {
   pgKeys: number
   dialects: DialectName[]
   concurrency: number
+  jwksRequests: number
 }
 
 function parse(argv: string[]): Args {
@@ -31,6 +33,7 @@ function parse(argv: string[]): Args {
       'pg-keys': { type: 'string' },
       dialects: { type: 'string' },
       concurrency: { type: 'string' },
+      'jwks-requests': { type: 'string' },
       help: { type: 'boolean' },
     },
   })
@@ -54,6 +57,7 @@ function parse(argv: string[]): Args {
     pgKeys: count('pg-keys', values['pg-keys'], keys),
     dialects: dialects as DialectName[],
     concurrency: count('concurrency', values.concurrency, DEFAULT_CONCURRENCY),
+    jwksRequests: count('jwks-requests', values['jwks-requests'], 20_000),
   }
 }
 
@@ -69,6 +73,7 @@ async function main(): Promise<number> {
   const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`)
   const counter = installCommitCounter()
   const results: DialectResult[] = []
+  const jwksFlood: JwksFloodResult[] = []
   const skipped: string[] = []
   for (const dialect of args.dialects) {
     if (dialect === 'postgres' && !(await postgresAnswers(databaseUrl))) {
@@ -87,6 +92,18 @@ async function main(): Promise<number> {
     })
     progress(`${dialect}: ${keys} rotations in ${result.seconds} s (${result.rotationsPerSecond}/s)`)
     results.push(result)
+    const flood = await benchmarkJwksFlood({
+      dialect,
+      requests: args.jwksRequests,
+      clients: 32,
+      databaseUrl,
+      counter,
+      progress,
+    })
+    progress(
+      `${dialect}: JWKS flood ${flood.requestsPerSecond} req/s, p99 ${flood.latencyMs.p99} ms, store statements ${flood.floodStatementsPerSecond}/s (idle ${flood.idleStatementsPerSecond}/s)`,
+    )
+    jwksFlood.push(flood)
   }
   counter.uninstall()
   const cpu = cpus()
@@ -100,6 +117,7 @@ async function main(): Promise<number> {
     },
     date: new Date().toISOString(),
     results,
+    jwksFlood,
     ...(skipped.length > 0 ? { skipped } : {}),
   }
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { DestinationStream } from 'pino'
+import { loadAgentConfig } from './agent/agent-config.js'
+import { startAgent } from './agent/agent.js'
 import { createAuditLog } from './audit/audit-log.js'
 import { deriveAuditKey } from './audit/chain.js'
 import { sealUnchained } from './audit/chain-store.js'
@@ -296,6 +298,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     log: logger.child({ component: 'engine' }),
     now: () => new Date(),
     crash: crashAt(options.crashPoint),
+    versionsChanged: (keyId) => material.jwksChanged(keyId),
     incidents,
     trace: tracing.enabled ? tracing : undefined,
     loggedProblems: (correlationId, since) =>
@@ -307,6 +310,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
         )
         .map((r) => String(r.fields.msg)),
   }
+  const material = createMaterialService(engine)
   const leaseMs = options.leaseMs ?? 30_000
   const runExecutor = createRunExecutor(engine)
   // one trace per run execution: its phases, provider calls, probes and notices inside it
@@ -406,7 +410,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
       keyRoutes({
         db,
         runs: rotationRequests,
-        material: createMaterialService(engine),
+        material,
         forwardCorrection,
         emergency,
       }),
@@ -532,4 +536,21 @@ function crashAt(point: string | undefined): ((reached: string) => void) | undef
   return (reached) => {
     if (reached === point) process.kill(process.pid, 'SIGKILL')
   }
+}
+
+/** `keyrotor agent`: serves one service's probes and notices until SIGINT or SIGTERM. */
+export async function runAgent(options: {
+  configPath: string
+  logFile?: string | undefined
+  logLevel?: LogLevel | undefined
+  secretOf: (name: string) => string | undefined
+}): Promise<void> {
+  const config = await loadAgentConfig(options.configPath)
+  const log = createLogger({ level: options.logLevel ?? 'info', destination: options.logFile })
+  const agent = await startAgent({ config, secretOf: options.secretOf, log })
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  await agent.close()
 }

@@ -91,6 +91,25 @@ describe('dependent SDK', () => {
     expect(keyrotor.requests.filter((r) => r.includes('/versions/2/'))).toEqual([])
   })
 
+  it('answers 401 to a replayed notice and changes nothing', async () => {
+    const keyrotor = await fake('dek', 'aes-256-gcm')
+    keyrotor.addVersion()
+    const { dependent, target } = await embedded('dek', keyrotor)
+    const send = async (event: NoticeEvent, version: number, headers?: Record<string, string>) => {
+      const body = noticeBody({ event, key: 'dek', version, runId: 'r', correlationId: 'c', deadline: 'd' })
+      const signed = headers ?? signedHeaders(SECRET, body)
+      const status = (await fetch(target.notify!.http, { method: 'POST', headers: signed, body })).status
+      return { status, signed }
+    }
+    const staged = await send('key.version.staged', 2)
+    expect(staged.status).toBe(200)
+    await send('key.version.promoted', 2)
+    expect((await send('key.version.retired', 1)).status).toBe(200)
+    // a captured notice sent again, within its 5 minutes, is refused like a forged one
+    expect((await send('key.version.staged', 2, staged.signed)).status).toBe(401)
+    expect(dependent.probeAnswer()).toEqual({ key: 'dek', accepts: [2], active: 2 })
+  })
+
   it('fetches staged material with the consumer token before it accepts the version', async () => {
     const keyrotor = await fake('dek', 'aes-256-gcm')
     const { dependent, target } = await embedded('dek', keyrotor)
@@ -134,6 +153,50 @@ describe('dependent SDK', () => {
     await send('key.version.retired', 1)
     await expect(client.probe(target)).resolves.toEqual({ key: 'dek', accepts: [2], active: 2 })
     expect(dependent.materialFor(1)).toBeUndefined()
+  })
+
+  it('runs onRevoked over HTTP for a version keyrotor retired and then revoked, and reads its providerRef', async () => {
+    const keyrotor = await fake('dek', 'aes-256-gcm')
+    const revoked: number[] = []
+    const dependent = createDependent({
+      key: 'dek',
+      role: 'encrypt',
+      secret: SECRET,
+      keyrotorUrl: keyrotor.url,
+      token: TOKEN,
+      onRevoked: (v) => void revoked.push(v),
+    })
+    await dependent.bootstrap(1)
+    const target = targetOf('svc', 'dek', await dependent.listen())
+    cleanup.push(() => dependent.close())
+    keyrotor.addVersion()
+    const send = (event: NoticeEvent, version: number) =>
+      client.notify(target, {
+        event,
+        key: 'dek',
+        version,
+        runId: 'run-1',
+        correlationId: 'corr-1',
+        deadline: '2030-01-01T00:00:00Z',
+        providerRef: `local:dek.v${version}`,
+      })
+    await send('key.version.staged', 2)
+    await send('key.version.promoted', 2)
+    await send('key.version.retired', 1)
+    await send('key.version.revoked', 1)
+    expect(revoked).toEqual([1])
+    expect(dependent.providerRef(2)).toBe('local:dek.v2')
+  })
+
+  it('says plainly that the port is busy instead of throwing a stack trace', async () => {
+    const keyrotor = await fake('dek', 'aes-256-gcm')
+    const { target } = await embedded('dek', keyrotor)
+    const port = Number(new URL((target.probe as { http: string }).http).port)
+    const second = createDependent({ key: 'dek', role: 'decrypt', keyrotorUrl: keyrotor.url, token: TOKEN })
+    await expect(second.listen(port)).rejects.toMatchObject({
+      code: 'LISTEN_FAILED',
+      message: expect.stringMatching(new RegExp(`port ${port} is already in use on 127\\.0\\.0\\.1`)),
+    })
   })
 
   it('refuses a notice for another key with 422', async () => {

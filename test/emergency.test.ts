@@ -106,6 +106,11 @@ describe.each(DIALECTS)('emergency rotation on %s', (dialect) => {
     const notices = events.filter((e) => e.type === 'notice.delivered').map((e) => e.message.split(' ')[0])
     expect(notices.indexOf('key.compromised')).toBeGreaterThanOrEqual(0)
     expect(notices.indexOf('key.compromised')).toBeLessThan(notices.indexOf('key.version.staged'))
+    // the default jwksMaxAge (300s) would hold an ordinary promote for 5 minutes: an emergency says it skips that
+    expect(events.filter((e) => e.type === 'run.waiting')).toEqual([])
+    expect(events.find((e) => e.type === 'jwks.wait.skipped')?.message).toMatch(
+      /^emergency: promotes v2 without waiting policy\.jwksMaxAge \(300s\)/,
+    )
 
     // no grace period: the revoke follows as soon as the dependents let go of v1
     const until = Date.now() + 20_000

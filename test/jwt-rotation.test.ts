@@ -25,7 +25,7 @@ describe.each(DIALECTS)('JWT issuer and verifier through two rotations and a rev
     const verifierDep = await planDependent('api-gateway')
     const h = await startHarness(
       dialect,
-      `keys:${keyYaml({ id: 'auth-signing', algorithm: 'ec-p256', dependents: [issuerDep, verifierDep], policy: '{ gracePeriod: 1s, phaseTimeout: 5s }' })}`,
+      `keys:${keyYaml({ id: 'auth-signing', algorithm: 'ec-p256', dependents: [issuerDep, verifierDep], policy: '{ gracePeriod: 1s, phaseTimeout: 5s, jwksMaxAge: 1s }' })}`,
       { secrets: secretsOf([issuerDep, verifierDep]) },
     )
     cleanups.push(() => h.stop())

@@ -127,6 +127,8 @@ const MATRIX_CONFIG = `keys:${keyYaml({ id: 'matrix-dek', algorithm: 'aes-256-gc
     id: 'other-dek',
     algorithm: 'ec-p256',
     dependents: [],
+    // no verifier caches this JWKS: promote need not wait for one
+    policy: '{ gracePeriod: 1h, phaseTimeout: 3s, jwksMaxAge: 0s }',
   },
 )}`
 

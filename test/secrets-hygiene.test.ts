@@ -110,7 +110,7 @@ describe.each(DIALECTS)('secrets hygiene on %s', (dialect) => {
     }
     for (const d of Object.values(deps))
       canaries.push({ name: `webhook secret ${d.secretEnv}`, value: d.secret, expectedIn: new Set() })
-    const policy = '{ gracePeriod: 1s, phaseTimeout: 2s }'
+    const policy = '{ gracePeriod: 1s, phaseTimeout: 2s, jwksMaxAge: 0s }'
     const config = `keys:${keyYaml({ id: 'hyg-dek', algorithm: 'aes-256-gcm', dependents: [deps.dek as PlannedDependent], policy })}${keyYaml({ id: 'hyg-jwt', algorithm: 'ec-p256', dependents: [deps.jwt as PlannedDependent], policy })}${keyYaml({ id: 'stuck-dek', algorithm: 'aes-256-gcm', dependents: [deps.stuck as PlannedDependent], policy: '{ gracePeriod: 1h, phaseTimeout: 1s }' })}`
     h = await startHarness(dialect, config, {
       secrets: Object.fromEntries(Object.values(deps).map((d) => [d.secretEnv, d.secret])),

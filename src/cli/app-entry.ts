@@ -36,6 +36,13 @@ export interface AppEntry {
   }): Promise<void>
   /** A drill's sandbox: serves until SIGTERM (`drill start` runs it detached). */
   runDrillSandbox(options: { scenario: ScenarioName; dir: string; port: number }): Promise<void>
+  /** `keyrotor agent`: answers probes and notices for one service, hands it versions as files. */
+  runAgent(options: {
+    configPath: string
+    logFile?: string | undefined
+    logLevel?: LogLevel | undefined
+    secretOf: (name: string) => string | undefined
+  }): Promise<void>
   /** The main job: throwaway data dir, demo keys, one rotation end to end, then serves. */
   runDemo(options: { port: number; json: boolean }): Promise<void>
 }

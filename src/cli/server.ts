@@ -89,4 +89,19 @@ export function registerServer(program: Command, act: Act): void {
         await app.runDemo({ port: opts.port as number, json: out.json })
       }),
     )
+
+  leaf(program, 'agent', 'make any service a dependent: answer probes and notices, hand it versions as files')
+    .requiredOption('--config <file>', 'agent.yaml (see docs/agent.md)')
+    .option('--log-file <file>', 'write JSON logs here instead of stdout')
+    .action(
+      act(async ({ ctx, opts }) => {
+        const app = await ctx.importApp()
+        await app.runAgent({
+          configPath: String(opts.config),
+          logFile: str(opts, 'logFile'),
+          logLevel: ctx.env.logLevel,
+          secretOf: ctx.secretOf,
+        })
+      }),
+    )
 }

@@ -45,6 +45,12 @@ export const policySchema = z
       .boolean()
       .default(false)
       .describe('Whether every rotation of this key waits for an approval.'),
+    jwksMaxAge: duration
+      .optional()
+      .describe(
+        'Cache-Control max-age of the JWKS (default 300s). An ordinary rotation promotes a signing key only once ' +
+          'its new version has been published this long, so verifiers that cache the JWKS have it.',
+      ),
   })
   .strict()
 

@@ -32,7 +32,8 @@ keys:
     algorithm: ec-p256
     owner: identity-team
     aliases: [alias/auth-jwt]
-    policy: { gracePeriod: 1m, revoke: disable, phaseTimeout: 30s }
+    # the demo's JWKS is cached for 2s, so its rotation waits 2s before promote (default 300s)
+    policy: { gracePeriod: 1m, revoke: disable, phaseTimeout: 30s, jwksMaxAge: 2s }
     dependents:${dependent('auth-issuer', layout.authIssuer, DEMO_SECRET_ENV.authIssuer)}${dependent('api-gateway', layout.apiGateway, DEMO_SECRET_ENV.apiGateway)}
 `
 }

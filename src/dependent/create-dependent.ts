@@ -2,7 +2,8 @@ import type { RequestListener } from 'node:http'
 import { createNoticeHandler, listenOn } from './http-handler.js'
 import type { Listening } from './http-handler.js'
 import { fetchJwks, fetchMaterial, loadVersion, versionOfKid } from './material.js'
-import { parseNotice, verifyNoticeSignature } from './notice.js'
+import { DEFAULT_TOLERANCE_SECONDS } from '../dependents/signature.js'
+import { headerOf, parseNotice, SIGNATURE_HEADER, verifyNoticeSignature } from './notice.js'
 import { DependentError, STATUS_OF } from './types.js'
 import type {
   DependentRole,
@@ -54,6 +55,12 @@ export interface Dependent {
   materialFor(version: number): LoadedVersion | undefined
   /** The material for a JWT's `kid` header (`{key}.v{n}`), if that version is accepted. */
   materialForKid(kid: string | undefined): LoadedVersion | undefined
+  /**
+   * The backend's name of a version (HSM label, KMS key ARN, hook id) as keyrotor's notices carry
+   * it: what a service of a non-exportable backend uses the version by. Undefined until a notice
+   * about that version named it.
+   */
+  providerRef(version: number): string | undefined
   /** The active version's material; throws DependentError `NO_ACTIVE_VERSION` when there is none. */
   activeMaterial(): LoadedVersion
   /** A node:http listener serving `GET /keyrotor/probe` and `POST /keyrotor/notify`. */
@@ -99,6 +106,10 @@ export function createDependent(options: DependentOptions): Dependent {
     queue = next.catch(() => undefined)
     return next
   }
+  const replays = replayGuard(
+    ((options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS) + 1) * 1000,
+    options.now ?? Date.now,
+  )
   let server: Listening | undefined
 
   const dependent: Dependent = {
@@ -108,13 +119,25 @@ export function createDependent(options: DependentOptions): Dependent {
     apply: (notice) => serial(() => state.apply(notice)),
     async handleNotice(rawBody, headers) {
       try {
+        const signature = headerOf(headers, SIGNATURE_HEADER)
         if (options.secret !== undefined) {
           verifyNoticeSignature(options.secret, rawBody, headers, {
             toleranceSeconds: options.toleranceSeconds,
             now: options.now,
           })
+          if (signature !== undefined && replays.seen(signature)) {
+            throw new DependentError('BAD_SIGNATURE', 'notice signature refused: replayed')
+          }
         }
-        await dependent.apply(parseNotice(rawBody))
+        const notice = parseNotice(rawBody)
+        await serial(async () => {
+          // checked again in the queue: two copies sent at once must not both pass
+          if (signature !== undefined && options.secret !== undefined && replays.seen(signature)) {
+            throw new DependentError('BAD_SIGNATURE', 'notice signature refused: replayed')
+          }
+          await state.apply(notice)
+          if (signature !== undefined && options.secret !== undefined) replays.remember(signature)
+        })
         return { status: 200 }
       } catch (error) {
         if (error instanceof DependentError) return { status: STATUS_OF[error.code], error: error.message }
@@ -145,6 +168,7 @@ export function createDependent(options: DependentOptions): Dependent {
         state.reset(loaded, active ?? null)
       }),
     materialFor: (version) => state.material(version),
+    providerRef: (version) => state.providerRef(version),
     materialForKid: (kid) => {
       const version = versionOfKid(key, kid)
       return version === undefined ? undefined : state.material(version)
@@ -158,7 +182,8 @@ export function createDependent(options: DependentOptions): Dependent {
     },
     handler: createNoticeHandler(() => dependent),
     async listen(port = 0, host = '127.0.0.1') {
-      if (server !== undefined) throw new Error('this dependent is already listening')
+      if (server !== undefined)
+        throw new DependentError('LISTEN_FAILED', 'this dependent is already listening')
       server = await listenOn(dependent.handler, port, host)
       return server
     },
@@ -182,5 +207,20 @@ function checkOptions(options: DependentOptions, source: MaterialSource): void {
     throw new TypeError(
       'materialSource material needs a consumer token (keyrotor tokens create --role consumer --key KEY)',
     )
+  }
+}
+
+/**
+ * Signatures of notices already applied, kept as long as their timestamp is fresh: a captured
+ * notice replayed within the tolerance (say a `staged` for a version retired since) gets 401.
+ */
+function replayGuard(keepMs: number, now: () => number) {
+  const applied = new Map<string, number>()
+  return {
+    seen: (signature: string) => (applied.get(signature) ?? 0) > now(),
+    remember(signature: string) {
+      for (const [known, until] of applied) if (until <= now()) applied.delete(known)
+      applied.set(signature, now() + keepMs)
+    },
   }
 }

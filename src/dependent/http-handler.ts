@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { context, propagation } from '@opentelemetry/api'
+import { DependentError } from './types.js'
 import type { NoticeHeaders, NoticeResult, ProbeAnswer } from './types.js'
 
 export const PROBE_PATH = '/keyrotor/probe'
@@ -66,7 +67,7 @@ async function notice(
 export function listenOn(handler: RequestListener, port: number, host: string): Promise<Listening> {
   const server = createServer(handler)
   return new Promise((resolve, reject) => {
-    server.once('error', reject)
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, port)))
     server.listen(port, host, () => {
       const address = server.address() as AddressInfo
       const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
@@ -83,6 +84,20 @@ export function listenOn(handler: RequestListener, port: number, host: string): 
       })
     })
   })
+}
+
+/** A clear DependentError `LISTEN_FAILED` for the usual causes, instead of a bare stack trace. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): DependentError {
+  const where = `${host}:${port}`
+  const why =
+    error.code === 'EADDRINUSE'
+      ? `port ${port} is already in use on ${host} (another process listens there: stop it or choose another port)`
+      : error.code === 'EACCES'
+        ? `not allowed to listen on ${where} (ports below 1024 need privileges)`
+        : error.code === 'EADDRNOTAVAIL'
+          ? `${host} is not an address of this machine`
+          : `cannot listen on ${where}: ${error.message}`
+  return new DependentError('LISTEN_FAILED', why, { cause: error })
 }
 
 /** The raw body as text, or undefined when it exceeds the limit. */

@@ -56,7 +56,10 @@ export function parseNotice(rawBody: string): Notice {
   for (const member of ['runId', 'correlationId', 'deadline'] as const) {
     if (typeof n[member] !== 'string') throw bad(member)
   }
+  if (n.providerRef !== undefined && (typeof n.providerRef !== 'string' || n.providerRef === ''))
+    throw bad('providerRef')
   return {
+    ...(typeof n.providerRef === 'string' ? { providerRef: n.providerRef } : {}),
     event: n.event as NoticeEvent,
     key: n.key,
     version: n.version,

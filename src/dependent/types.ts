@@ -46,6 +46,7 @@ export const DEPENDENT_ERROR_CODES = [
   'NO_ACTIVE_VERSION',
   'IN_USE',
   'HOOK_FAILED',
+  'LISTEN_FAILED',
 ] as const
 export type DependentErrorCode = (typeof DEPENDENT_ERROR_CODES)[number]
 
@@ -69,6 +70,8 @@ export const STATUS_OF: Record<DependentErrorCode, number> = {
   NO_ACTIVE_VERSION: 409,
   IN_USE: 409,
   HOOK_FAILED: 500,
+  // not a notice answer: listen() throws it; here only because the map covers every code
+  LISTEN_FAILED: 500,
 }
 
 export interface NoticeResult {

@@ -84,4 +84,29 @@ describe('version state', () => {
     await state.apply(notice('key.version.revoked', 1))
     expect(state.probeAnswer()).toEqual({ key: 'k', accepts: [], active: null })
   })
+
+  it('runs onRevoked once for a version revoked after it was retired', async () => {
+    const revoked: number[] = []
+    const state = stateOf('decrypt', { onRevoked: (v) => void revoked.push(v) })
+    await state.apply(notice('key.version.staged', 2))
+    await state.apply(notice('key.version.retired', 1))
+    await state.apply(notice('key.version.revoked', 1))
+    await state.apply(notice('key.version.revoked', 1))
+    expect(revoked).toEqual([1])
+    expect(state.probeAnswer()).toEqual({ key: 'k', accepts: [2], active: null })
+  })
+
+  it('does not run onRevoked for a version this service never had', async () => {
+    const revoked: number[] = []
+    const state = stateOf('decrypt', { onRevoked: (v) => void revoked.push(v) })
+    await state.apply(notice('key.version.revoked', 7))
+    expect(revoked).toEqual([])
+  })
+
+  it('keeps the providerRef a notice names for its version', async () => {
+    const state = stateOf('encrypt')
+    await state.apply({ ...notice('key.version.staged', 2), providerRef: 'keyrotor-hsm:k.v2' })
+    expect(state.providerRef(2)).toBe('keyrotor-hsm:k.v2')
+    expect(state.providerRef(1)).toBeUndefined()
+  })
 })

@@ -25,6 +25,10 @@ export function usesActive(role: DependentRole): boolean {
  */
 export class VersionState {
   readonly #accepted = new Map<number, LoadedVersion | undefined>()
+  /** Versions this service let go of at `retired`: a later `revoked` still runs onRevoked for them. */
+  readonly #retired = new Set<number>()
+  readonly #revoked = new Set<number>()
+  readonly #providerRefs = new Map<number, string>()
   #active: number | null = null
 
   constructor(
@@ -43,6 +47,11 @@ export class VersionState {
     return this.#accepted.get(version)
   }
 
+  /** The backend's name of a version, as the last notice about it said. */
+  providerRef(version: number): string | undefined {
+    return this.#providerRefs.get(version)
+  }
+
   get active(): number | null {
     return this.#active
   }
@@ -50,6 +59,8 @@ export class VersionState {
   /** Replaces the whole state (bootstrap). */
   reset(accepted: Map<number, LoadedVersion | undefined>, active: number | null): void {
     this.#accepted.clear()
+    this.#retired.clear()
+    this.#revoked.clear()
     for (const [version, material] of accepted) this.#accepted.set(version, material)
     this.#active = usesActive(this.role) ? active : null
   }
@@ -59,6 +70,7 @@ export class VersionState {
       throw new DependentError('WRONG_KEY', `this service uses key ${this.key}, not ${notice.key}`)
     }
     const v = notice.version
+    if (notice.providerRef !== undefined) this.#providerRefs.set(v, notice.providerRef)
     switch (notice.event) {
       case 'key.version.staged':
         return this.stage(v)
@@ -76,11 +88,16 @@ export class VersionState {
         if (!this.#accepted.has(v)) return
         await hook('onRetired', () => this.hooks.onRetired?.(v))
         this.#accepted.delete(v)
+        this.#retired.add(v)
         return
       case 'key.version.revoked':
-        if (!this.#accepted.has(v) && this.#active !== v) return
+        // retired comes first in a revoke run, so the version is usually no longer accepted here
+        if (this.#revoked.has(v)) return
+        if (!this.#accepted.has(v) && this.#active !== v && !this.#retired.has(v)) return
         await hook('onRevoked', () => this.hooks.onRevoked?.(v))
         this.drop(v)
+        this.#retired.delete(v)
+        this.#revoked.add(v)
         return
       case 'key.compromised':
         await hook('onCompromised', () => this.hooks.onCompromised?.(v))

@@ -111,7 +111,15 @@ export function createDependentClient(deps: DependentClientDeps): DependentClien
  */
 export function noticeBody(notice: Notice): string {
   const { event, key, version, runId, correlationId, deadline, providerRef } = notice
-  return JSON.stringify({ event, key, version, runId, correlationId, deadline, providerRef })
+  return JSON.stringify({
+    event,
+    key,
+    version,
+    runId,
+    correlationId,
+    deadline,
+    ...(providerRef === undefined ? {} : { providerRef }),
+  })
 }
 
 function networkReason(error: unknown): string {

@@ -46,6 +46,11 @@ export interface EngineDeps {
   crash?: ((point: string) => void) | undefined
   /** Warning and error log lines this process wrote under a correlation id (validate reads them). */
   loggedProblems?: ((correlationId: string, since: string) => string[]) | undefined
+  /**
+   * Told after every committed phase of a run on `keyId`: this instance's JWKS cache drops the
+   * key's document so notified verifiers fetch the new one at once (other instances within 1 s).
+   */
+  versionsChanged?: ((keyId: string) => void) | undefined
   /** Opens the incident a partial execution escalates to the security and platform leads. */
   incidents?: IncidentOpener | undefined
   /** Runs `fn` in a trace span (OpenTelemetry, when on); absent: just runs it. */

@@ -4,6 +4,10 @@ import { isKeyrotorError, KeyrotorError } from '../errors.js'
 import type { Jwk } from '../providers/key-provider.js'
 import { listVersions, requireKey } from '../store/keys-repository.js'
 import type { EngineDeps } from './engine-deps.js'
+import { createJwksCache } from './jwks-cache.js'
+import type { JwksDocument } from './jwks-cache.js'
+import { jwksMaxAgeMs } from './jwks-publication.js'
+import type { KeyPolicy } from '../config/schema.js'
 
 /** `details.reason` of a refusal because the backend never lets material out (http/ answers 409). */
 export const MATERIAL_HELD_BY_BACKEND = 'held-by-backend'
@@ -19,7 +23,25 @@ export function createMaterialService(deps: Pick<EngineDeps, 'db' | 'providers' 
     return { key, ref, provider: deps.providers.get(key.provider) }
   }
 
-  return {
+  const cache = createJwksCache({
+    load: async (keyId) => {
+      const { key } = await resolve(keyId)
+      const maxAgeMs = jwksMaxAgeMs(JSON.parse(key.policy) as KeyPolicy)
+      return { keys: (await service.jwks(keyId)).keys, maxAgeSeconds: Math.floor(maxAgeMs / 1000) }
+    },
+  })
+
+  const service = {
+    /** The JWKS as the public endpoint serves it: from memory, with its ETag and max-age. */
+    jwksDocument(keyId: string): Promise<JwksDocument> {
+      return cache.get(keyId)
+    },
+
+    /** The key's versions changed here: serve a fresh JWKS from the next request on. */
+    jwksChanged(keyId: string): void {
+      cache.invalidate(keyId)
+    },
+
     /** Public keys of pending, active and retiring versions, except one whose revoke has begun. */
     async jwks(keyId: string): Promise<{ keys: Jwk[] }> {
       const { ref, provider } = await resolve(keyId)
@@ -74,6 +96,7 @@ export function createMaterialService(deps: Pick<EngineDeps, 'db' | 'providers' 
       return jwk
     },
   }
+  return service
 }
 
 export type MaterialService = ReturnType<typeof createMaterialService>

@@ -5,6 +5,7 @@ import { windowsApply } from '../domain/windows.js'
 import type { Database, RunRow } from '../store/tables.js'
 import { promoteWait } from './change-window.js'
 import { readHalt } from './halt.js'
+import { jwksPublicationWait } from './jwks-publication.js'
 
 /** Whether a run may start its next phase: decided inside the transaction that records the intent. */
 export type Gate =
@@ -12,6 +13,8 @@ export type Gate =
   | { open: false; why: 'halted' | 'cancelled'; detail: string }
   /** The change window is closed (or a blackout holds) before promote: the run waits until `until`. */
   | { open: false; why: 'window'; detail: string; until: Date }
+  /** A signing key's new version has not been in the JWKS for policy.jwksMaxAge yet: waits until `until`. */
+  | { open: false; why: 'published'; detail: string; until: Date }
 
 /**
  * Every phase start checks, in its own transaction, the global halt (only forward correction
@@ -44,6 +47,10 @@ export async function phaseGate(
   if (next === 'promote' && windowsApply(kind, run.trigger as Trigger)) {
     const wait = await promoteWait(trx, run.key_id, now)
     if (wait !== null) return { open: false, why: 'window', ...wait }
+  }
+  if (next === 'promote') {
+    const wait = await jwksPublicationWait(trx, run, now)
+    if (wait !== null) return { open: false, why: 'published', ...wait }
   }
   return { open: true }
 }

@@ -98,6 +98,7 @@ export function createRunExecutor(deps: EngineDeps) {
       const completed = event(run, 'phase.completed', phase, outcome.message)
       const moved = await transition(run, next, outcome, [...journal.events, completed], journal.observations)
       run = moved.run
+      deps.versionsChanged?.(run.key_id)
       deps.log.info({ ...logFields(run), phase }, `${phase} completed: ${outcome.message}`)
       crash(run, phase, 'after-commit')
       if (outcome.fail !== undefined) return failRun(deps, run, phase, outcome.fail, [], [])
@@ -154,8 +155,9 @@ export function createRunExecutor(deps: EngineDeps) {
             lease_expires_at: now.toISOString(),
           }
           after.push(event(run, 'run.paused', next, `paused before ${next}: ${gate.detail}`))
-        } else if (gate.why === 'window') {
-          // outside its change window: given back like a pause, and not claimable before `until`
+        } else if (gate.why === 'window' || gate.why === 'published') {
+          // outside its change window, or its new version not yet published long enough: given
+          // back like a pause, and not claimable before `until`
           patch = {
             ...outcome.runPatch,
             phase_status: 'done',

@@ -1,5 +1,7 @@
 import { listVersions, moveVersion, pointAlias } from '../../store/keys-repository.js'
+import { isAsymmetric } from '../../domain/algorithms.js'
 import { notifyAll } from '../dependent-ops.js'
+import { DEFAULT_JWKS_MAX_AGE } from '../jwks-publication.js'
 import type { PhaseHandler } from '../phase-context.js'
 import { requireVersion } from './create.js'
 
@@ -17,6 +19,15 @@ export const promote: PhaseHandler = async (ctx) => {
     await ctx.provider.setAlias(ctx.ref, alias.name, to)
   }
   ctx.crashPoint('after-provider')
+  if (ctx.run.kind === 'emergency-rotate' && isAsymmetric(ctx.key.algorithm)) {
+    const maxAge = ctx.key.policy.jwksMaxAge ?? DEFAULT_JWKS_MAX_AGE
+    ctx.note(
+      'jwks.wait.skipped',
+      `emergency: promotes v${to} without waiting policy.jwksMaxAge (${maxAge}) for JWKS caches; ` +
+        `verifiers that cached the JWKS before v${to} must refetch on its unknown kid`,
+      { version: to, jwksMaxAge: maxAge },
+    )
+  }
   const now = ctx.now()
   // an emergency has no grace period: the compromised version is revoked once dependents let go
   const graceMs = ctx.run.kind === 'emergency-rotate' ? 0 : ctx.key.gracePeriodMs

@@ -4,6 +4,7 @@ import type { EmergencyRotation } from '../../engine/emergency-rotation.js'
 import type { ForwardCorrection } from '../../engine/forward-correction.js'
 import type { MaterialService } from '../../engine/material-service.js'
 import type { RunService } from '../../engine/rotation-service.js'
+import { matchesEtag } from '../../engine/jwks-cache.js'
 import { keyView, keyViews, runView } from '../../engine/views.js'
 import type { Database } from '../../store/tables.js'
 import { assertKeyBinding, principalOf } from '../auth.js'
@@ -144,8 +145,12 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        void reply.header('Cache-Control', 'no-store')
-        return deps.material.jwks(request.params.key)
+        const document = await deps.material.jwksDocument(request.params.key)
+        void reply
+          .header('Cache-Control', `public, max-age=${document.maxAgeSeconds}`)
+          .header('ETag', document.etag)
+        if (matchesEtag(request.headers['if-none-match'], document.etag)) return reply.code(304).send()
+        return reply.type('application/json; charset=utf-8').send(document.body)
       },
     )
 
