@@ -29,6 +29,11 @@ export interface AppEntry {
     schedulerConcurrency?: number
     /** A webhook that receives the signed audit checkpoints too. */
     auditCheckpointUrl?: string | undefined
+    /** PEM files: serve HTTPS. */
+    tlsCertFile?: string | undefined
+    tlsKeyFile?: string | undefined
+    /** GET /metrics then requires this bearer token. */
+    metricsToken?: string | undefined
   }): Promise<void>
   /** The main job: throwaway data dir, demo keys, one rotation end to end, then serves. */
   runDemo(options: { port: number; json: boolean }): Promise<void>

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { KeyrotorError } from '../errors.js'
 import { durationOption, integerOption, leaf, str } from './session.js'
 import type { Act } from './session.js'
 
@@ -48,6 +49,9 @@ export function registerServer(program: Command, act: Act): void {
       ),
     )
     .option('--audit-checkpoint-url <url>', 'also POST signed audit checkpoints to this webhook')
+    .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS; needs --tls-key')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--metrics-token-env <var>', 'GET /metrics then requires Authorization: Bearer $VAR')
     .action(
       act(async ({ ctx, opts }) => {
         const app = await ctx.importApp()
@@ -66,6 +70,9 @@ export function registerServer(program: Command, act: Act): void {
             ? { schedulerConcurrency: opts.schedulerConcurrency }
             : {}),
           auditCheckpointUrl: str(opts, 'auditCheckpointUrl'),
+          tlsCertFile: str(opts, 'tlsCert'),
+          tlsKeyFile: str(opts, 'tlsKey'),
+          metricsToken: metricsToken(ctx.secretOf, str(opts, 'metricsTokenEnv')),
         })
       }),
     )
@@ -78,4 +85,20 @@ export function registerServer(program: Command, act: Act): void {
         await app.runDemo({ port: opts.port as number, json: out.json })
       }),
     )
+}
+
+/** The metrics token from the variable `--metrics-token-env` names; a name without a value is bad usage. */
+function metricsToken(
+  secretOf: (name: string) => string | undefined,
+  name: string | undefined,
+): string | undefined {
+  if (name === undefined) return undefined
+  const value = secretOf(name)
+  if (value === undefined || value.length < 16) {
+    throw new KeyrotorError(
+      'BAD_REQUEST',
+      `--metrics-token-env: $${name} must hold a token of at least 16 characters`,
+    )
+  }
+  return value
 }

@@ -171,13 +171,19 @@ async function validate(db: Kysely<Database>, input: NewToken, at: Date) {
   }
 }
 
-/** The lifetime in ms; BAD_REQUEST naming the field for a malformed one. */
+// shorter lifetimes are typos ("30s" for "30d") that make a token expire before it is handed over
+const MIN_LIFETIME_MS = 60_000
+
+/** The lifetime in ms; BAD_REQUEST naming the field for a malformed or too short one. */
 function lifetime(text: string): number {
+  let ms: number
   try {
-    return parseDuration(text)
+    ms = parseDuration(text)
   } catch {
     throw new KeyrotorError('BAD_REQUEST', `expiresIn: "${text}" is not a duration (use e.g. 12h, 30d)`)
   }
+  if (ms < MIN_LIFETIME_MS) throw new KeyrotorError('BAD_REQUEST', `expiresIn: "${text}" is shorter than 1m`)
+  return ms
 }
 
 function toInfo(row: TokenRow): TokenInfo {
