@@ -10,6 +10,8 @@ import { isRole, type Role } from './roles.js'
 export interface Principal extends Caller {
   /** The token's id (`tok_…`), for audit records; never the token itself. */
   id: string
+  /** When the token was created: four-eyes counts only tokens older than the request. */
+  createdAt: string
 }
 
 /** A token as listed: everything but its secret (the hash is not shown either). */
@@ -108,7 +110,7 @@ export function createTokenStore(db: Kysely<Database>, options: { now?: () => Da
           .where('id', '=', row.id)
           .execute()
       }
-      return { id: row.id, user: row.user_name, role: row.role, keyId: row.key_id }
+      return { id: row.id, user: row.user_name, role: row.role, keyId: row.key_id, createdAt: row.created_at }
     },
 
     async list() {
