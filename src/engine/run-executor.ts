@@ -14,6 +14,7 @@ import { phaseGate, type Gate } from './phase-gate.js'
 import { phaseHandler, phaseSettler } from './phases/index.js'
 import { failRun } from './run-failure.js'
 import { elapsedSeconds, terminal } from './run-fields.js'
+import { withVersionsAudited } from './version-audit.js'
 
 /** The alerts a failed run raises; a concurrent_rotation alert names the run but is about another attempt. */
 const FAILURE_ALERTS = [
@@ -104,7 +105,7 @@ export function createRunExecutor(deps: EngineDeps) {
     let gate: Gate = { open: true }
     let patch: RunUpdate = {}
     await deps.transact(async (trx) => {
-      await outcome.commit?.(trx)
+      if (outcome.commit !== undefined) await withVersionsAudited(trx, deps.audit, run, outcome.commit)
       const now = deps.now()
       const after: NewRunEvent[] = []
       if (next === null) {
@@ -216,7 +217,7 @@ export function createRunExecutor(deps: EngineDeps) {
         const observations = journal.observations.splice(0)
         await deps.transact(async (trx) => {
           await updateRunFenced(trx, run.id, run.fencing_token, {})
-          await writeState(trx)
+          await withVersionsAudited(trx, deps.audit, run, writeState)
           await appendEvents(trx, events)
           for (const o of observations) await recordDependent(trx, o)
         })
