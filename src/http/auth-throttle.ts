@@ -39,7 +39,7 @@ export class ThrottledError extends KeyrotorError {
 type Limiter = (
   request: FastifyRequest,
   options?: { increment?: boolean },
-) => Promise<{ isExceeded?: boolean; ttlInSeconds?: number }>
+) => Promise<{ remaining?: number; ttlInSeconds?: number }>
 
 // bounds the memory the "already announced" marks may take under a flood from many addresses
 const MAX_ANNOUNCED = 10_000
@@ -64,7 +64,8 @@ export function registerAuthThrottle(app: FastifyInstance, options: AuthThrottle
   return {
     async check(ip) {
       const status = await limit(ip, false)
-      if (status.isExceeded !== true) return
+      // `max` failures used up: the next attempt is refused (the plugin's isExceeded is one later)
+      if ((status.remaining ?? 1) > 0) return
       const now = Date.now()
       const retryAfter = Math.max(1, status.ttlInSeconds ?? Math.ceil(windowMs / 1000))
       const first = (announcedUntil.get(ip) ?? 0) <= now
