@@ -56,7 +56,7 @@ const UNPRINTABLE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-
  * the terminal. Each such character is shown as its escape (`\n`, `\x1b`, `\u202e`) instead.
  */
 export function printable(line: string): string {
-  return line.replace(UNPRINTABLE, (char) => {
+  const escaped = line.replace(UNPRINTABLE, (char) => {
     if (char === '\n') return '\\n'
     if (char === '\r') return '\\r'
     const code = char.charCodeAt(0)
@@ -64,7 +64,12 @@ export function printable(line: string): string {
       ? `\\x${code.toString(16).padStart(2, '0')}`
       : `\\u${code.toString(16).padStart(4, '0')}`
   })
+  // a scheduler's output rule may match the marker anywhere in a line: only keyrotor's own result
+  // line, which starts with it, may carry it
+  return escaped.slice(0, 1) + escaped.slice(1).replaceAll(RESULT_MARKER, 'KEYROTOR-RESULT\\x3d')
 }
+
+const RESULT_MARKER = 'KEYROTOR-RESULT='
 
 /** A plain left-aligned table; cells that are null or undefined show as "-". */
 export function table(headers: readonly string[], rows: readonly (readonly unknown[])[]): string[] {
