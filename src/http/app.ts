@@ -81,7 +81,7 @@ export function createHttpApp(deps: HttpDeps): FastifyInstance {
     logController: new LogController({ requestIdLogLabel: 'correlationId' }),
     genReqId: correlationIdOf,
     bodyLimit: BODY_LIMIT,
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: urlErrorHandler({
       authenticator: () => late.authenticator ?? fail('the authenticator is not registered yet'),
       audit: deps.audit,
