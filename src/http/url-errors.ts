@@ -10,6 +10,7 @@ import { sendProblem, toProblem } from './problem.js'
 export const MAX_PARAM_LENGTH = 128
 // what an audit record keeps of a URL nobody could route: enough to see the attempt, no more
 const MAX_RECORDED_PATH = 512
+const TOKEN_SHAPED = /kr_[A-Za-z0-9_-]{20,}/g
 
 export interface UrlErrorDeps {
   /** The authenticator; given late because the app must exist before the hook can be made. */
@@ -33,7 +34,8 @@ export function urlErrorHandler(deps: UrlErrorDeps) {
   async function handle(error: FastifyError, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     // this request was built by Fastify outside any route: only its raw parts and id are there
     const correlationId = request.id
-    const path = (request.raw.url ?? '').slice(0, MAX_RECORDED_PATH)
+    // a token pasted into a URL must not reach the log or the audit record
+    const path = (request.raw.url ?? '').slice(0, MAX_RECORDED_PATH).replace(TOKEN_SHAPED, 'kr_…')
     const method = request.raw.method ?? 'GET'
     void reply.header('X-Correlation-Id', correlationId)
     try {
@@ -47,14 +49,19 @@ export function urlErrorHandler(deps: UrlErrorDeps) {
       const reason = tooLong
         ? `a path segment is longer than ${MAX_PARAM_LENGTH} characters`
         : 'the path is not a valid URL (a malformed %-escape)'
-      await deps.audit.append(deps.db, {
-        actor: principal.user,
-        action: 'request.malformed',
-        target: `${method} ${path}`,
-        correlationId,
-        reason,
-        details: { method, path, ip: request.ip, tokenId: principal.id },
-      })
+      try {
+        await deps.audit.append(deps.db, {
+          actor: principal.user,
+          action: 'request.malformed',
+          target: `${method} ${path}`,
+          correlationId,
+          reason,
+          details: { method, path, ip: request.ip, tokenId: principal.id },
+        })
+      } catch (error) {
+        // the refusal stands either way; a failing audit write must not turn it into a 500
+        request.log.error({ err: error }, 'could not audit a malformed URL')
+      }
       void sendProblem(
         reply,
         toProblem('BAD_REQUEST', reason, correlationId, { status: tooLong ? 414 : 400 }),
