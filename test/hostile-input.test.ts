@@ -123,9 +123,21 @@ describe.each(DIALECTS)('hostile input on %s', (dialect) => {
     const longProblem = (await long.json()) as Problem
     expect([long.status, longProblem.code]).toEqual([414, 'BAD_REQUEST'])
 
+    // a token pasted into the URL is not recorded
+    const pasted = await fetch(`${h.url}/v1/runs/%zz/${h.adminToken}`, {
+      headers: { authorization: `Bearer ${h.adminToken}` },
+    })
+    expect(pasted.status).toBe(400)
+
     const records = await audited('request.malformed')
-    expect(records.map((r) => r.correlationId)).toEqual([problem.correlationId, longProblem.correlationId])
+    expect(records.map((r) => r.correlationId)).toEqual([
+      problem.correlationId,
+      longProblem.correlationId,
+      pasted.headers.get('x-correlation-id'),
+    ])
     expect(records[0]).toMatchObject({ actor: 'admin', target: 'GET /v1/runs/%zz' })
+    expect(records[2]?.target).toBe('GET /v1/runs/%zz/kr_…')
+    expect(JSON.stringify(records)).not.toContain(h.adminToken)
   })
 
   it('compares four-eyes identities NFKC and case-folded, and counts only tokens older than the request', async () => {
