@@ -16,7 +16,7 @@ import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { Database } from '../store/tables.js'
 import { registerAuth, type Authenticator } from './auth.js'
-import { registerAuthThrottle, type AuthThrottleOptions } from './auth-throttle.js'
+import { registerAuthThrottle, type AuthThrottle, type AuthThrottleOptions } from './auth-throttle.js'
 import { registerMetricsGuard } from './metrics-guard.js'
 import { createOpenApiCollector } from './openapi.js'
 import { problemErrorHandler } from './problem.js'
@@ -73,12 +73,16 @@ export function correlationIdOf(request: IncomingMessage): string {
 export function createHttpApp(deps: HttpDeps): FastifyInstance {
   // widened to Fastify's logger type so the instance is the plain FastifyInstance plugins expect
   const loggerInstance: FastifyBaseLogger = deps.logger
-  // made after the app (it hooks into it), but the app's URL-error handler is given now
-  const late: { authenticator?: Authenticator } = {}
+  // made after the app (they hook into it), but the URL-error handler and log controller need them now
+  const late: { authenticator?: Authenticator; throttle?: AuthThrottle } = {}
   const app = fastify({
     loggerInstance,
     // request logs carry `correlationId`, the same name every other log line uses
-    logController: new LogController({ requestIdLogLabel: 'correlationId' }),
+    logController: new LogController({
+      requestIdLogLabel: 'correlationId',
+      // a throttled address's refusals are counted in one audit record, not logged per request
+      disableRequestLogging: (request) => late.throttle?.isThrottled(request.ip) ?? false,
+    }),
     genReqId: correlationIdOf,
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
@@ -109,6 +113,7 @@ export function createHttpApp(deps: HttpDeps): FastifyInstance {
     void reply.header('X-Correlation-Id', request.id)
   })
   const throttle = registerAuthThrottle(app, deps.authThrottle)
+  late.throttle = throttle
   late.authenticator = registerAuth(app, {
     tokens: deps.tokenStore(deps.db),
     audit: deps.audit,

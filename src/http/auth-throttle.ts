@@ -19,6 +19,11 @@ export interface AuthThrottle {
   check(ip: string): Promise<void>
   /** Counts one failed authentication of `ip`. */
   failed(ip: string): Promise<void>
+  /**
+   * Whether `ip` is being refused with 429 (since its first refusal of the window): its requests
+   * are then not logged one by one either, or a flood would fill the log volume instead.
+   */
+  isThrottled(ip: string): boolean
 }
 
 export class ThrottledError extends KeyrotorError {
@@ -79,6 +84,9 @@ export function registerAuthThrottle(app: FastifyInstance, options: AuthThrottle
     },
     async failed(ip) {
       await limit(ip, true)
+    },
+    isThrottled(ip) {
+      return (announcedUntil.get(ip) ?? 0) > Date.now()
     },
   }
 }
