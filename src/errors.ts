@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'STALE_LEASE',
   'UNAUTHENTICATED',
   'FORBIDDEN',
+  'RATE_LIMITED',
   'MATERIAL_UNAVAILABLE',
   'PROVIDER_ERROR',
   'PROVIDER_TRANSIENT',
@@ -88,6 +89,7 @@ export function failureClassOf(error: unknown): FailureClass {
       return 'state_inconsistency'
     case 'FORBIDDEN':
     case 'UNAUTHENTICATED':
+    case 'RATE_LIMITED':
     case 'SELF_APPROVAL':
       return 'security'
     default:

@@ -36,7 +36,9 @@ import { bootstrapConfig, type BootstrapOutcome } from './governance/config-boot
 import { createConfigChanges } from './governance/config-changes.js'
 import { createHaltControl } from './governance/halt-control.js'
 import { createTokenStore } from './governance/tokens.js'
+import { KeyrotorError } from './errors.js'
 import { createHttpApp } from './http/app.js'
+import type { AuthThrottleOptions } from './http/auth-throttle.js'
 import { keyRoutes } from './http/routes/keys.js'
 import { runRoutes } from './http/routes/runs.js'
 import { scheduleRoutes } from './http/routes/schedule.js'
@@ -132,6 +134,13 @@ export interface StartOptions {
   traceExporter?: SpanExporter | undefined
   /** Audit stream timings (tests shorten them); defaults in audit-streamer.ts. */
   auditStream?: AuditStreamTimings | undefined
+  /** PEM files: serve the API over HTTPS (both or neither). */
+  tlsCertFile?: string | undefined
+  tlsKeyFile?: string | undefined
+  /** Failed authentications allowed per client address and window (default 30 a minute). */
+  authThrottle?: AuthThrottleOptions | undefined
+  /** The token GET /metrics then requires (`server --metrics-token-env VAR` passes $VAR). */
+  metricsToken?: string | undefined
 }
 
 export interface Keyrotor {
@@ -173,6 +182,8 @@ export async function runInit(options: {
 
 /** Builds every dependency by hand and starts the HTTP API, the worker and the revoke timers. */
 export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
+  // read first: a missing certificate must not leave a store opened and a data dir locked
+  const tls = readTls(options)
   // the lines this process logs under a correlation id, for the timeline
   const logBuffer = createLogBuffer()
   // trace_id/span_id on every line logged inside a span, once tracing is on
@@ -396,6 +407,9 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     logFileLines: logFile === undefined ? undefined : (id) => readLogFile(logFile, id),
   })
   const app = createHttpApp({
+    tls,
+    authThrottle: options.authThrottle,
+    metricsToken: options.metricsToken,
     logger,
     db,
     tokenStore: (executor) => createTokenStore(executor),
@@ -433,8 +447,14 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
 
   let url = ''
   if (options.listen !== false) {
-    url = await app.listen({ port: options.port ?? 8420, host: options.host ?? '127.0.0.1' })
+    const host = options.host ?? '127.0.0.1'
+    url = await app.listen({ port: options.port ?? 8420, host })
     url = url.replace('[::1]', '127.0.0.1')
+    if (tls === undefined && !isLoopback(host)) {
+      const warning = `listening on ${host} WITHOUT TLS: tokens and key material cross the network in clear; use --tls-cert and --tls-key, or a TLS proxy on the same host`
+      logger.warn({ host }, warning)
+      process.stderr.write(`keyrotor: WARNING: ${warning}\n`)
+    }
   } else {
     await app.ready()
   }
@@ -519,6 +539,26 @@ export async function runServer(options: StartOptions): Promise<void> {
 
 /** How long `keyrotor server` waits for a clean stop after SIGTERM/SIGINT. */
 const SHUTDOWN_MS = 10_000
+/** The certificate and key when both are given; INVALID_CONFIG for one without the other or an unreadable file. */
+function readTls(options: StartOptions): { cert: Buffer; key: Buffer } | undefined {
+  const { tlsCertFile, tlsKeyFile } = options
+  if (tlsCertFile === undefined && tlsKeyFile === undefined) return undefined
+  if (tlsCertFile === undefined || tlsKeyFile === undefined) {
+    throw new KeyrotorError('INVALID_CONFIG', '--tls-cert and --tls-key go together: give both or neither')
+  }
+  const read = (file: string, flag: string) => {
+    try {
+      return readFileSync(file)
+    } catch (error) {
+      throw new KeyrotorError('INVALID_CONFIG', `${flag}: cannot read ${file}: ${(error as Error).message}`)
+    }
+  }
+  return { cert: read(tlsCertFile, '--tls-cert'), key: read(tlsKeyFile, '--tls-key') }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.')
+}
 
 /** `keyrotor demo`: a throwaway keyrotor with sample dependents and one rotation, shown phase by phase. */
 export async function runDemo(options: DemoOptions): Promise<void> {

@@ -9,13 +9,15 @@ import { startHarness, type Harness } from './helpers/harness.js'
 import { createTestStore, DIALECTS, type TestStore } from './helpers/stores.js'
 
 const TTL_MS = 60_000
+// the deciders' tokens predate every request of these tests
+const TOKENS_MADE = '2026-01-01T00:00:00.000Z'
 const PEOPLE: Decider[] = [
-  { user: 'req', role: 'admin', id: 'tok_req' },
-  { user: 'sam', role: 'security', id: 'tok_sam' },
-  { user: 'sue', role: 'security', id: 'tok_sue' },
-  { user: 'bob', role: 'admin', id: 'tok_bob' },
-  { user: 'ann', role: 'admin', id: 'tok_ann' },
-  { user: 'otto', role: 'operator', id: 'tok_otto' },
+  { user: 'req', role: 'admin', id: 'tok_req', createdAt: TOKENS_MADE },
+  { user: 'sam', role: 'security', id: 'tok_sam', createdAt: TOKENS_MADE },
+  { user: 'sue', role: 'security', id: 'tok_sue', createdAt: TOKENS_MADE },
+  { user: 'bob', role: 'admin', id: 'tok_bob', createdAt: TOKENS_MADE },
+  { user: 'ann', role: 'admin', id: 'tok_ann', createdAt: TOKENS_MADE },
+  { user: 'otto', role: 'operator', id: 'tok_otto', createdAt: TOKENS_MADE },
 ]
 const REQUIREMENTS: Role[][] = [
   ['security', 'admin'],

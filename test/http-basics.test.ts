@@ -156,7 +156,13 @@ describe.each(DIALECTS)('HTTP edge on %s', (dialect) => {
     expect(response.statusCode).toBe(201)
     const { token, id } = response.json()
     const principal = await createTokenStore(store.db).authenticate(token)
-    expect(principal).toEqual({ id, user: 'payments-api', role: 'consumer', keyId: 'payments-dek' })
+    expect(principal).toEqual({
+      id,
+      user: 'payments-api',
+      role: 'consumer',
+      keyId: 'payments-dek',
+      createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    })
     expect(() => assertKeyBinding(principal!, 'payments-dek')).not.toThrow()
     expect(() => assertKeyBinding(principal!, 'other-key')).toThrow(/bound to key payments-dek/)
     const [created] = await auditRows('tokens.create')

@@ -42,7 +42,13 @@ describe.each(DIALECTS)('tokens on %s', (dialect) => {
   it('authenticates a created token as its user and role', async () => {
     const { id, token } = await tokens.create({ user: 'olga', role: 'operator', createdBy: 'admin' })
     expect(id).toMatch(/^tok_[0-9a-f]{16}$/)
-    expect(await tokens.authenticate(token)).toEqual({ id, user: 'olga', role: 'operator', keyId: null })
+    expect(await tokens.authenticate(token)).toEqual({
+      id,
+      user: 'olga',
+      role: 'operator',
+      keyId: null,
+      createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    })
   })
 
   it('creates tokens of at least 256 bits, each different', async () => {

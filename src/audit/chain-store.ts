@@ -31,13 +31,33 @@ export async function appendChained(
   await lockHead(trx)
   const head = await readHead(trx)
   const chained: ChainedRow = {
-    ...row,
+    at: storable(row.at),
+    actor: storable(row.actor),
+    action: storable(row.action),
+    target: storableOrNull(row.target),
+    correlation_id: storableOrNull(row.correlation_id),
+    reason: storableOrNull(row.reason),
+    details: storableOrNull(row.details),
     seq: (head?.seq ?? 0) + 1,
     prev_hash: head?.hash ?? GENESIS_HASH,
   }
   const stored = { ...chained, hash: hashRecord(key, chained) }
   await trx.insertInto('audit_events').values(stored).execute()
   return stored
+}
+
+/**
+ * The text as both stores give it back: UTF-8 cannot hold a lone UTF-16 surrogate (the drivers
+ * write U+FFFD instead) and PostgreSQL's text cannot hold NUL. The hash must cover exactly what is
+ * stored, or `verify` calls an honest record forged; the API refuses such text before it gets
+ * here, so this only catches what an internal caller passes.
+ */
+function storable(text: string): string {
+  return text.toWellFormed().replaceAll('\u0000', '\uFFFD')
+}
+
+function storableOrNull(text: string | null): string | null {
+  return text === null ? null : storable(text)
 }
 
 /** The record with the highest seq, or undefined when the log is empty. */

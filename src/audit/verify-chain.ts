@@ -11,6 +11,8 @@ export interface ChainReport {
   brokenAt?: { seq: number; reason: string }
   /** The latest checkpoint the chain was compared with, when there is one. */
   checkpoint?: { seq: number; headHash: string; at: string }
+  /** What the check could not prove, though nothing is broken (e.g. no checkpoint to compare with). */
+  warnings?: string[]
 }
 
 /** Checkpoints read from outside the store, and the lines that could not be trusted. */
@@ -96,6 +98,16 @@ export async function verifyChain(
       seq: latest?.seq ?? 0,
       reason: `checkpoint line ${problem.line}: ${problem.reason}`,
     })
+  }
+  if (latest === undefined && checked > 0) {
+    // without a checkpoint kept outside the store, a writer with the chain key could cut the tail
+    // or rebuild the chain unseen: say so instead of reporting a clean bill of health
+    return {
+      ...report(checked),
+      warnings: [
+        `no audit checkpoint exists for these ${checked} records: a cut tail or a rebuilt chain would go unnoticed (checkpoints are written after every 100 records, every minute and at shutdown)`,
+      ],
+    }
   }
   return report(checked)
 }

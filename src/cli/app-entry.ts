@@ -30,6 +30,11 @@ export interface AppEntry {
     schedulerConcurrency?: number
     /** A webhook that receives the signed audit checkpoints too. */
     auditCheckpointUrl?: string | undefined
+    /** PEM files: serve HTTPS. */
+    tlsCertFile?: string | undefined
+    tlsKeyFile?: string | undefined
+    /** GET /metrics then requires this bearer token. */
+    metricsToken?: string | undefined
     /** Runbooks whose review dates the overdue metric counts, and their review period. */
     runbooksDir?: string | undefined
     runbookReviewPeriodMs?: number

@@ -10,6 +10,8 @@ export interface AuditVerifyReport {
   checked: number
   /** The first record whose hash does not chain, when `valid` is false. */
   brokenAt?: { seq: number; reason: string } | null
+  /** What the check could not prove (no checkpoint yet): printed as warnings, the exit stays 0. */
+  warnings?: string[]
 }
 
 const PAGE = 5000
@@ -25,6 +27,7 @@ export function registerAudit(program: Command, act: Act): void {
         const file = str(opts, 'export')
         if (file !== undefined) return verifyExportFile(file, str(opts, 'dataDir'), ctx.env.masterKey, out)
         const report = await api().get<AuditVerifyReport>('/v1/audit/verify')
+        for (const warning of report.warnings ?? []) out.note(`warning: ${warning}`)
         out.emit(report, () =>
           report.valid
             ? `audit chain intact: ${report.checked} records`

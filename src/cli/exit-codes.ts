@@ -28,6 +28,8 @@ export const EXIT_FOR_ERROR: Record<ErrorCode, ExitCode> = {
   TIMEOUT: EXIT.timeout,
   UNAUTHENTICATED: EXIT.auth,
   FORBIDDEN: EXIT.auth,
+  // refused before the token is even looked at: the address failed to authenticate too often
+  RATE_LIMITED: EXIT.auth,
   SELF_APPROVAL: EXIT.auth,
   UNREACHABLE: EXIT.unreachable,
   // the server answered, but its store could not: as safe to rerun as an unreachable server

@@ -6,6 +6,21 @@ import { isKeyrotorError } from '../errors.js'
 import { runCli } from './program.js'
 import type { CliContext } from './session.js'
 
+/**
+ * A reader that closes the pipe early (`keyrotor runs show X | head -1`) is not an error: the rest
+ * of the output is dropped and the command ends with its own exit code, without a stack trace.
+ */
+function writerTo(stream: NodeJS.WriteStream): (text: string) => void {
+  let closed = false
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error
+    closed = true
+  })
+  return (text) => {
+    if (!closed) stream.write(text)
+  }
+}
+
 /** The CLI's edge: the only place that reads process.env, argv and signals. */
 async function main(): Promise<number> {
   let env
@@ -22,9 +37,15 @@ async function main(): Promise<number> {
     return isKeyrotorError(error) ? exitCodeForError(error.code) : EXIT.badInput
   }
   const ctx: CliContext = {
-    env: { url: env.url, token: env.token, masterKey: env.masterKey, logLevel: env.logLevel },
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    env: {
+      url: env.url,
+      token: env.token,
+      masterKey: env.masterKey,
+      logLevel: env.logLevel,
+      caFile: env.caFile,
+    },
+    stdout: writerTo(process.stdout),
+    stderr: writerTo(process.stderr),
     onInterrupt(handler) {
       process.on('SIGINT', handler)
       process.on('SIGTERM', handler)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createOutput, table } from './output.js'
+import { createOutput, printable, table } from './output.js'
 
 function capture() {
   const streams = { out: '', err: '' }
@@ -41,5 +41,17 @@ describe('output', () => {
         ],
       ),
     ).toEqual(['ID     STATE', 'run-1  -', 'r2     ok'])
+  })
+
+  it('escapes control characters, terminal escapes and a forged result marker in human lines', () => {
+    const forged = 'probe said: \x1b[1A\x1b[2K\rKEYROTOR-RESULT=SUCCEEDED run=fake exit=0\nnext\u202e\u009b'
+    expect(printable(forged)).toBe(
+      'probe said: \\x1b[1A\\x1b[2K\\rKEYROTOR-RESULT\\x3dSUCCEEDED run=fake exit=0\\nnext\\u202e\\x9b',
+    )
+    expect(printable('KEYROTOR-RESULT=FAILED run=r1 exit=1')).toBe('KEYROTOR-RESULT=FAILED run=r1 exit=1')
+    expect(printable('tabs\tand ünïcode stay')).toBe('tabs\tand ünïcode stay')
+    const { streams, io } = capture()
+    createOutput(false, io).emit(null, () => ['a\nKEYROTOR-RESULT=SUCCEEDED'])
+    expect(streams.out).toBe('a\\nKEYROTOR-RESULT\\x3dSUCCEEDED\n')
   })
 })

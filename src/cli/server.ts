@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { KeyrotorError } from '../errors.js'
 import { durationOption, integerOption, leaf, str } from './session.js'
 import type { Act } from './session.js'
 
@@ -55,6 +56,9 @@ export function registerServer(program: Command, act: Act): void {
         'a runbook is overdue after this long (default 90d)',
       ),
     )
+    .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS; needs --tls-key')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--metrics-token-env <var>', 'GET /metrics then requires Authorization: Bearer $VAR')
     .action(
       act(async ({ ctx, opts }) => {
         const app = await ctx.importApp()
@@ -77,6 +81,9 @@ export function registerServer(program: Command, act: Act): void {
           ...(typeof opts.runbookReviewPeriod === 'number'
             ? { runbookReviewPeriodMs: opts.runbookReviewPeriod }
             : {}),
+          tlsCertFile: str(opts, 'tlsCert'),
+          tlsKeyFile: str(opts, 'tlsKey'),
+          metricsToken: metricsToken(ctx.secretOf, str(opts, 'metricsTokenEnv')),
         })
       }),
     )
@@ -104,4 +111,20 @@ export function registerServer(program: Command, act: Act): void {
         })
       }),
     )
+}
+
+/** The metrics token from the variable `--metrics-token-env` names; a name without a value is bad usage. */
+function metricsToken(
+  secretOf: (name: string) => string | undefined,
+  name: string | undefined,
+): string | undefined {
+  if (name === undefined) return undefined
+  const value = secretOf(name)
+  if (value === undefined || value.length < 16) {
+    throw new KeyrotorError(
+      'BAD_REQUEST',
+      `--metrics-token-env: $${name} must hold a token of at least 16 characters`,
+    )
+  }
+  return value
 }

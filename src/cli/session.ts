@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs'
 import { InvalidArgumentError, Option } from 'commander'
+import { fetchTrusting } from '../dependent/trusting-fetch.js'
 import type { Command } from 'commander'
 import { KeyrotorError, isKeyrotorError } from '../errors.js'
 import { parseDuration } from '../domain/duration.js'
@@ -17,6 +19,8 @@ export interface CliContext extends Streams {
     token: string | undefined
     masterKey: string | undefined
     logLevel: LogLevel | undefined
+    /** KEYROTOR_CA_FILE; `--ca-file` overrides. */
+    caFile?: string | undefined
   }
   /** Looks up a webhook secret by its environment variable name (server only). */
   secretOf: (name: string) => string | undefined
@@ -57,7 +61,7 @@ export function createAct(ctx: CliContext, result: { code: number }): Act {
           (client ??= createApiClient({
             url: typeof opts.url === 'string' ? opts.url : ctx.env.url,
             token: typeof opts.token === 'string' ? opts.token : ctx.env.token,
-            fetch: ctx.fetch,
+            fetch: ctx.fetch ?? fetchTrusting(readCa(str(opts, 'caFile') ?? ctx.env.caFile)),
           })),
       }
       try {
@@ -90,6 +94,7 @@ export function leaf(parent: Command, nameAndArgs: string, description: string):
     .option('--json', 'print exactly one JSON document on stdout')
     .option('--url <url>', 'keyrotor server URL (default: KEYROTOR_URL or http://127.0.0.1:8420)')
     .option('--token <token>', 'API token (default: KEYROTOR_TOKEN)')
+    .option('--ca-file <file>', 'PEM CA to trust for an https:// server (default: KEYROTOR_CA_FILE)')
 }
 
 /** A --timeout style option; a bad value is a usage error naming the option (exit 2). */
@@ -116,6 +121,16 @@ export function integerOption(
     }
     return parsed
   })
+}
+
+/** The CA file's PEM; a file that cannot be read is bad usage naming the file (exit 2). */
+function readCa(file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined
+  try {
+    return readFileSync(file)
+  } catch (error) {
+    throw new KeyrotorError('BAD_REQUEST', `--ca-file: cannot read ${file}: ${(error as Error).message}`)
+  }
 }
 
 export function str(opts: Record<string, unknown>, name: string): string | undefined {

@@ -10,6 +10,7 @@ describe('readEnv', () => {
       masterKey: undefined,
       logLevel: 'info',
       crashPoint: undefined,
+      caFile: undefined,
     })
   })
 
@@ -20,6 +21,7 @@ describe('readEnv', () => {
       KEYROTOR_MASTER_KEY: 'mk',
       KEYROTOR_LOG_LEVEL: 'DEBUG',
       KEYROTOR_CRASH_POINT: 'after-promote',
+      KEYROTOR_CA_FILE: '/etc/keyrotor/ca.pem',
       UNRELATED: 'x',
     })
     expect(env).toEqual({
@@ -28,6 +30,7 @@ describe('readEnv', () => {
       masterKey: 'mk',
       logLevel: 'debug',
       crashPoint: 'after-promote',
+      caFile: '/etc/keyrotor/ca.pem',
     })
     expect(Object.isFrozen(env)).toBe(true)
   })

@@ -19,6 +19,8 @@ export interface Env {
   readonly logLevel: LogLevel
   /** KEYROTOR_CRASH_POINT: fault tests only; makes the process exit at a named point. */
   readonly crashPoint: string | undefined
+  /** KEYROTOR_CA_FILE: a PEM CA (or self-signed certificate) the CLI trusts for an https:// URL. */
+  readonly caFile: string | undefined
 }
 
 // an exported-but-empty variable (`KEYROTOR_TOKEN= keyrotor …`) means "not set", as shells intend
@@ -36,6 +38,7 @@ const envSchema = z.object({
     z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }),
   ),
   KEYROTOR_CRASH_POINT: optional,
+  KEYROTOR_CA_FILE: optional,
 })
 
 /**
@@ -56,5 +59,6 @@ export function readEnv(env: Record<string, string | undefined>): Env {
     masterKey: e.KEYROTOR_MASTER_KEY,
     logLevel: e.KEYROTOR_LOG_LEVEL,
     crashPoint: e.KEYROTOR_CRASH_POINT,
+    caFile: e.KEYROTOR_CA_FILE,
   })
 }

@@ -28,6 +28,8 @@ export interface DependentOptions extends VersionHooks {
   keyrotorUrl?: string
   /** A consumer token bound to the key; needed for `materialSource: 'material'`. */
   token?: string
+  /** PEM of the CA (or self-signed certificate) to trust when keyrotorUrl is https://. */
+  ca?: string | Buffer
   /** Default: `jwks` for the `verify` role, `material` otherwise. */
   materialSource?: MaterialSource
   /** Accepted clock difference of a notice's timestamp. Default 300 s. */
@@ -78,10 +80,11 @@ export function createDependent(options: DependentOptions): Dependent {
   const { key, role } = options
   const keyrotorUrl = options.keyrotorUrl ?? ''
   const token = options.token ?? ''
+  const ca = options.ca === undefined ? {} : { ca: options.ca }
   const loader: VersionLoader = async (version) => {
     if (source === 'none') return undefined
     if (source === 'material') {
-      const jwk = await fetchMaterial({ keyrotorUrl, token, key, version })
+      const jwk = await fetchMaterial({ keyrotorUrl, token, key, version, ...ca })
       return loadVersion(key, version, jwk)
     }
     const found = (await jwksVersions()).get(version)
@@ -90,7 +93,7 @@ export function createDependent(options: DependentOptions): Dependent {
     return found
   }
   const jwksVersions = async () => {
-    const { keys } = await fetchJwks({ keyrotorUrl, key })
+    const { keys } = await fetchJwks({ keyrotorUrl, key, ...ca })
     const versions = new Map<number, LoadedVersion>()
     for (const jwk of keys) {
       const version = versionOfKid(key, jwk.kid)

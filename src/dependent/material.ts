@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, createSecretKey } from 'node:crypto'
 import type { JsonWebKey, KeyObject } from 'node:crypto'
 import { kidOf } from '../domain/algorithms.js'
+import { fetchTrusting } from './trusting-fetch.js'
 import { DependentError } from './types.js'
 import type { JWK, JwksResponse, LoadedVersion, MaterialResponse } from './types.js'
 
@@ -12,12 +13,16 @@ export interface FetchMaterialOptions {
   key: string
   version: number
   signal?: AbortSignal
+  /** PEM of the CA (or self-signed certificate) of a keyrotor served over HTTPS. */
+  ca?: string | Buffer
 }
 
 export interface FetchJwksOptions {
   keyrotorUrl: string
   key: string
   signal?: AbortSignal
+  /** PEM of the CA (or self-signed certificate) of a keyrotor served over HTTPS. */
+  ca?: string | Buffer
 }
 
 /**
@@ -26,7 +31,7 @@ export interface FetchJwksOptions {
  */
 export async function fetchMaterial(options: FetchMaterialOptions): Promise<MaterialResponse> {
   const path = `/v1/keys/${encodeURIComponent(options.key)}/versions/${options.version}/material`
-  const body = await getJson(options.keyrotorUrl, path, options.signal, options.token)
+  const body = await getJson(options.keyrotorUrl, path, options, options.token)
   if (!isJwk(body)) throw new DependentError('FETCH_FAILED', `${path} did not answer a JWK`)
   const expected = kidOf(options.key, options.version)
   if (body.kid !== undefined && body.kid !== expected) {
@@ -38,7 +43,7 @@ export async function fetchMaterial(options: FetchMaterialOptions): Promise<Mate
 /** Fetches the key's public JWKS (`GET /v1/keys/{key}/jwks.json`; no token needed). */
 export async function fetchJwks(options: FetchJwksOptions): Promise<JwksResponse> {
   const path = `/v1/keys/${encodeURIComponent(options.key)}/jwks.json`
-  const body = await getJson(options.keyrotorUrl, path, options.signal)
+  const body = await getJson(options.keyrotorUrl, path, options)
   const keys = (body as { keys?: unknown } | null)?.keys
   if (!Array.isArray(keys) || !keys.every(isJwk)) {
     throw new DependentError('FETCH_FAILED', `${path} did not answer a JWK set`)
@@ -75,7 +80,7 @@ export function loadVersion(key: string, version: number, jwk: JWK): LoadedVersi
 async function getJson(
   baseUrl: string,
   path: string,
-  signal?: AbortSignal,
+  { signal, ca }: { signal?: AbortSignal | undefined; ca?: string | Buffer | undefined },
   token?: string,
 ): Promise<unknown> {
   // Concatenated, not resolved, so a base URL with a path prefix keeps its prefix.
@@ -84,7 +89,7 @@ async function getJson(
   if (token !== undefined) headers.authorization = `Bearer ${token}`
   let response: Response
   try {
-    response = await fetch(url, { headers, signal: signal ?? AbortSignal.timeout(10_000) })
+    response = await fetchTrusting(ca)(url, { headers, signal: signal ?? AbortSignal.timeout(10_000) })
   } catch (error) {
     throw new DependentError('FETCH_FAILED', `GET ${path} failed: ${(error as Error).message}`, {
       cause: error,

@@ -16,6 +16,7 @@ import { PhaseCancelled, watchPhase } from './phase-watchdog.js'
 import { phaseHandler, phaseSettler } from './phases/index.js'
 import { failRun } from './run-failure.js'
 import { elapsedSeconds, terminal } from './run-fields.js'
+import { withVersionsAudited } from './version-audit.js'
 
 /** How often a running phase looks whether its run was cancelled. */
 const CANCEL_POLL_MS = 1_000
@@ -127,7 +128,7 @@ export function createRunExecutor(deps: EngineDeps) {
     let gate: Gate = { open: true }
     let patch: RunUpdate = {}
     await deps.transact(async (trx) => {
-      await outcome.commit?.(trx)
+      if (outcome.commit !== undefined) await withVersionsAudited(trx, deps.audit, run, outcome.commit)
       const now = deps.now()
       const after: NewRunEvent[] = []
       if (next === null) {
@@ -274,7 +275,7 @@ export function createRunExecutor(deps: EngineDeps) {
         const observations = journal.observations.splice(0)
         await deps.transact(async (trx) => {
           await updateRunFenced(trx, run.id, run.fencing_token, {})
-          await writeState(trx)
+          await withVersionsAudited(trx, deps.audit, run, writeState)
           await appendEvents(trx, events)
           for (const o of observations) await recordDependent(trx, o)
         })

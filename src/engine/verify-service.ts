@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely'
 import { KeyrotorError } from '../errors.js'
 import type { AlertType } from '../observability/alerts.js'
 import { appendEvents } from '../store/events-repository.js'
-import { listKeys, recordDependent } from '../store/keys-repository.js'
+import { listKeys, listVersions, recordDependent } from '../store/keys-repository.js'
 import { findActiveRunForKey, findRun } from '../store/runs-repository.js'
 import type { Database, RunRow } from '../store/tables.js'
 import {
@@ -19,6 +19,7 @@ import { messageOf } from './dependent-ops.js'
 import type { EngineDeps } from './engine-deps.js'
 import { runEvent } from './journal.js'
 import { loadManagedKey, type ManagedKey } from './managed-key.js'
+import { auditedStatesCheck } from './version-audit.js'
 
 export interface KeyVerification {
   key: string
@@ -55,9 +56,12 @@ export function createVerifyService(deps: VerifyDeps) {
     actor: string,
     run: RunRow | undefined,
     explained: (key: ManagedKey) => ExplainedEffects,
+    deeper: (key: ManagedKey) => Promise<ConsistencyCheck[]> = async () => [],
   ): Promise<KeyVerification> {
     const key = await loadManagedKey(db, keyId)
-    const { result, unexpected, observations } = await inspectKey(deps, key, explained(key))
+    const inspection = await inspectKey(deps, key, explained(key))
+    const { unexpected, observations } = inspection
+    const result = withChecks(inspection.result, await deeper(key))
     const at = deps.now().toISOString()
     const correlationId = run?.correlation_id
     await db.transaction().execute(async (trx) => {
@@ -199,8 +203,12 @@ export function createVerifyService(deps: VerifyDeps) {
       return { key: keyId, passed: false, checks: [busy], mismatches: [`${busy.name}: ${busy.detail}`] }
     }
     try {
-      return await verify(keyId, actor, undefined, (key) =>
-        live === undefined ? {} : explainedBy(live, key),
+      return await verify(
+        keyId,
+        actor,
+        undefined,
+        (key) => (live === undefined ? {} : explainedBy(live, key)),
+        async (key) => [await selfTestCheck(deps, key), await auditedStatesCheck(db, keyId)],
       )
     } catch (error) {
       const failed = check('verify', [messageOf(error)], '')
@@ -215,3 +223,33 @@ function transitionText(keyId: string, m: StateMismatch): string {
   const store = m.store === null ? 'does not know it' : `has it ${m.store}`
   return `${keyId} v${m.version}: the store ${store}, the provider reports ${m.provider ?? 'nothing (missing)'}`
 }
+
+/** `result` with `extra` checks added, its verdict and mismatches recomputed. */
+function withChecks(result: KeyVerification, extra: ConsistencyCheck[]): KeyVerification {
+  if (extra.length === 0) return result
+  const checks = [...result.checks, ...extra]
+  const mismatches = checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`)
+  return { ...result, checks, passed: mismatches.length === 0, mismatches }
+}
+
+/** Every version the store says is usable (pending, active, retiring) works at its provider. */
+async function selfTestCheck(
+  deps: Pick<VerifyDeps, 'db' | 'providers'>,
+  key: ManagedKey,
+): Promise<ConsistencyCheck> {
+  const provider = deps.providers.get(key.provider)
+  const ref = { keyId: key.id, algorithm: key.algorithm }
+  const usable = (await listVersions(deps.db, key.id)).filter((v) => USABLE.has(v.state))
+  const wrong: string[] = []
+  for (const { version } of usable) {
+    try {
+      const outcome = await provider.selfTest(ref, version)
+      if (!outcome.passed) wrong.push(`v${version}: ${outcome.detail}`)
+    } catch (error) {
+      wrong.push(`v${version}: ${messageOf(error)}`)
+    }
+  }
+  return check('self-test', wrong, `${usable.length} usable versions pass their provider's self-test`)
+}
+
+const USABLE = new Set(['pending', 'active', 'retiring'])

@@ -18,8 +18,18 @@ const pending: ApprovalFacts = {
   approvals: [],
   rejections: [],
   expiresAt: '2026-03-01T11:00:00.000Z',
+  createdAt: '2026-03-01T09:59:00.000Z',
 }
-const person = (user: string, role: 'security' | 'admin' | 'operator') => ({ user, role, id: `tok_${user}` })
+const person = (
+  user: string,
+  role: 'security' | 'admin' | 'operator',
+  createdAt = '2026-02-01T00:00:00.000Z',
+) => ({
+  user,
+  role,
+  id: `tok_${user}`,
+  createdAt,
+})
 
 function codeOf(fn: () => unknown): ErrorCode | undefined {
   try {
@@ -42,6 +52,26 @@ describe('approval rules', () => {
 
   it('refuses the requester with SELF_APPROVAL even when their role is missing', () => {
     expect(codeOf(() => checkApprove(pending, person('alice', 'admin'), NOW))).toBe('SELF_APPROVAL')
+  })
+
+  it('knows the requester under another case or width of their name', () => {
+    expect(codeOf(() => checkApprove(pending, person('ALICE', 'admin'), NOW))).toBe('SELF_APPROVAL')
+    expect(codeOf(() => checkApprove(pending, person('ａｌｉｃｅ', 'admin'), NOW))).toBe('SELF_APPROVAL')
+    expect(codeOf(() => checkReject(pending, person('Alice', 'operator'), NOW))).toBeUndefined()
+  })
+
+  it('refuses an approval from a token created after the request, and counts an older one', () => {
+    const late = person('sam', 'security', '2026-03-01T09:59:30.000Z')
+    expect(codeOf(() => checkApprove(pending, late, NOW))).toBe('FORBIDDEN')
+    expect(checkApprove(pending, person('sam', 'security'), NOW)).toBe(false)
+  })
+
+  it('counts one person once, whatever the case of their name', () => {
+    const decided = {
+      ...pending,
+      approvals: [{ by: 'Sam', role: 'security' as const, at: NOW.toISOString() }],
+    }
+    expect(codeOf(() => checkApprove(decided, person('sam', 'admin'), NOW))).toBe('CONFLICT')
   })
 
   it('refuses a role that is not missing with FORBIDDEN', () => {

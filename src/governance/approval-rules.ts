@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { canonicalJson } from '../config/config-hash.js'
 import { KeyrotorError } from '../errors.js'
+import { sameIdentity } from '../domain/identity.js'
 import { can } from './permissions.js'
 import type { Role } from './roles.js'
 
@@ -45,6 +46,8 @@ export interface ApprovalFacts {
   id: string
   state: ApprovalState
   requestedBy: string
+  /** When the request was made: only tokens older than this may approve it. */
+  createdAt: string
   requiredRoles: RoleRequirement[]
   approvals: ApprovalGrant[]
   rejections: (ApprovalGrant & { reason: string | null })[]
@@ -57,6 +60,8 @@ export interface Decider {
   role: Role
   /** The token's id, for the audit record. */
   id: string
+  /** When the decider's token was created (ISO 8601): only tokens older than a request count for it. */
+  createdAt: string
 }
 
 export function isApprovalAction(value: unknown): value is ApprovalAction {
@@ -137,7 +142,7 @@ function assertOpen(approval: ApprovalFacts, now: Date): void {
 }
 
 function assertNotDecided(approval: ApprovalFacts, decider: Decider): void {
-  if ([...approval.approvals, ...approval.rejections].some((d) => d.by === decider.user)) {
+  if ([...approval.approvals, ...approval.rejections].some((d) => sameIdentity(d.by, decider.user))) {
     throw new KeyrotorError('CONFLICT', `${decider.user} already decided approval ${approval.id}`)
   }
 }
@@ -148,8 +153,16 @@ function assertNotDecided(approval: ApprovalFacts, decider: Decider): void {
  */
 export function checkApprove(approval: ApprovalFacts, decider: Decider, now: Date): boolean {
   assertOpen(approval, now)
-  if (decider.user === approval.requestedBy) {
+  if (sameIdentity(decider.user, approval.requestedBy)) {
     throw new KeyrotorError('SELF_APPROVAL', `${decider.user} requested approval ${approval.id}`)
+  }
+  if (Date.parse(decider.createdAt) > Date.parse(approval.createdAt)) {
+    // a token made after the request could be one its requester made for themself: it must not count
+    throw new KeyrotorError(
+      'FORBIDDEN',
+      `${decider.user}'s token was created after approval ${approval.id} was requested; approve with a token that existed before it`,
+      { details: { reason: 'token_after_request' } },
+    )
   }
   assertNotDecided(approval, decider)
   const missing = missingRoles(approval.requiredRoles, approval.approvals)
@@ -169,7 +182,7 @@ export function checkApprove(approval: ApprovalFacts, decider: Decider, now: Dat
  */
 export function checkReject(approval: ApprovalFacts, decider: Decider, now: Date): boolean {
   assertOpen(approval, now)
-  if (decider.user === approval.requestedBy) return true
+  if (sameIdentity(decider.user, approval.requestedBy)) return true
   assertNotDecided(approval, decider)
   if (!approval.requiredRoles.some((requirement) => covers(requirement, decider.role))) {
     throw new KeyrotorError(

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Kysely, Transaction } from 'kysely'
 import type { AuditLog } from '../audit/audit-log.js'
 import { assertNoSecrets } from '../audit/secret-guard.js'
-import { KeyrotorError } from '../errors.js'
+import { isKeyrotorError, KeyrotorError } from '../errors.js'
 import type { Database } from '../store/tables.js'
 import {
   expireOverdue,
@@ -116,6 +116,37 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
     })
   }
 
+  /**
+   * Runs a four-eyes check; a refusal of who the decider is (the requester under any spelling of
+   * their name, a token newer than the request, a role not asked for) is audited before it is
+   * thrown: these are the attempts a reviewer wants to see.
+   */
+  async function refusalsAudited<T>(approval: ApprovalView, decider: Decider, check: () => T): Promise<T> {
+    try {
+      return check()
+    } catch (error) {
+      if (isKeyrotorError(error, 'SELF_APPROVAL') || isKeyrotorError(error, 'FORBIDDEN')) {
+        await audit.append(db, {
+          actor: decider.user,
+          action: 'approval.refused',
+          target: approval.id,
+          correlationId: approval.correlationId,
+          reason: error.message,
+          details: {
+            action: approval.action,
+            subject: approval.subject,
+            code: error.code,
+            role: decider.role,
+            tokenId: decider.id,
+            tokenCreatedAt: decider.createdAt,
+            requestedAt: approval.createdAt,
+          },
+        })
+      }
+      throw error
+    }
+  }
+
   async function record(
     trx: Transaction<Database>,
     approval: ApprovalView,
@@ -197,7 +228,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       await expireDue()
       for (let attempt = 1; ; attempt++) {
         const seen = await loadView(db, id)
-        const completes = checkApprove(seen, decider, deps.now())
+        const completes = await refusalsAudited(seen, decider, () => checkApprove(seen, decider, deps.now()))
         const { execute, hooks } = handlerOf(seen.action)
         if (completes && hooks.precheck !== undefined) await hooks.precheck(seen, decider)
         const outcome = await db.transaction().execute(async (trx) => {

@@ -10,6 +10,8 @@ import { isRole, type Role } from './roles.js'
 export interface Principal extends Caller {
   /** The token's id (`tok_…`), for audit records; never the token itself. */
   id: string
+  /** When the token was created: four-eyes counts only tokens older than the request. */
+  createdAt: string
 }
 
 /** A token as listed: everything but its secret (the hash is not shown either). */
@@ -108,7 +110,7 @@ export function createTokenStore(db: Kysely<Database>, options: { now?: () => Da
           .where('id', '=', row.id)
           .execute()
       }
-      return { id: row.id, user: row.user_name, role: row.role, keyId: row.key_id }
+      return { id: row.id, user: row.user_name, role: row.role, keyId: row.key_id, createdAt: row.created_at }
     },
 
     async list() {
@@ -171,13 +173,19 @@ async function validate(db: Kysely<Database>, input: NewToken, at: Date) {
   }
 }
 
-/** The lifetime in ms; BAD_REQUEST naming the field for a malformed one. */
+// shorter lifetimes are typos ("30s" for "30d") that make a token expire before it is handed over
+const MIN_LIFETIME_MS = 60_000
+
+/** The lifetime in ms; BAD_REQUEST naming the field for a malformed or too short one. */
 function lifetime(text: string): number {
+  let ms: number
   try {
-    return parseDuration(text)
+    ms = parseDuration(text)
   } catch {
     throw new KeyrotorError('BAD_REQUEST', `expiresIn: "${text}" is not a duration (use e.g. 12h, 30d)`)
   }
+  if (ms < MIN_LIFETIME_MS) throw new KeyrotorError('BAD_REQUEST', `expiresIn: "${text}" is shorter than 1m`)
+  return ms
 }
 
 function toInfo(row: TokenRow): TokenInfo {

@@ -15,7 +15,9 @@ import type { AlertService } from '../observability/alerts.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { Database } from '../store/tables.js'
-import { registerAuth } from './auth.js'
+import { registerAuth, type Authenticator } from './auth.js'
+import { registerAuthThrottle, type AuthThrottle, type AuthThrottleOptions } from './auth-throttle.js'
+import { registerMetricsGuard } from './metrics-guard.js'
 import { createOpenApiCollector } from './openapi.js'
 import type { Readiness } from '../observability/readiness.js'
 import { problemErrorHandlerWith } from './problem.js'
@@ -23,6 +25,9 @@ import { alertRoutes } from './routes/alerts.js'
 import { haltRoutes, type HaltReader } from './routes/halt.js'
 import { healthRoutes } from './routes/health.js'
 import { tokenRoutes } from './routes/tokens.js'
+import { registerSecurityHeaders } from './security-headers.js'
+import { MAX_PARAM_LENGTH, urlErrorHandler } from './url-errors.js'
+import { registerStrictValidation } from './validation.js'
 
 /** Everything the HTTP edge needs; main.ts builds each one. */
 export interface HttpDeps {
@@ -48,6 +53,12 @@ export interface HttpDeps {
   routes?: readonly FastifyPluginAsync[]
   /** Version shown in the OpenAPI document. */
   version?: string
+  /** PEM certificate chain and key: the API is served over HTTPS. */
+  tls?: { cert: string | Buffer; key: string | Buffer } | undefined
+  /** Failed authentications allowed per client address (default 30 a minute). */
+  authThrottle?: AuthThrottleOptions | undefined
+  /** When set, GET /metrics wants `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string | undefined
 }
 
 /** 1 MiB: the largest body is a configuration file, far smaller. */
@@ -67,12 +78,25 @@ export function correlationIdOf(request: IncomingMessage): string {
 export function createHttpApp(deps: HttpDeps): FastifyInstance {
   // widened to Fastify's logger type so the instance is the plain FastifyInstance plugins expect
   const loggerInstance: FastifyBaseLogger = deps.logger
+  // made after the app (they hook into it), but the URL-error handler and log controller need them now
+  const late: { authenticator?: Authenticator; throttle?: AuthThrottle } = {}
   const app = fastify({
     loggerInstance,
     // request logs carry `correlationId`, the same name every other log line uses
-    logController: new LogController({ requestIdLogLabel: 'correlationId' }),
+    logController: new LogController({
+      requestIdLogLabel: 'correlationId',
+      // a throttled address's refusals are counted in one audit record, not logged per request
+      disableRequestLogging: (request) => late.throttle?.isThrottled(request.ip) ?? false,
+    }),
     genReqId: correlationIdOf,
     bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: urlErrorHandler({
+      authenticator: () => late.authenticator ?? fail('the authenticator is not registered yet'),
+      audit: deps.audit,
+      db: deps.db,
+    }),
+    ...(deps.tls === undefined ? {} : { https: deps.tls }),
   })
   const openapi = createOpenApiCollector({ title: 'keyrotor', version: deps.version ?? '0.0.0' })
   app.addHook('onRoute', (route) => {
@@ -93,12 +117,22 @@ export function createHttpApp(deps: HttpDeps): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('X-Correlation-Id', request.id)
   })
-  registerAuth(app, { tokens: deps.tokenStore(deps.db), audit: deps.audit, db: deps.db })
+  const throttle = registerAuthThrottle(app, deps.authThrottle)
+  late.throttle = throttle
+  late.authenticator = registerAuth(app, {
+    tokens: deps.tokenStore(deps.db),
+    audit: deps.audit,
+    db: deps.db,
+    throttle,
+  })
+  if (deps.metricsToken !== undefined) registerMetricsGuard(app, deps.metricsToken, throttle)
+  registerSecurityHeaders(app, { tls: deps.tls !== undefined })
   // a store that failed a request keeps the instance not ready for a while, even where /readyz's
   // own small check passes (a damaged page it does not read)
   app.setErrorHandler(
     problemErrorHandlerWith((problem) => deps.readiness?.set('store', problem.detail, STORE_FAILURE_HOLD_MS)),
   )
+  registerStrictValidation(app)
   app.setNotFoundHandler((request) => {
     throw new KeyrotorError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)
   })
@@ -116,4 +150,8 @@ export function createHttpApp(deps: HttpDeps): FastifyInstance {
   void app.register(haltRoutes(deps))
   for (const plugin of deps.routes ?? []) void app.register(plugin)
   return app
+}
+
+function fail(message: string): never {
+  throw new KeyrotorError('INTERNAL', message)
 }

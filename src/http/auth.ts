@@ -5,6 +5,7 @@ import { KeyrotorError, type ErrorCode } from '../errors.js'
 import { can, type Action } from '../governance/permissions.js'
 import type { Principal, TokenStore } from '../governance/tokens.js'
 import type { Database } from '../store/tables.js'
+import { ThrottledError, type AuthThrottle } from './auth-throttle.js'
 
 /** What a route declares in `config.action`: the permission it needs, or `'public'`. */
 export type RouteAction = Action | 'public'
@@ -32,6 +33,25 @@ export interface AuthDeps {
   tokens: Pick<TokenStore, 'authenticate'>
   audit: Pick<AuditLog, 'append'>
   db: Kysely<Database>
+  throttle: AuthThrottle
+}
+
+/** What a denial is about: the request as far as it could be read. */
+interface Attempt {
+  method: string
+  path: string
+  action: RouteAction | null
+  ip: string
+  correlationId: string
+  log: FastifyRequest['log']
+}
+
+export interface Authenticator {
+  /**
+   * The caller of `attempt` by its Authorization header; refuses (and audits) a missing, unknown,
+   * expired or revoked token, and any token from an address that failed too often.
+   */
+  authenticate(attempt: Attempt, authorization: string | undefined): Promise<Principal>
 }
 
 // kr_ tokens are 46 characters; the bound only keeps absurd headers away from the store
@@ -42,60 +62,109 @@ const BEARER = /^Bearer +([\x21-\x7e]{1,512})$/i
  * `config.action` decides. Public routes pass; a route that declares nothing is refused; every
  * refusal is logged and audited as `auth.denied`.
  */
-export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
+export function registerAuth(app: FastifyInstance, deps: AuthDeps): Authenticator {
   app.decorateRequest('principal', null)
+
+  const authenticator: Authenticator = {
+    async authenticate(attempt, authorization) {
+      try {
+        await deps.throttle.check(attempt.ip)
+      } catch (error) {
+        // one record per address and window: a flood of refusals must not flood the log
+        if (error instanceof ThrottledError && error.firstRefusal) {
+          await record(attempt, null, 'auth.throttled', error.message)
+        }
+        throw error
+      }
+      const match = BEARER.exec(authorization ?? '')
+      const principal = match?.[1] === undefined ? null : await deps.tokens.authenticate(match[1])
+      if (principal === null) {
+        await deps.throttle.failed(attempt.ip)
+        return deny(
+          attempt,
+          null,
+          'UNAUTHENTICATED',
+          match === null
+            ? 'an Authorization: Bearer token is required'
+            : 'the token is unknown, expired or revoked',
+        )
+      }
+      return principal
+    },
+  }
+
   app.addHook('onRequest', async (request) => {
     // the not-found handler answers 404 to anyone; nothing is behind it
     if (request.is404) return
     const action = request.routeOptions.config.action
     if (action === 'public') return
+    const attempt = attemptOf(request)
     if (action === undefined) {
-      return deny(request, null, 'FORBIDDEN', 'this route declares no permission and is refused')
+      return deny(attempt, null, 'FORBIDDEN', 'this route declares no permission and is refused')
     }
-    const match = BEARER.exec(request.headers.authorization ?? '')
-    if (match?.[1] === undefined) {
-      return deny(request, null, 'UNAUTHENTICATED', 'an Authorization: Bearer token is required')
-    }
-    const principal = await deps.tokens.authenticate(match[1])
-    if (principal === null) {
-      return deny(request, null, 'UNAUTHENTICATED', 'the token is unknown, expired or revoked')
-    }
+    const principal = await authenticator.authenticate(attempt, request.headers.authorization)
     if (!can(principal.role, action)) {
-      return deny(request, principal, 'FORBIDDEN', `role ${principal.role} may not ${action}`)
+      return deny(attempt, principal, 'FORBIDDEN', `role ${principal.role} may not ${action}`)
     }
     request.principal = principal
   })
 
   async function deny(
-    request: FastifyRequest,
+    attempt: Attempt,
     principal: Principal | null,
     code: ErrorCode,
     reason: string,
   ): Promise<never> {
+    await record(attempt, principal, 'auth.denied', reason, code)
+    throw new KeyrotorError(code, reason)
+  }
+
+  async function record(
+    attempt: Attempt,
+    principal: Principal | null,
+    action: 'auth.denied' | 'auth.throttled',
+    reason: string,
+    code: ErrorCode = 'RATE_LIMITED',
+  ): Promise<void> {
     const actor = principal?.user ?? 'anonymous'
     const details = {
-      method: request.method,
-      path: request.url.split('?')[0],
-      action: request.routeOptions.config.action ?? null,
+      method: attempt.method,
+      path: attempt.path,
+      action: attempt.action,
       role: principal?.role ?? null,
       tokenId: principal?.id ?? null,
-      ip: request.ip,
+      ip: attempt.ip,
     }
-    request.log.warn({ actor, code, reason, ...details }, 'access denied')
+    attempt.log.warn(
+      { actor, code, reason, ...details },
+      action === 'auth.denied' ? 'access denied' : 'address throttled',
+    )
     try {
       await deps.audit.append(deps.db, {
         actor,
-        action: 'auth.denied',
-        target: `${request.method} ${details.path}`,
-        correlationId: request.correlationId,
+        action,
+        target: `${attempt.method} ${details.path}`,
+        correlationId: attempt.correlationId,
         reason,
         details,
       })
     } catch (error) {
       // the refusal stands either way; a failing audit write must not turn it into a 500
-      request.log.error({ err: error }, 'could not audit an access denial')
+      attempt.log.error({ err: error }, 'could not audit an access denial')
     }
-    throw new KeyrotorError(code, reason)
+  }
+
+  return authenticator
+}
+
+function attemptOf(request: FastifyRequest): Attempt {
+  return {
+    method: request.method,
+    path: request.url.split('?')[0] ?? '',
+    action: request.routeOptions.config.action ?? null,
+    ip: request.ip,
+    correlationId: request.correlationId,
+    log: request.log,
   }
 }
 

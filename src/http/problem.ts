@@ -28,6 +28,7 @@ export const PROBLEMS: Record<ErrorCode, { status: number; title: string }> = {
   STALE_LEASE: { status: 409, title: 'Stale lease' },
   UNAUTHENTICATED: { status: 401, title: 'Authentication required' },
   FORBIDDEN: { status: 403, title: 'Forbidden' },
+  RATE_LIMITED: { status: 429, title: 'Too many failed authentications from this address' },
   MATERIAL_UNAVAILABLE: { status: 410, title: 'Key material unavailable' },
   PROVIDER_ERROR: { status: 502, title: 'Key provider error' },
   PROVIDER_TRANSIENT: { status: 503, title: 'Key provider temporarily unavailable' },
@@ -96,6 +97,8 @@ export function problemErrorHandler(error: FastifyError, request: FastifyRequest
 /** The handler, also telling `onStoreFailure` each request the store could not serve (readiness). */
 export function problemErrorHandlerWith(onStoreFailure?: (problem: Problem) => void) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const retryAfter = error instanceof KeyrotorError ? error.details?.retryAfterSeconds : undefined
+    if (typeof retryAfter === 'number') void reply.header('Retry-After', String(retryAfter))
     const problem = problemFor(error, request)
     if (problem.code === 'STORE_UNAVAILABLE') onStoreFailure?.(problem)
     void sendProblem(reply, problem)
@@ -133,7 +136,9 @@ function problemFor(error: FastifyError, request: FastifyRequest): Problem {
       path: fieldOf(v.instancePath, v.params),
       message: v.message ?? v.keyword,
     }))
-    return toProblem('BAD_REQUEST', error.message, id, { details: { errors } })
+    // Ajv's message for an unknown field ("must NOT have additional properties") does not say which
+    const detail = errors.map((e) => `${e.in} ${e.path === '' ? '' : `${e.path} `}${e.message}`).join('; ')
+    return toProblem('BAD_REQUEST', detail, id, { details: { errors } })
   }
   const status = error.statusCode
   if (status !== undefined && status >= 400 && status < 500) {
@@ -153,10 +158,10 @@ function isServerSide(error: FastifyError): boolean {
   return error.validation === undefined && (error.statusCode === undefined || error.statusCode >= 500)
 }
 
-/** `/role` → `role`; a missing required property is named by its own name. */
+/** `/role` → `role`; a missing or unknown property is named by its own name. */
 function fieldOf(instancePath: string, params: Record<string, unknown>): string {
   const base = instancePath.replace(/^\//, '').replaceAll('/', '.')
-  const missing = params.missingProperty
-  if (typeof missing === 'string') return base === '' ? missing : `${base}.${missing}`
+  const named = params.missingProperty ?? params.additionalProperty
+  if (typeof named === 'string') return base === '' ? named : `${base}.${named}`
   return base
 }

@@ -5,6 +5,8 @@ import type { ChainReport } from '../../audit/verify-chain.js'
 import type { Database } from '../../store/tables.js'
 
 const NULLABLE_STRING = { type: ['string', 'null'] }
+// a date, or a date and time with an optional zone: ISO 8601, not whatever Date.parse takes
+const ISO_8601 = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})?)?$'
 
 const AUDIT_EVENT_SCHEMA = {
   type: 'object',
@@ -50,6 +52,7 @@ const REPORT_SCHEMA = {
       required: ['seq', 'headHash', 'at'],
       properties: { seq: { type: 'integer' }, headHash: { type: 'string' }, at: { type: 'string' } },
     },
+    warnings: { type: 'array', items: { type: 'string' } },
   },
 }
 
@@ -79,7 +82,7 @@ export function auditRoutes(deps: {
             type: 'object',
             additionalProperties: false,
             properties: {
-              since: { type: 'string', maxLength: 64 },
+              since: { type: 'string', maxLength: 64, pattern: ISO_8601 },
               correlationId: { type: 'string', maxLength: 200 },
               afterSeq: { type: 'integer', minimum: 0 },
               limit: { type: 'integer', minimum: 1, maximum: 10_000 },

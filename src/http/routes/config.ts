@@ -129,7 +129,7 @@ export function configRoutes(deps: ConfigRoutesDeps): FastifyPluginAsync {
           params: {
             type: 'object',
             required: ['version'],
-            properties: { version: { type: 'integer', minimum: 1 } },
+            properties: { version: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } },
           },
           response: { 200: VERSION },
         },
@@ -183,7 +183,7 @@ export function configRoutes(deps: ConfigRoutesDeps): FastifyPluginAsync {
             additionalProperties: false,
             properties: {
               yaml: { type: 'string', maxLength: 1_000_000 },
-              fromVersion: { type: 'integer', minimum: 1 },
+              fromVersion: { type: 'integer', minimum: 1, maximum: 2_147_483_647 },
               summary: TEXT,
               rollbackPlan: TEXT,
             },

@@ -69,7 +69,7 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
               idempotencyKey: { type: 'string', minLength: 1, maxLength: 200 },
               reason: { type: 'string', maxLength: 2000 },
               emergency: { type: 'boolean' },
-              attempt: { type: 'integer', minimum: 0 },
+              attempt: { type: 'integer', minimum: 0, maximum: 1_000_000 },
             },
           },
         },
@@ -164,7 +164,10 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
           params: {
             type: 'object',
             required: ['key', 'version'],
-            properties: { key: KEY_PARAMS.properties.key, version: { type: 'integer', minimum: 1 } },
+            properties: {
+              key: KEY_PARAMS.properties.key,
+              version: { type: 'integer', minimum: 1, maximum: 2_147_483_647 },
+            },
           },
         },
       },

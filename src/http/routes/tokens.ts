@@ -29,6 +29,9 @@ const TOKEN_INFO = {
   },
 }
 
+// 12h, 30d, 1h30m: the units of parseDuration, and at least a minute (checked by the token store)
+const DURATION = '^(\\d{1,6}(ms|s|m|h|d|w))+$'
+
 const ID_PARAMS = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } }
 
 /** Token management, admin only. The token itself is answered once and never logged or audited. */
@@ -63,6 +66,7 @@ export function tokenRoutes(deps: TokenRoutesDeps): FastifyPluginAsync {
                 type: 'string',
                 minLength: 1,
                 maxLength: 32,
+                pattern: DURATION,
                 description: 'a lifetime such as 12h or 30d, instead of expiresAt',
               },
             },
