@@ -1,0 +1,384 @@
+import { randomBytes, verify } from 'node:crypto'
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DecryptCommand,
+  DescribeKeyCommand,
+  DisableKeyCommand,
+  EnableKeyCommand,
+  EncryptCommand,
+  GenerateMacCommand,
+  GetPublicKeyCommand,
+  KMSClient,
+  ListAliasesCommand,
+  ListResourceTagsCommand,
+  ScheduleKeyDeletionCommand,
+  SignCommand,
+  UpdateAliasCommand,
+  VerifyMacCommand,
+  type KeyMetadata,
+} from '@aws-sdk/client-kms'
+import { isAsymmetric, kidOf, type Algorithm } from '../../domain/algorithms.js'
+import type { ProviderVersionState } from '../../domain/lifecycle.js'
+import { KeyrotorError } from '../../errors.js'
+import type { KeyProvider, ProviderKeyRef, ProviderVersion, SelfTestResult } from '../key-provider.js'
+import { deletionWindowDays, type AwsKmsSettings } from './aws-kms-settings.js'
+import { errorName, isNotFound } from './kms-errors.js'
+import { createKmsCaller, type RetryPolicy } from './kms-retry.js'
+import { algorithmOfKeySpec, jwkFromSpki, KMS_ALGORITHMS, kmsAliasName, versionAlias } from './kms-specs.js'
+
+export interface AwsKmsProvider extends KeyProvider {
+  /** Whether KMS answers with these credentials; INVALID_CONFIG or PROVIDER_TRANSIENT naming why. */
+  check(algorithms?: readonly Algorithm[]): Promise<void>
+  supportedAlgorithms(): Promise<Algorithm[]>
+  close(): Promise<void>
+}
+
+const STATES: Partial<Record<string, ProviderVersionState>> = {
+  Enabled: 'enabled',
+  Disabled: 'disabled',
+  PendingDeletion: 'destroyed',
+  PendingReplicaDeletion: 'destroyed',
+}
+
+/**
+ * Keys in AWS KMS: one KMS key per version, tagged `keyrotor:key` / `keyrotor:version`, reached
+ * through its own alias `alias/keyrotor/{key}/v{n}`. Material never leaves KMS. The SDK's own
+ * retries are turned off for a client built here, so the backoff of kms-retry.ts is the one policy.
+ */
+export function createAwsKmsProvider(
+  settings: AwsKmsSettings,
+  deps: { client?: KMSClient; retry?: Partial<RetryPolicy> },
+): AwsKmsProvider {
+  const client =
+    deps.client ??
+    new KMSClient({
+      region: settings.region,
+      maxAttempts: 1,
+      ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+    })
+  const call = createKmsCaller(deps.retry)
+  const where = `aws-kms in ${settings.region}`
+
+  const metadataOf = async (keyId: string, version: number): Promise<KeyMetadata | null> => {
+    try {
+      const out = await call(`describe ${kidOf(keyId, version)}`, () =>
+        client.send(new DescribeKeyCommand({ KeyId: versionAlias(keyId, version) })),
+      )
+      return out.KeyMetadata ?? null
+    } catch (error) {
+      if (isNotFound(error)) return null
+      throw error
+    }
+  }
+
+  const toVersion = (key: ProviderKeyRef, version: number, meta: KeyMetadata): ProviderVersion => {
+    const state = STATES[meta.KeyState ?? '']
+    if (state === undefined) {
+      throw new KeyrotorError(
+        'PROVIDER_TRANSIENT',
+        `KMS key of ${kidOf(key.keyId, version)} is ${meta.KeyState}`,
+        {
+          retryable: true,
+        },
+      )
+    }
+    return {
+      keyId: key.keyId,
+      version,
+      state,
+      providerRef: meta.Arn ?? meta.KeyId ?? versionAlias(key.keyId, version),
+      createdAt: (meta.CreationDate ?? new Date(0)).toISOString(),
+    }
+  }
+
+  const checked = (key: ProviderKeyRef, version: number, meta: KeyMetadata): ProviderVersion => {
+    const algorithm = algorithmOfKeySpec(meta.KeySpec)
+    if (algorithm !== key.algorithm) {
+      throw new KeyrotorError(
+        'CONFLICT',
+        `version ${kidOf(key.keyId, version)} exists with algorithm ${algorithm ?? meta.KeySpec}, not ${key.algorithm}`,
+      )
+    }
+    return toVersion(key, version, meta)
+  }
+
+  const requireMeta = async (key: ProviderKeyRef, version: number): Promise<KeyMetadata> => {
+    const meta = await metadataOf(key.keyId, version)
+    if (meta === null)
+      throw new KeyrotorError('NOT_FOUND', `version ${kidOf(key.keyId, version)} does not exist in ${where}`)
+    return meta
+  }
+
+  /** The version a KMS key carries in its tags, for this key only. */
+  const versionTagged = async (
+    keyId: string,
+    kmsKeyId: string,
+  ): Promise<{ key?: string; version?: number }> => {
+    const out = await call('list tags', () => client.send(new ListResourceTagsCommand({ KeyId: kmsKeyId })))
+    const tag = (name: string) => out.Tags?.find((t) => t.TagKey === name)?.TagValue
+    const version = tag('keyrotor:version')
+    return { key: tag('keyrotor:key'), ...(version === undefined ? {} : { version: Number(version) }) }
+  }
+
+  const supported = async (): Promise<Algorithm[]> => Object.keys(KMS_ALGORITHMS) as Algorithm[]
+
+  return {
+    kind: 'aws-kms',
+
+    async createVersion(key, version) {
+      const kid = kidOf(key.keyId, version)
+      const existing = await metadataOf(key.keyId, version)
+      if (existing !== null) return checked(key, version, existing)
+      const spec = KMS_ALGORITHMS[key.algorithm]
+      const created = await call(`create ${kid}`, () =>
+        client.send(
+          new CreateKeyCommand({
+            KeySpec: spec.keySpec,
+            KeyUsage: spec.keyUsage,
+            Description: `keyrotor ${kid}`,
+            Tags: [
+              { TagKey: 'keyrotor:key', TagValue: key.keyId },
+              { TagKey: 'keyrotor:version', TagValue: String(version) },
+            ],
+          }),
+        ),
+      )
+      const kmsKeyId = created.KeyMetadata?.KeyId as string
+      try {
+        await call(`create ${kid}`, () =>
+          client.send(
+            new CreateAliasCommand({ AliasName: versionAlias(key.keyId, version), TargetKeyId: kmsKeyId }),
+          ),
+        )
+      } catch (error) {
+        if (errorName(error) !== 'AlreadyExistsException') throw error
+        // another instance created the version first: its key is the version, ours goes away
+        await call(`create ${kid}`, () =>
+          client.send(new ScheduleKeyDeletionCommand({ KeyId: kmsKeyId, PendingWindowInDays: 7 })),
+        )
+      }
+      return checked(key, version, await requireMeta(key, version))
+    },
+
+    async describeVersion(key, version) {
+      const meta = await metadataOf(key.keyId, version)
+      return meta === null ? null : toVersion(key, version, meta)
+    },
+
+    async listVersions(key) {
+      const prefix = `alias/keyrotor/${key.keyId}/v`
+      const versions = new Set<number>()
+      let marker: string | undefined
+      do {
+        const page = await call(`list versions of ${key.keyId}`, () =>
+          client.send(new ListAliasesCommand({ ...(marker === undefined ? {} : { Marker: marker }) })),
+        )
+        for (const alias of page.Aliases ?? []) {
+          const rest =
+            alias.AliasName?.startsWith(prefix) === true ? alias.AliasName.slice(prefix.length) : ''
+          if (/^\d+$/.test(rest)) versions.add(Number(rest))
+        }
+        marker = page.Truncated === true ? page.NextMarker : undefined
+      } while (marker !== undefined)
+      const found: ProviderVersion[] = []
+      for (const version of [...versions].sort((a, b) => a - b)) {
+        const meta = await metadataOf(key.keyId, version)
+        if (meta !== null) found.push(toVersion(key, version, meta))
+      }
+      return found
+    },
+
+    async setAlias(key, alias, version) {
+      const target = await requireMeta(key, version)
+      if (STATES[target.KeyState ?? ''] !== 'enabled') {
+        throw new KeyrotorError(
+          'ILLEGAL_TRANSITION',
+          `alias ${alias} cannot point at ${target.KeyState} version ${kidOf(key.keyId, version)}`,
+        )
+      }
+      const name = kmsAliasName(alias)
+      let current: KeyMetadata | undefined
+      try {
+        current = (
+          await call(`set alias ${alias}`, () => client.send(new DescribeKeyCommand({ KeyId: name })))
+        ).KeyMetadata
+      } catch (error) {
+        if (!isNotFound(error)) throw error
+      }
+      if (current === undefined) {
+        await call(`set alias ${alias}`, () =>
+          client.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: target.KeyId })),
+        )
+        return
+      }
+      if (current.KeyId === target.KeyId) return
+      const owner = await versionTagged(key.keyId, current.KeyId as string)
+      if (owner.key !== key.keyId) {
+        throw new KeyrotorError(
+          'CONFLICT',
+          `alias ${alias} belongs to ${owner.key === undefined ? 'a KMS key keyrotor did not make' : `key ${owner.key}`}, not ${key.keyId}`,
+        )
+      }
+      await call(`set alias ${alias}`, () =>
+        client.send(new UpdateAliasCommand({ AliasName: name, TargetKeyId: target.KeyId })),
+      )
+    },
+
+    async getAlias(key, alias) {
+      let current: KeyMetadata | undefined
+      try {
+        current = (
+          await call(`get alias ${alias}`, () =>
+            client.send(new DescribeKeyCommand({ KeyId: kmsAliasName(alias) })),
+          )
+        ).KeyMetadata
+      } catch (error) {
+        if (isNotFound(error)) return null
+        throw error
+      }
+      const tagged = await versionTagged(key.keyId, current?.KeyId as string)
+      return tagged.key === key.keyId && tagged.version !== undefined ? tagged.version : null
+    },
+
+    async setVersionState(key, version, state) {
+      const kid = kidOf(key.keyId, version)
+      const meta = await requireMeta(key, version)
+      const now = toVersion(key, version, meta).state
+      if (now === 'destroyed') {
+        if (state === 'destroyed') return
+        throw new KeyrotorError(
+          'ILLEGAL_TRANSITION',
+          `version ${kid} is scheduled for deletion; it cannot become ${state}`,
+        )
+      }
+      if (now === state) return
+      const KeyId = meta.KeyId as string
+      if (state === 'disabled')
+        await call(`disable ${kid}`, () => client.send(new DisableKeyCommand({ KeyId })))
+      else if (state === 'enabled')
+        await call(`enable ${kid}`, () => client.send(new EnableKeyCommand({ KeyId })))
+      else {
+        await call(`destroy ${kid}`, () =>
+          client.send(
+            new ScheduleKeyDeletionCommand({ KeyId, PendingWindowInDays: deletionWindowDays(settings) }),
+          ),
+        )
+      }
+    },
+
+    async selfTest(key, version) {
+      const kid = kidOf(key.keyId, version)
+      const meta = await metadataOf(key.keyId, version)
+      if (meta === null) return { passed: false, detail: `version ${kid} does not exist in ${where}` }
+      if (meta.KeyState !== 'Enabled')
+        return { passed: false, detail: `version ${kid} is ${meta.KeyState} in ${where}` }
+      if (algorithmOfKeySpec(meta.KeySpec) !== key.algorithm) {
+        return {
+          passed: false,
+          detail: `version ${kid} is a ${meta.KeySpec} KMS key, the key is ${key.algorithm}`,
+        }
+      }
+      return selfTestInKms(key, version, meta.KeyId as string)
+    },
+
+    async publicJwk(key, version) {
+      if (!isAsymmetric(key.algorithm)) return null
+      const meta = await requireMeta(key, version)
+      // KMS answers GetPublicKey only for an enabled key; keyrotor publishes only those
+      if (meta.KeyState !== 'Enabled') return null
+      const out = await call(`read public key of ${kidOf(key.keyId, version)}`, () =>
+        client.send(new GetPublicKeyCommand({ KeyId: meta.KeyId })),
+      )
+      return jwkFromSpki(out.PublicKey as Uint8Array, key, version)
+    },
+
+    async exportMaterial(key, version) {
+      throw new KeyrotorError(
+        'MATERIAL_UNAVAILABLE',
+        `version ${kidOf(key.keyId, version)} lives in ${where} and never leaves it; use it through KMS`,
+      )
+    },
+
+    supportedAlgorithms: supported,
+
+    async check(algorithms = []) {
+      try {
+        await call('check', () => client.send(new ListAliasesCommand({ Limit: 1 })))
+      } catch (error) {
+        if (error instanceof KeyrotorError && error.code === 'PROVIDER_ERROR') {
+          throw new KeyrotorError('INVALID_CONFIG', `${where} does not answer: ${error.message}`, {
+            details: { problem: 'kms_refused' },
+            cause: error,
+          })
+        }
+        throw error
+      }
+      const offered = await supported()
+      const missing = algorithms.filter((a) => !offered.includes(a))
+      if (missing.length > 0) {
+        throw new KeyrotorError('INVALID_CONFIG', `${where} cannot do ${missing.join(', ')}`, {
+          details: { problem: 'algorithm_unsupported', algorithms: missing },
+        })
+      }
+    },
+
+    async close() {
+      if (deps.client === undefined) client.destroy()
+    },
+  }
+
+  /** Encrypt/decrypt, MAC/verify, or sign in KMS and verify with the published public key. */
+  async function selfTestInKms(key: ProviderKeyRef, version: number, KeyId: string): Promise<SelfTestResult> {
+    const kid = kidOf(key.keyId, version)
+    const message = randomBytes(32)
+    const spec = KMS_ALGORITHMS[key.algorithm]
+    if (key.algorithm === 'aes-256-gcm') {
+      const context = { keyrotor: kid }
+      const sealed = await call(`self-test ${kid}`, () =>
+        client.send(new EncryptCommand({ KeyId, Plaintext: message, EncryptionContext: context })),
+      )
+      const opened = await call(`self-test ${kid}`, () =>
+        client.send(
+          new DecryptCommand({ KeyId, CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: context }),
+        ),
+      )
+      const passed = Buffer.from(opened.Plaintext ?? new Uint8Array()).equals(message)
+      return { passed, detail: `encrypt/decrypt in KMS ${passed ? 'round-trips' : 'does not round-trip'}` }
+    }
+    if (key.algorithm === 'hmac-sha256') {
+      const mac = await call(`self-test ${kid}`, () =>
+        client.send(new GenerateMacCommand({ KeyId, Message: message, MacAlgorithm: 'HMAC_SHA_256' })),
+      )
+      const checked = await call(`self-test ${kid}`, () =>
+        client.send(
+          new VerifyMacCommand({ KeyId, Message: message, Mac: mac.Mac, MacAlgorithm: 'HMAC_SHA_256' }),
+        ),
+      )
+      const passed = checked.MacValid === true
+      return { passed, detail: `GenerateMac/VerifyMac HMAC_SHA_256 in KMS ${passed ? 'agree' : 'disagree'}` }
+    }
+    const jwk = await publicJwkOf(key, version, KeyId)
+    const signed = await call(`self-test ${kid}`, () =>
+      client.send(
+        new SignCommand({ KeyId, Message: message, MessageType: 'RAW', SigningAlgorithm: spec.signing }),
+      ),
+    )
+    const signature = Buffer.from(signed.Signature ?? new Uint8Array())
+    const publicKey = { key: jwk, format: 'jwk' as const }
+    const passed = verify(key.algorithm === 'ed25519' ? null : 'sha256', message, publicKey, signature)
+    return {
+      passed,
+      detail: passed
+        ? `sign ${spec.signing} in KMS, verify with the published key`
+        : `a ${spec.signing} signature from KMS does not verify with the published key`,
+    }
+  }
+
+  async function publicJwkOf(key: ProviderKeyRef, version: number, KeyId: string) {
+    const out = await call(`read public key of ${kidOf(key.keyId, version)}`, () =>
+      client.send(new GetPublicKeyCommand({ KeyId })),
+    )
+    return jwkFromSpki(out.PublicKey as Uint8Array, key, version)
+  }
+}
