@@ -4,7 +4,15 @@ import importX from 'eslint-plugin-import-x'
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'schema/**', 'scripts/*.mjs', 'eslint.config.js'],
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'schema/**',
+      'scripts/*.mjs',
+      'test/**/fixtures/*.mjs',
+      'eslint.config.js',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -56,7 +56,8 @@ import { createTimelineService } from './observability/timeline.js'
 import { timelineRoutes } from './http/routes/timeline.js'
 import { createMetrics } from './observability/metrics.js'
 import { createMasterKey, loadMasterKey } from './providers/local/master-key.js'
-import { createProviderRegistry, isProviderAvailable } from './providers/registry.js'
+import { createProviderRegistry, isProviderAvailable, type ProviderInstance } from './providers/registry.js'
+import { loadActiveConfig } from './governance/active-config.js'
 import { isPostgresUrl, migrate, openStore, type Store } from './store/database.js'
 import { lockDataDir } from './store/data-dir-lock.js'
 import { expireLeases } from './store/runs-repository.js'
@@ -102,6 +103,8 @@ export interface StartOptions {
   phaseTimer?: ((phase: string, seconds: number) => void) | undefined
   /** Alert and incident delivery timings (tests shorten them); defaults in delivery-outbox.ts. */
   notifications?: OutboxTimings | undefined
+  /** Ready-built provider instances replacing the configured ones of those names (tests). */
+  providerInstances?: Readonly<Record<string, ProviderInstance>> | undefined
 }
 
 export interface Keyrotor {
@@ -195,7 +198,10 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   const alerts = createAlertService({ db, onChange: (n) => metrics.setAlertsOpen(n), outbox })
   const incidents = createIncidentService({ db, outbox })
   const approvals = createApprovalService({ db, audit, now: () => new Date() })
-  const providers = createProviderRegistry({ db, masterKey, transact: store.transact })
+  const providers = createProviderRegistry(
+    { store: { db, masterKey, transact: store.transact }, env: process.env },
+    { instances: options.providerInstances },
+  )
   const dependents =
     options.dependentClient ??
     createDependentClient({
@@ -267,6 +273,17 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
           text: readFileSync(options.configPath, 'utf8'),
           source: options.configPath,
         }
+  // the providers of the config in force (the active version; the file on a first start) must
+  // answer before anything is enrolled on them or a run touches them
+  try {
+    await providers.configure(((await loadActiveConfig(db)) ?? file?.config)?.providers ?? {})
+    await providers.checkAll()
+  } catch (error) {
+    await providers.close()
+    await store.close()
+    lock?.release()
+    throw error
+  }
   const config = await bootstrapConfig(engine, file, 'keyrotor')
   await outbox.refresh()
   if (config.status === 'differs') {
@@ -348,6 +365,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
       await outbox.stop()
       // the last records of this process are checkpointed while the store is still open
       await auditCheckpoints.stop()
+      await providers.close()
       await store.close()
       lock?.release()
       logger.flush()

@@ -54,6 +54,7 @@ describe('parseConfig', () => {
 
   it('treats an empty file as a config with no keys', () => {
     expect(parseConfig('', 'empty.yaml')).toEqual({
+      providers: {},
       keys: [],
       windows: {},
       blackouts: [],
@@ -136,12 +137,71 @@ describe('parseConfig', () => {
     )
   })
 
-  it('refuses a provider this installation cannot use', () => {
-    const text = exampleWith('provider: local ', 'provider: pkcs11 ')
-    expect(problemsOf(text, { isProviderAvailable: (kind) => kind !== 'pkcs11' })).toContain(
-      'k.yaml: keys[0].provider: provider "pkcs11" is not available in this installation',
+  const HSM =
+    '  hsm: { type: pkcs11, module: /usr/lib/softhsm/libsofthsm2.so, tokenLabel: keyrotor, pinEnv: HSM_PIN }'
+  const withProviders = (...entries: string[]) => `providers:\n${entries.join('\n')}\n${EXAMPLE}`
+
+  it('accepts named provider instances of each type and keys on them', () => {
+    const text = withProviders(
+      HSM,
+      '  aws: { type: aws-kms, region: eu-west-1, endpoint: "http://127.0.0.1:4566", deletionWindow: 7d }',
+      '  vault: { type: exec, command: [/opt/keyrotor/vault-transit-hook] }',
+    ).replace('provider: local ', 'provider: vault ')
+    const config = parseConfig(text, 'k.yaml')
+    expect(config.keys[0]?.provider).toBe('vault')
+    expect(config.providers.vault).toEqual({
+      type: 'exec',
+      command: ['/opt/keyrotor/vault-transit-hook'],
+      timeout: '30s',
+    })
+    expect(config.providers.hsm).toMatchObject({ type: 'pkcs11', pinEnv: 'HSM_PIN' })
+  })
+
+  it('refuses a key on an undeclared provider, naming it and the declared ones', () => {
+    const text = withProviders(HSM).replace('provider: local ', 'provider: hms ')
+    expect(problemsOf(text)).toContain(
+      'k.yaml: keys[0].provider: unknown provider "hms" (defined: local, hsm; declare it under providers)',
     )
-    expect(parseConfig(text, 'k.yaml').keys[0]?.provider).toBe('pkcs11')
+  })
+
+  const providerCases: { name: string; entry: string; expected: string }[] = [
+    {
+      name: 'a PIN written in place of its variable name',
+      entry: '  hsm: { type: pkcs11, module: /lib/p11.so, tokenLabel: t, pinEnv: "1234" }',
+      expected: 'k.yaml: providers.hsm.pinEnv: must be an environment variable name',
+    },
+    {
+      name: 'a deletion window KMS does not allow',
+      entry: '  aws: { type: aws-kms, region: eu-west-1, deletionWindow: 3d }',
+      expected: 'k.yaml: providers.aws.deletionWindow: must be between 7d and 30d',
+    },
+    {
+      name: 'an exec provider without a command',
+      entry: '  vault: { type: exec, command: [] }',
+      expected: 'k.yaml: providers.vault.command: must have at least 1 item(s)',
+    },
+    {
+      name: 'an unknown provider type',
+      entry: '  vault: { type: vault-transit, address: "https://vault:8200" }',
+      expected:
+        'k.yaml: providers.vault.type: "vault-transit" is not valid: must be one of pkcs11, aws-kms, exec (Vault/OpenBao Transit: type exec with its example hook)',
+    },
+    {
+      name: 'a redefinition of the built-in local provider',
+      entry: '  local: { type: exec, command: [hook] }',
+      expected: 'k.yaml: providers.local: "local" is the built-in provider and cannot be redefined',
+    },
+  ]
+  for (const c of providerCases) {
+    it(`refuses ${c.name}, naming the instance`, () => {
+      expect(problemsOf(withProviders(c.entry))).toContain(c.expected)
+    })
+  }
+
+  it('refuses a provider type this build cannot use', () => {
+    expect(problemsOf(withProviders(HSM), { isProviderAvailable: (type) => type !== 'pkcs11' })).toContain(
+      'k.yaml: providers.hsm.type: provider type "pkcs11" is not available in this build',
+    )
   })
 
   it('reports a YAML syntax error with its line and column', () => {

@@ -5,7 +5,7 @@ import { ALGORITHMS, isAsymmetric, type Algorithm } from '../src/domain/algorith
 import { KeyrotorError, type ErrorCode } from '../src/errors.js'
 import type { Jwk, KeyProvider, ProviderKeyRef } from '../src/providers/key-provider.js'
 import { createLocalProvider } from '../src/providers/local/local-provider.js'
-import { createProviderRegistry, isProviderAvailable } from '../src/providers/registry.js'
+import { createProviderRegistry } from '../src/providers/registry.js'
 import { createTestStore, DIALECTS, type TestStore } from './helpers/stores.js'
 
 const PRIVATE_MEMBERS = ['k', 'd', 'p', 'q', 'dp', 'dq', 'qi'] as const
@@ -244,51 +244,11 @@ describe.each(DIALECTS)('local provider on %s', (dialect) => {
   })
 
   it('registry builds one cached local provider that works on the store', async () => {
-    const registry = createProviderRegistry({ db: store.db, masterKey })
+    const registry = createProviderRegistry({ store: { db: store.db, masterKey }, env: {} })
     const local = registry.get('local')
     expect(registry.get('local')).toBe(local)
     const key = newKey('ed25519')
     await local.createVersion(key, 1)
     expect((await provider.selfTest(key, 1)).passed).toBe(true)
-  })
-})
-
-describe('provider registry', () => {
-  let store: TestStore
-  beforeAll(async () => {
-    store = await createTestStore('sqlite')
-  })
-  afterAll(async () => {
-    await store.dispose()
-  })
-
-  it('reports local as the only available provider kind', () => {
-    expect(isProviderAvailable('local')).toBe(true)
-    for (const kind of ['pkcs11', 'aws-kms', 'vault-transit', 'exec'] as const) {
-      expect(isProviderAvailable(kind)).toBe(false)
-    }
-  })
-
-  it('hands out placeholders for unbuilt providers whose every method refuses with PROVIDER_ERROR', async () => {
-    const registry = createProviderRegistry({ db: store.db, masterKey: randomBytes(32) })
-    const pkcs11 = registry.get('pkcs11')
-    expect(pkcs11.kind).toBe('pkcs11')
-    const key: ProviderKeyRef = { keyId: 'hsm-key', algorithm: 'rsa-2048' }
-    const calls = [
-      pkcs11.createVersion(key, 1),
-      pkcs11.describeVersion(key, 1),
-      pkcs11.listVersions(key),
-      pkcs11.setAlias(key, 'alias/x', 1),
-      pkcs11.getAlias(key, 'alias/x'),
-      pkcs11.setVersionState(key, 1, 'disabled'),
-      pkcs11.selfTest(key, 1),
-      pkcs11.publicJwk(key, 1),
-      pkcs11.exportMaterial(key, 1),
-    ]
-    for (const call of calls) {
-      const error = await rejectsWith(call, 'PROVIDER_ERROR')
-      expect(error.message).toBe('provider "pkcs11" is not available in this build yet')
-    }
-    expect(registry.get('aws-kms')).not.toBe(pkcs11)
   })
 })

@@ -58,7 +58,7 @@ export interface KeyView {
   algorithm: string
   owner: string
   aliases: { name: string; version: number | null }[]
-  versions: { version: number; state: string; compromised: boolean; createdAt: string }[]
+  versions: { version: number; state: string; compromised: boolean; providerRef: string; createdAt: string }[]
   dependents: DependentView[]
   policy: Record<string, unknown>
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { loadConfigFile } from '../config/load-config.js'
-import { isProviderAvailable } from '../providers/registry.js'
+import { checkProviders, isProviderAvailable } from '../providers/registry.js'
 import { KeyrotorError, isKeyrotorError } from '../errors.js'
 import { EXIT } from './exit-codes.js'
 import { seg } from './http-client.js'
@@ -54,9 +54,11 @@ function proposalLines(p: ConfigProposalView): string[] {
 }
 
 /** Validates locally, without a server: the same parser the server uses. */
-async function validate({ out }: Session, file: string): Promise<number> {
+async function validate({ ctx, out }: Session, file: string): Promise<number> {
   try {
     const config = await loadConfigFile(file, { isProviderAvailable })
+    // each provider instance must answer (module loads, token found, KMS reachable, hook runs)
+    await checkProviders(config.providers, ctx.providerEnv ?? {})
     out.emit(
       { file, valid: true, keys: config.keys.length },
       () => `${file}: valid (${config.keys.length} ${config.keys.length === 1 ? 'key' : 'keys'})`,

@@ -51,8 +51,8 @@ export function renderKey(key: KeyView): string[] {
     '',
     'versions:',
     ...table(
-      ['VERSION', 'STATE', 'COMPROMISED', 'CREATED'],
-      key.versions.map((v) => [v.version, v.state, v.compromised ? 'yes' : 'no', v.createdAt]),
+      ['VERSION', 'STATE', 'COMPROMISED', 'CREATED', 'PROVIDER REF'],
+      key.versions.map((v) => [v.version, v.state, v.compromised ? 'yes' : 'no', v.createdAt, v.providerRef]),
     ).map((line) => `  ${line}`),
     '',
     'aliases:',

@@ -34,6 +34,7 @@ async function main(): Promise<number> {
       }
     },
     secretOf: (name) => process.env[name],
+    providerEnv: process.env,
     importApp,
     pollIntervalMs: 250,
   }

@@ -20,6 +20,8 @@ export interface CliContext extends Streams {
   }
   /** Looks up a webhook secret by its environment variable name (server only). */
   secretOf: (name: string) => string | undefined
+  /** The environment provider instances see (a PIN by `pinEnv`, what an exec hook inherits). */
+  providerEnv?: Readonly<Record<string, string | undefined>>
   fetch?: typeof fetch
   /** Calls `handler` on SIGINT/SIGTERM until the returned function is called. */
   onInterrupt: (handler: () => void) => () => void

@@ -1,4 +1,5 @@
 import type { z } from 'zod'
+import { CONFIGURABLE_PROVIDER_TYPES } from './provider-settings.js'
 
 /** One thing wrong with a configuration: where (a path into the document) and what. */
 export interface ConfigProblem {
@@ -54,7 +55,7 @@ export function problemsFromZod(issues: readonly z.core.$ZodIssue[]): ConfigProb
         })
         break
       case 'invalid_union':
-        problems.push({ path, message: unionMessage(path) })
+        problems.push({ path, message: unionMessage(path, issue.input) })
         break
       case 'invalid_key':
         problems.push({ path, message: `invalid name: ${issue.issues[0]?.message ?? issue.message}` })
@@ -69,10 +70,15 @@ export function problemsFromZod(issues: readonly z.core.$ZodIssue[]): ConfigProb
   return problems
 }
 
-function unionMessage(path: readonly PropertyKey[]): string {
-  return path.at(-1) === 'probe'
-    ? 'must be either {http: URL} or {exec: [command, args…]}'
-    : 'does not match any of the allowed forms'
+function unionMessage(path: readonly PropertyKey[], input: unknown): string {
+  if (path.at(-1) === 'probe') return 'must be either {http: URL} or {exec: [command, args…]}'
+  // a provider instance's `type` picks its settings (the discriminator of the union)
+  if (path[0] === 'providers' && path.at(-1) === 'type') {
+    const type = input !== null && typeof input === 'object' ? (input as { type?: unknown }).type : input
+    const hint = type === 'vault-transit' ? ' (Vault/OpenBao Transit: type exec with its example hook)' : ''
+    return `${shown(type)}must be one of ${CONFIGURABLE_PROVIDER_TYPES.join(', ')}${hint}`
+  }
+  return 'does not match any of the allowed forms'
 }
 
 function tooSmall(issue: z.core.$ZodIssueTooSmall): string {

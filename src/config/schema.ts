@@ -1,6 +1,7 @@
 import { z } from 'zod'
-import { ALGORITHMS, PROVIDER_KINDS } from '../domain/algorithms.js'
+import { ALGORITHMS } from '../domain/algorithms.js'
 import { isDuration, parseDuration } from '../domain/duration.js'
+import { providerSettingsSchema } from './provider-settings.js'
 
 // Messages are phrased to follow "<path>: ", as load-config prints them. The regex patterns
 // repeat what the refinements check so that the published JSON Schema catches them in editors too.
@@ -80,7 +81,9 @@ const DEFAULT_POLICY = {
 export const keySchema = z
   .object({
     id: slug.describe('Key id: a slug, unique in the file.'),
-    provider: z.enum(PROVIDER_KINDS).describe('Where the key material lives.'),
+    provider: slug.describe(
+      'Where the key material lives: `local` (the built-in keystore) or the name of an entry under `providers`.',
+    ),
     algorithm: z.enum(ALGORITHMS).describe('Key algorithm.'),
     owner: z.string().min(1, { message: 'must not be empty' }).describe('Owning team.'),
     aliases: z
@@ -125,6 +128,10 @@ const sinkSchema = z
 
 export const configSchema = z
   .object({
+    providers: z
+      .record(slug, providerSettingsSchema)
+      .default({})
+      .describe('Named provider instances (HSMs, KMS, exec hooks) keys can live on; `local` is built in.'),
     keys: z.array(keySchema).default([]).describe('The managed keys.'),
     windows: z.record(slug, windowSchema).default({}).describe('Named change windows.'),
     blackouts: z.array(blackoutSchema).default([]).describe('Periods in which no rotation starts.'),

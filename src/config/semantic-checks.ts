@@ -1,11 +1,14 @@
-import type { ProviderKind } from '../domain/algorithms.js'
 import type { ConfigProblem } from './config-problems.js'
+import type { ConfigurableProviderType } from './provider-settings.js'
 import type { KeyrotorConfig } from './schema.js'
+
+/** The built-in provider: the local keystore, always there, never declared. */
+const LOCAL = 'local'
 
 /** What the checks need to know about the installation the config is meant for. */
 export interface SemanticCheckOptions {
-  /** Whether this installation can use a provider kind (e.g. a PKCS#11 library is configured). */
-  isProviderAvailable?: ((kind: ProviderKind) => boolean) | undefined
+  /** Whether this build can use a provider type (one still a placeholder cannot). */
+  isProviderAvailable?: ((type: ConfigurableProviderType) => boolean) | undefined
 }
 
 /**
@@ -21,6 +24,20 @@ export function semanticProblems(
   const keyIds = new Map<string, number>()
   const aliases = new Map<string, number>()
 
+  for (const [name, settings] of Object.entries(config.providers)) {
+    if (name === LOCAL) {
+      problems.push({
+        path: ['providers', name],
+        message: '"local" is the built-in provider and cannot be redefined; choose another name',
+      })
+    } else if (!isAvailable(settings.type)) {
+      problems.push({
+        path: ['providers', name, 'type'],
+        message: `provider type "${settings.type}" is not available in this build`,
+      })
+    }
+  }
+
   config.keys.forEach((key, k) => {
     const first = keyIds.get(key.id)
     if (first === undefined) keyIds.set(key.id, k)
@@ -30,11 +47,8 @@ export function semanticProblems(
         message: `duplicate key id "${key.id}" (also keys[${first}])`,
       })
 
-    if (!isAvailable(key.provider)) {
-      problems.push({
-        path: ['keys', k, 'provider'],
-        message: `provider "${key.provider}" is not available in this installation`,
-      })
+    if (key.provider !== LOCAL && !Object.hasOwn(config.providers, key.provider)) {
+      problems.push({ path: ['keys', k, 'provider'], message: unknownProvider(key.provider, config) })
     }
 
     key.aliases.forEach((alias, a) => {
@@ -81,6 +95,11 @@ export function semanticProblems(
     problems.push({ path: ['changePolicy', 'window'], message: unknownWindow(changeWindow, config) })
   }
   return problems
+}
+
+function unknownProvider(name: string, config: KeyrotorConfig): string {
+  const defined = [LOCAL, ...Object.keys(config.providers).filter((n) => n !== LOCAL)].join(', ')
+  return `unknown provider "${name}" (defined: ${defined}; declare it under providers)`
 }
 
 function unknownWindow(name: string, config: KeyrotorConfig): string {

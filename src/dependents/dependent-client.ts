@@ -24,6 +24,11 @@ export interface Notice {
   correlationId: string
   /** ISO time by which the phase that sent it must be done. */
   deadline: string
+  /**
+   * The provider's own name of the version (PKCS#11 label, KMS key ARN, the hook's id): what a
+   * service whose backend keeps the material uses to reach it. Never material.
+   */
+  providerRef?: string
 }
 
 /** How to reach one dependent, as declared in keyrotor.yaml. */

@@ -1,10 +1,12 @@
 import { deliverUntil, probeUntil } from '../dependents/delivery.js'
 import type { DependentTarget, NoticeEvent, ProbeAnswer } from '../dependents/dependent-client.js'
 import { KeyrotorError } from '../errors.js'
+import { listVersions } from '../store/keys-repository.js'
 import type { PhaseContext } from './phase-context.js'
 
 /** Sends one notice to every dependent that takes notices, each retried until the phase deadline. */
 export async function notifyAll(ctx: PhaseContext, event: NoticeEvent, version: number): Promise<void> {
+  const row = (await listVersions(ctx.db, ctx.key.id)).find((v) => v.version === version)
   const notice = {
     event,
     key: ctx.key.id,
@@ -12,6 +14,7 @@ export async function notifyAll(ctx: PhaseContext, event: NoticeEvent, version: 
     runId: ctx.run.id,
     correlationId: ctx.run.correlation_id,
     deadline: ctx.deadline.toISOString(),
+    ...(row === undefined ? {} : { providerRef: row.provider_ref }),
   }
   const targets = ctx.key.dependents.filter((d) => d.notify !== undefined)
   await settleAll(

@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { DependentClient } from '../dependents/dependent-client.js'
-import type { ProviderKind } from '../domain/algorithms.js'
-import type { KeyProvider } from '../providers/key-provider.js'
+import type { ProviderRegistry } from '../providers/registry.js'
 import type { Executor } from '../store/runs-repository.js'
 import type { Database } from '../store/tables.js'
 import type { Transact } from '../store/transactor.js'
@@ -13,7 +12,8 @@ export interface EngineDeps {
   db: Kysely<Database>
   /** The engine's durable writes: one transaction each, grouped under one commit on SQLite. */
   transact: Transact
-  providers: { get(kind: ProviderKind): KeyProvider }
+  /** Provider instances by name; `configure`/`checkAll` where a config change brings new ones. */
+  providers: Pick<ProviderRegistry, 'get'> & Partial<Pick<ProviderRegistry, 'configure' | 'checkAll'>>
   dependents: DependentClient
   alerts: {
     raise(executor: Kysely<Database>, alert: RaiseAlert): Promise<unknown>

@@ -1,5 +1,5 @@
 import type { KeyPolicy } from '../config/schema.js'
-import type { Algorithm, ProviderKind } from '../domain/algorithms.js'
+import type { Algorithm } from '../domain/algorithms.js'
 import { parseDuration } from '../domain/duration.js'
 import type { DependentTarget } from '../dependents/dependent-client.js'
 import { listAliases, listDependents, requireKey } from '../store/keys-repository.js'
@@ -8,7 +8,8 @@ import type { Executor } from '../store/runs-repository.js'
 /** A key as the engine works with it: its row, policy in milliseconds, aliases and dependents. */
 export interface ManagedKey {
   id: string
-  provider: ProviderKind
+  /** The provider instance: `local` or a name under `providers:`. */
+  provider: string
   algorithm: Algorithm
   owner: string
   policy: KeyPolicy
@@ -27,7 +28,7 @@ export async function loadManagedKey(db: Executor, keyId: string): Promise<Manag
   const policy = JSON.parse(row.policy) as KeyPolicy
   return {
     id: row.id,
-    provider: row.provider as ProviderKind,
+    provider: row.provider,
     algorithm: row.algorithm as Algorithm,
     owner: row.owner,
     policy,

@@ -1,9 +1,12 @@
-import type { Algorithm, ProviderKind } from '../domain/algorithms.js'
+import type { Algorithm } from '../domain/algorithms.js'
 import { isAsymmetric } from '../domain/algorithms.js'
-import { KeyrotorError } from '../errors.js'
+import { isKeyrotorError, KeyrotorError } from '../errors.js'
 import type { Jwk } from '../providers/key-provider.js'
 import { listVersions, requireKey } from '../store/keys-repository.js'
 import type { EngineDeps } from './engine-deps.js'
+
+/** `details.reason` of a refusal because the backend never lets material out (http/ answers 409). */
+export const MATERIAL_HELD_BY_BACKEND = 'held-by-backend'
 
 /**
  * The read side of key material: the public JWKS verifiers load, and the material a consumer
@@ -13,7 +16,7 @@ export function createMaterialService(deps: Pick<EngineDeps, 'db' | 'providers' 
   async function resolve(keyId: string) {
     const key = await requireKey(deps.db, keyId)
     const ref = { keyId: key.id, algorithm: key.algorithm as Algorithm }
-    return { key, ref, provider: deps.providers.get(key.provider as ProviderKind) }
+    return { key, ref, provider: deps.providers.get(key.provider) }
   }
 
   return {
@@ -40,7 +43,7 @@ export function createMaterialService(deps: Pick<EngineDeps, 'db' | 'providers' 
       version: number,
       caller: { user: string; tokenId: string; correlationId: string },
     ): Promise<Jwk> {
-      const { ref, provider } = await resolve(keyId)
+      const { key, ref, provider } = await resolve(keyId)
       const row = (await listVersions(deps.db, keyId)).find((v) => v.version === version)
       if (row === undefined) throw new KeyrotorError('NOT_FOUND', `key ${keyId} has no version ${version}`)
       if (row.state === 'disabled' || row.state === 'destroyed') {
@@ -49,7 +52,18 @@ export function createMaterialService(deps: Pick<EngineDeps, 'db' | 'providers' 
           `key ${keyId} v${version} is ${row.state}; its material is not served`,
         )
       }
-      const jwk = await provider.exportMaterial(ref, version)
+      const jwk = await provider.exportMaterial(ref, version).catch(async (error: unknown) => {
+        if (!isKeyrotorError(error, 'MATERIAL_UNAVAILABLE')) throw error
+        // refused while enabled at the backend too: the backend keeps its material (HSM, KMS)
+        const atBackend = await provider.describeVersion(ref, version).catch(() => null)
+        if (atBackend?.state !== 'enabled') throw error
+        throw new KeyrotorError(
+          'MATERIAL_UNAVAILABLE',
+          `key ${keyId} v${version} lives on provider "${key.provider}", whose material never leaves it; ` +
+            'use the version through the backend (its providerRef)',
+          { details: { reason: MATERIAL_HELD_BY_BACKEND, providerRef: row.provider_ref }, cause: error },
+        )
+      })
       await deps.audit.append(deps.db, {
         actor: caller.user,
         action: 'material.fetched',

@@ -67,7 +67,8 @@ export interface KeyView {
   owner: string
   activeVersion: number | null
   aliases: { name: string; version: number }[]
-  versions: { version: number; state: string; compromised: boolean; createdAt: string }[]
+  /** `providerRef`: the provider's own name of the version (label, ARN, hook id); never material. */
+  versions: { version: number; state: string; compromised: boolean; providerRef: string; createdAt: string }[]
   dependents: {
     name: string
     critical: boolean
@@ -106,6 +107,7 @@ async function assembleKey(db: Executor, row: KeyRow): Promise<KeyView> {
       version: v.version,
       state: v.state,
       compromised: v.compromised === 1,
+      providerRef: v.provider_ref,
       createdAt: v.created_at,
     })),
     dependents: dependents.map((d) => ({

@@ -44,9 +44,44 @@ export async function applyProposal(
   if (halt?.engaged === 1)
     throw new KeyrotorError('HALTED', 'the global halt is engaged: no config change is applied')
   const config = deps.parse(row.body, `proposal ${id}`)
+  // the new provider instances must answer before a key is enrolled on them; a failed apply
+  // puts the registry back on the providers of the version still active
+  await deps.providers.configure?.(config.providers)
+  try {
+    await deps.providers.checkAll?.()
+    return await applyPlan(deps, {
+      id,
+      row,
+      config,
+      version: base.version + 1,
+      baseVersion: base.version,
+      by,
+      correlationId,
+    })
+  } catch (error) {
+    const previous = base.body === '' ? {} : deps.parse(base.body, `config version ${base.version}`).providers
+    await deps.providers.configure?.(previous)
+    throw error
+  }
+}
+
+async function applyPlan(
+  deps: ApplyDeps,
+  a: {
+    id: string
+    row: Awaited<ReturnType<typeof loadProposal>>
+    config: KeyrotorConfig
+    version: number
+    baseVersion: number
+    by: { user: string }
+    correlationId: string
+  },
+) {
+  const { db } = deps
+  const { id, row, config, version, by, correlationId } = a
+  const base = { version: a.baseVersion }
   const plan = await planSync(db, config)
   await assertNoRunsOn(db, plan)
-  const version = base.version + 1
   // provider calls happen before the transaction and are idempotent: a failed apply is applied again
   await prepareProviders(deps, plan)
   for (const key of plan.enroll) await enrollKey(deps, key, { actor: by.user, configVersion: version })

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { KeyrotorError, type ErrorCode } from '../errors.js'
+import { MATERIAL_HELD_BY_BACKEND } from '../engine/material-service.js'
 
 /**
  * HTTP status and title of every error code. Exhaustive on purpose: a new code without a
@@ -86,11 +87,22 @@ export function problemErrorHandler(error: FastifyError, request: FastifyRequest
   void sendProblem(reply, problemFor(error, request))
 }
 
+/**
+ * The one code whose status depends on why: material a backend never lets out (an HSM or KMS
+ * key) is 409, as CONTRACT.md says, a conflict with how the key is held; material of a disabled
+ * or destroyed version stays 410 Gone.
+ */
+function statusOf(error: KeyrotorError): number | undefined {
+  return error.code === 'MATERIAL_UNAVAILABLE' && error.details?.reason === MATERIAL_HELD_BY_BACKEND
+    ? 409
+    : undefined
+}
+
 function problemFor(error: FastifyError, request: FastifyRequest): Problem {
   const id = request.correlationId
   if (error instanceof KeyrotorError) {
     if (PROBLEMS[error.code].status >= 500) request.log.error({ err: error }, 'request failed')
-    return toProblem(error.code, error.message, id, { details: error.details })
+    return toProblem(error.code, error.message, id, { details: error.details, status: statusOf(error) })
   }
   if (error.validation !== undefined) {
     const errors = error.validation.map((v) => ({
