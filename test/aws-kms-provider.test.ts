@@ -14,7 +14,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { ALGORITHMS, isAsymmetric, type Algorithm } from '../src/domain/algorithms.js'
 import { KeyrotorError } from '../src/errors.js'
 import { createAwsKmsProvider, type AwsKmsProvider } from '../src/providers/aws-kms/aws-kms-provider.js'
-import { awsKmsSettingsSchema, type AwsKmsSettings } from '../src/providers/aws-kms/aws-kms-settings.js'
+import type { AwsKmsSettings } from '../src/config/provider-settings.js'
 import type { ProviderKeyRef } from '../src/providers/key-provider.js'
 import { createKmsFake, type KmsFake } from './fakes/kms-fake.js'
 
@@ -36,16 +36,6 @@ let provider: AwsKmsProvider
 beforeEach(() => {
   kms = createKmsFake()
   provider = createAwsKmsProvider(settings, { client: kms.client, retry: noWait })
-})
-
-describe('aws-kms settings', () => {
-  it('defaults the deletion window to 30d and refuses one KMS does not allow', () => {
-    expect(awsKmsSettingsSchema.parse(settings).deletionWindow).toBe('30d')
-    expect(awsKmsSettingsSchema.safeParse({ ...settings, deletionWindow: '6d' }).success).toBe(false)
-    expect(awsKmsSettingsSchema.safeParse({ ...settings, deletionWindow: '31d' }).success).toBe(false)
-    expect(awsKmsSettingsSchema.safeParse({ ...settings, region: 'Ireland' }).success).toBe(false)
-    expect(awsKmsSettingsSchema.safeParse({ ...settings, accessKey: 'AKIA…' }).success).toBe(false)
-  })
 })
 
 describe('aws-kms provider on the stubbed SDK client', () => {

@@ -5,7 +5,7 @@ import { KeyrotorError } from '../src/errors.js'
 import type { ProviderKeyRef } from '../src/providers/key-provider.js'
 import { supportedAlgorithms, TOKEN_ALGORITHMS } from '../src/providers/pkcs11/key-templates.js'
 import { createPkcs11Provider, type Pkcs11Provider } from '../src/providers/pkcs11/pkcs11-provider.js'
-import type { Pkcs11Settings } from '../src/providers/pkcs11/pkcs11-settings.js'
+import type { Pkcs11Settings } from '../src/config/provider-settings.js'
 import {
   createSofthsm,
   listObjectsWithPkcs11Tool,

@@ -22,7 +22,8 @@ import { isAsymmetric, kidOf, type Algorithm } from '../../domain/algorithms.js'
 import type { ProviderVersionState } from '../../domain/lifecycle.js'
 import { KeyrotorError } from '../../errors.js'
 import type { KeyProvider, ProviderKeyRef, ProviderVersion, SelfTestResult } from '../key-provider.js'
-import { deletionWindowDays, type AwsKmsSettings } from './aws-kms-settings.js'
+import type { AwsKmsSettings } from '../../config/provider-settings.js'
+import { parseDuration } from '../../domain/duration.js'
 import { errorName, isNotFound } from './kms-errors.js'
 import { createKmsCaller, type RetryPolicy } from './kms-retry.js'
 import { algorithmOfKeySpec, jwkFromSpki, KMS_ALGORITHMS, kmsAliasName, versionAlias } from './kms-specs.js'
@@ -59,6 +60,8 @@ export function createAwsKmsProvider(
     })
   const call = createKmsCaller(deps.retry)
   const where = `aws-kms in ${settings.region}`
+  // the settings schema holds the window to whole days between 7 and 30
+  const deletionWindowDays = Math.round(parseDuration(settings.deletionWindow ?? '30d') / 86_400_000)
 
   const metadataOf = async (keyId: string, version: number): Promise<KeyMetadata | null> => {
     try {
@@ -260,9 +263,7 @@ export function createAwsKmsProvider(
         await call(`enable ${kid}`, () => client.send(new EnableKeyCommand({ KeyId })))
       else {
         await call(`destroy ${kid}`, () =>
-          client.send(
-            new ScheduleKeyDeletionCommand({ KeyId, PendingWindowInDays: deletionWindowDays(settings) }),
-          ),
+          client.send(new ScheduleKeyDeletionCommand({ KeyId, PendingWindowInDays: deletionWindowDays })),
         )
       }
     },

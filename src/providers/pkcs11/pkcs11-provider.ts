@@ -4,7 +4,7 @@ import { KeyrotorError } from '../../errors.js'
 import type { KeyProvider, ProviderKeyRef, ProviderVersion } from '../key-provider.js'
 import { keyTemplates, supportedAlgorithms, TOKEN_ALGORITHMS } from './key-templates.js'
 import { ckrName, isRecoverable } from './pkcs11-errors.js'
-import type { Pkcs11Settings } from './pkcs11-settings.js'
+import type { Pkcs11Settings } from '../../config/provider-settings.js'
 import { publicJwkFromToken, selfTestInToken } from './token-crypto.js'
 import {
   aliasLabel,
@@ -43,7 +43,7 @@ export interface Pkcs11Provider extends KeyProvider {
  */
 export function createPkcs11Provider(
   settings: Pkcs11Settings,
-  deps: { env: Record<string, string | undefined>; now?: () => Date },
+  deps: { env: Readonly<Record<string, string | undefined>>; now?: () => Date },
 ): Pkcs11Provider {
   const sessions = createTokenSessions(settings, deps.env)
   const now = deps.now ?? (() => new Date())

@@ -1,7 +1,7 @@
 import pkcs11js from 'pkcs11js'
 import { KeyrotorError } from '../../errors.js'
 import { ckrName, ckrOf, isRecoverable, toKeyrotorError } from './pkcs11-errors.js'
-import type { Pkcs11Settings } from './pkcs11-settings.js'
+import type { Pkcs11Settings } from '../../config/provider-settings.js'
 
 type Handle = pkcs11js.Handle
 export type Pkcs11 = pkcs11js.PKCS11
@@ -69,7 +69,7 @@ export interface TokenSessions {
 
 export function createTokenSessions(
   settings: Pkcs11Settings,
-  env: Record<string, string | undefined>,
+  env: Readonly<Record<string, string | undefined>>,
 ): TokenSessions {
   const where = `token "${settings.tokenLabel}" (module ${settings.module})`
   let shared: SharedModule | undefined
