@@ -101,13 +101,14 @@ export function createTokenSessions(
 
   const openSession = (): Handle => {
     if (closed) throw new KeyrotorError('PROVIDER_ERROR', `the pkcs11 provider of ${where} is closed`)
-    const thePin = pin()
+    // the most basic problem first: the module, then the token, then the PIN
     if (shared === undefined) {
       shared = loadModule(settings.module)
       shared.users += 1
     } else if (!shared.initialized) loadModule(settings.module)
     const lib = shared.lib
     slot ??= findSlot(lib)
+    const thePin = pin()
     const session = lib.C_OpenSession(slot, pkcs11js.CKF_RW_SESSION | pkcs11js.CKF_SERIAL_SESSION)
     try {
       lib.C_Login(session, pkcs11js.CKU_USER, thePin)
