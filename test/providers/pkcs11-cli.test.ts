@@ -64,7 +64,12 @@ describe.skipIf(!softhsmAvailable())('a key on a PKCS#11 token (SoftHSM2), from 
       { ...{} },
       'providers.hsm: the PIN variable HSM_PIN of token "keyrotor"',
     ],
-    ['a wrong PIN', configYaml(), { HSM_PIN: 'wrong-pin' }, 'providers.hsm: login to token "keyrotor" (module'],
+    [
+      'a wrong PIN',
+      configYaml(),
+      { HSM_PIN: 'wrong-pin' },
+      'providers.hsm: login to token "keyrotor" (module',
+    ],
     [
       'a module that does not load',
       configYaml({ module: '/opt/hsm/libnothere.so' }),
