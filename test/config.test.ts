@@ -241,6 +241,15 @@ describe('loadConfigFile', () => {
 })
 
 describe('configHash and policyMs', () => {
+  it('hashes a config without provider instances as releases before `providers:` did', () => {
+    // computed by the release before provider instances: a stored active version keeps matching its file
+    const before = '06df8a2179953d6b82965ac8b569ff5dc64557ed51f7ec97b4441221c96a66fe'
+    expect(configHash(parseConfig(EXAMPLE, 'a.yaml'))).toBe(before)
+    expect(configHash(parseConfig(`providers: {}\n${EXAMPLE}`, 'a.yaml'))).toBe(before)
+    const withHook = `providers:\n  hook: { type: exec, command: [hook] }\n${EXAMPLE}`
+    expect(configHash(parseConfig(withHook, 'a.yaml'))).not.toBe(before)
+  })
+
   it('ignores comments, layout and spelled-out defaults but not a change of meaning', () => {
     const base = configHash(parseConfig(EXAMPLE, 'a'))
     const reformatted = `# a comment\n${EXAMPLE.replace('critical: true', 'critical: true   # the default')}`

@@ -8,7 +8,11 @@ import type { KeyrotorConfig } from './schema.js'
  * this hash, which is how a server notices that the file on disk has drifted from it.
  */
 export function configHash(config: KeyrotorConfig): string {
-  return createHash('sha256').update(canonicalJson(config)).digest('hex')
+  // a config without provider instances hashes as it did before `providers` existed, so an
+  // upgraded server does not see every stored active version as drifted from its file
+  const { providers, ...rest } = config
+  const identity = Object.keys(providers).length === 0 ? rest : config
+  return createHash('sha256').update(canonicalJson(identity)).digest('hex')
 }
 
 /** JSON with object keys sorted at every depth and undefined members left out. */

@@ -101,10 +101,13 @@ export function createDependentClient(deps: DependentClientDeps): DependentClien
   return { probe, notify }
 }
 
-/** The exact body of a notice: these six members, in this order (CONTRACT.md), nothing else. */
+/**
+ * The exact body of a notice: these six members, in this order (CONTRACT.md), then the version's
+ * `providerRef` (CONTRACT.md § Key backends), nothing else.
+ */
 export function noticeBody(notice: Notice): string {
-  const { event, key, version, runId, correlationId, deadline } = notice
-  return JSON.stringify({ event, key, version, runId, correlationId, deadline })
+  const { event, key, version, runId, correlationId, deadline, providerRef } = notice
+  return JSON.stringify({ event, key, version, runId, correlationId, deadline, providerRef })
 }
 
 function networkReason(error: unknown): string {

@@ -65,6 +65,13 @@ describe('a key behind an exec hook, its server killed at every crash point of r
       secret: dep.secret,
       port: dep.port,
     })
+    // the raw notice bodies the service receives: each must name the version's providerRef
+    const notices: { event: string; version: number; providerRef?: string }[] = []
+    const handle = service.dependent.handleNotice.bind(service.dependent)
+    service.dependent.handleNotice = async (body, headers) => {
+      notices.push(JSON.parse(body) as (typeof notices)[number])
+      return handle(body, headers)
+    }
     const rotation = (await call<RunView>(first.url, admin, 'POST', `/v1/keys/${KEY}/rotations`, {})).body
 
     for (const [i, point] of path.entries()) {
@@ -114,6 +121,15 @@ describe('a key behind an exec hook, its server killed at every crash point of r
       [2, 'active', 'file-hook:orders-dek.v2'],
     ])
     expect(await hook.getAlias(ref, `alias/${KEY}`)).toBe(2)
+    for (const event of [
+      'key.version.staged',
+      'key.version.promoted',
+      'key.version.retired',
+      'key.version.revoked',
+    ]) {
+      expect(notices.map((n) => n.event)).toContain(event)
+    }
+    for (const notice of notices) expect(notice.providerRef).toBe(`file-hook:orders-dek.v${notice.version}`)
     expect(service.probeAnswer()).toMatchObject({ active: 2 })
     expect(service.probeAnswer().accepts).not.toContain(1)
     // 27 restarts of a real server process: minutes on a loaded CI box

@@ -13,7 +13,11 @@ function jwkOf(algorithm: string, publicKey: string): Record<string, unknown> {
     'print(json.dumps(hook.jwk_of(sys.argv[1], sys.argv[2])))',
   ].join('\n')
   return JSON.parse(
-    execFileSync('python3', ['-c', script, algorithm, publicKey], { encoding: 'utf8' }),
+    execFileSync('python3', ['-c', script, algorithm, publicKey], {
+      encoding: 'utf8',
+      // no __pycache__ left beside the example
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+    }),
   ) as Record<string, unknown>
 }
 

@@ -15,7 +15,10 @@ import { EX_TEMPFAIL, runHook } from './run-hook.js'
 export interface ExecProviderDeps {
   /** keyrotor's environment; the hook inherits it minus keyrotor's own secrets (KEYROTOR_*). */
   env: Readonly<Record<string, string | undefined>>
-  /** Correlates a hook's log lines with keyrotor's; a fresh id per call by default. */
+  /**
+   * The request's `correlationId`; a fresh id per call by default (the KeyProvider interface
+   * carries no run context), which the hook can log to tie its lines to one call.
+   */
   correlationId?: () => string
 }
 
@@ -65,16 +68,14 @@ export function createExecProvider(
     )
   }
 
-  const toVersion = (key: ProviderKeyRef, answer: VersionAnswer, operation: Operation): ProviderVersion => {
-    if (answer.version <= 0) throw wrongVersion(operation, answer.version)
-    return {
-      keyId: key.keyId,
-      version: answer.version,
-      state: answer.state,
-      providerRef: answer.providerRef,
-      createdAt: answer.createdAt ?? new Date().toISOString(),
-    }
-  }
+  // the hook may not know when a version was made: then it is the time of the answer
+  const toVersion = (key: ProviderKeyRef, answer: VersionAnswer): ProviderVersion => ({
+    keyId: key.keyId,
+    version: answer.version,
+    state: answer.state,
+    providerRef: answer.providerRef,
+    createdAt: answer.createdAt ?? new Date().toISOString(),
+  })
 
   /** An answer about another version than the one asked is as wrong as a malformed one. */
   const sameVersion = (operation: Operation, asked: number, answered: number) => {
@@ -87,21 +88,19 @@ export function createExecProvider(
     async createVersion(key, version) {
       const answer = await call('create-version', key, { version })
       sameVersion('create-version', version, answer.version)
-      return toVersion(key, answer, 'create-version')
+      return toVersion(key, answer)
     },
 
     async describeVersion(key, version) {
       const answer = await call('describe-version', key, { version })
       if (answer === null) return null
       sameVersion('describe-version', version, answer.version)
-      return toVersion(key, answer, 'describe-version')
+      return toVersion(key, answer)
     },
 
     async listVersions(key) {
       const answer = await call('list-versions', key)
-      return answer.versions
-        .map((v) => toVersion(key, v, 'list-versions'))
-        .sort((a, b) => a.version - b.version)
+      return answer.versions.map((v) => toVersion(key, v)).sort((a, b) => a.version - b.version)
     },
 
     async setAlias(key, alias, version) {
@@ -156,11 +155,10 @@ export function createExecProvider(
   }
 }
 
-function wrongVersion(operation: Operation, answered: number, asked?: number): KeyrotorError {
-  const expected = asked === undefined ? '' : `, asked about v${asked}`
+function wrongVersion(operation: Operation, answered: number, asked: number): KeyrotorError {
   return new KeyrotorError(
     'PROVIDER_ERROR',
-    `exec provider ${operation}: the hook answered about v${answered}${expected}`,
+    `exec provider ${operation}: the hook answered about v${answered}, asked about v${asked}`,
   )
 }
 

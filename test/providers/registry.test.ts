@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ExecSettings } from '../../src/config/provider-settings.js'
+import { KeyrotorError } from '../../src/errors.js'
+import { createProviderRegistry, isProviderAvailable } from '../../src/providers/registry.js'
+import { createTestStore, type TestStore } from '../helpers/stores.js'
+
+describe('provider registry', () => {
+  let store: TestStore
+  beforeAll(async () => {
+    store = await createTestStore('sqlite')
+  })
+  afterAll(async () => {
+    await store.dispose()
+  })
+  const registry = () =>
+    createProviderRegistry({ store: { db: store.db, masterKey: randomBytes(32) }, env: {} })
+
+  it('builds local and exec; pkcs11, aws-kms and vault-transit are placeholders until they land', () => {
+    expect(['local', 'exec'].every((t) => isProviderAvailable(t as 'local'))).toBe(true)
+    for (const type of ['pkcs11', 'aws-kms', 'vault-transit'] as const)
+      expect(isProviderAvailable(type)).toBe(false)
+  })
+
+  it('hands out one instance per name, and refuses an unknown name naming the configured ones', async () => {
+    const providers = registry()
+    expect(providers.get('local').kind).toBe('local')
+    expect(providers.get('local')).toBe(providers.get('local'))
+    await providers.configure({ hook: { type: 'exec', command: ['hook-a'], timeout: '5s' } })
+    expect(providers.get('hook').kind).toBe('exec')
+    let error: unknown
+    try {
+      providers.get('hsm')
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(KeyrotorError)
+    expect(error).toMatchObject({
+      code: 'INVALID_CONFIG',
+      message: 'unknown provider "hsm" (configured: local, hook)',
+    })
+  })
+
+  it('rebuilds an instance whose settings changed and keeps the others', async () => {
+    const providers = registry()
+    const hook: ExecSettings = { type: 'exec', command: ['hook-a'], timeout: '5s' }
+    await providers.configure({ hook, other: { ...hook, command: ['hook-b'] } })
+    const [first, other, local] = [providers.get('hook'), providers.get('other'), providers.get('local')]
+    await providers.configure({ hook: { ...hook, timeout: '9s' }, other: { ...hook, command: ['hook-b'] } })
+    expect(providers.get('hook')).not.toBe(first)
+    expect(providers.get('other')).toBe(other)
+    expect(providers.get('local')).toBe(local)
+    await providers.configure({})
+    expect(() => providers.get('hook')).toThrow('unknown provider "hook" (configured: local)')
+  })
+})
