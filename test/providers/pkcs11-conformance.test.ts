@@ -17,48 +17,52 @@ if (softhsmAvailable()) {
   process.env[PIN_ENV] = TOKEN.pin
   afterAll(() => hsm.dispose())
 
-  runProviderConformance('pkcs11 on SoftHSM2', async () => {
-    // each subject starts on an empty token: the engine-level cases reuse one key id
-    withRawSession((lib, session) => {
-      for (const object of findAll(lib, session, [])) lib.C_DestroyObject(session, object)
-    })
-    const settings = {
-      type: 'pkcs11' as const,
-      module: SOFTHSM_MODULE,
-      tokenLabel: TOKEN.label,
-      pinEnv: PIN_ENV,
-    }
-    const provider = createPkcs11Provider(settings, { env: process.env })
-    return {
-      provider,
-      exportable: false,
-      algorithms: ALGORITHMS,
-      instanceYaml: (name) =>
-        `  ${name}: { type: pkcs11, module: ${SOFTHSM_MODULE}, tokenLabel: ${TOKEN.label}, pinEnv: ${PIN_ENV} }`,
-      // an operator at the token's own tools: usage attributes cleared, or the objects deleted
-      async tamper(_db, key: ProviderKeyRef, version, change) {
-        withRawSession((lib, session) => {
-          const objects = findAll(lib, session, [
-            { type: pkcs11js.CKA_LABEL, value: `${key.keyId}.v${version}` },
-          ])
-          for (const object of objects) {
-            const cls = lib.C_GetAttributeValue(session, object, [{ type: pkcs11js.CKA_CLASS }])[0]
-              ?.value as Buffer
-            if (change === 'lost') lib.C_DestroyObject(session, object)
-            else if (Number(cls.readBigUInt64LE(0)) !== pkcs11js.CKO_PUBLIC_KEY) {
-              const usage = TOKEN_ALGORITHMS[key.algorithm].usage
-              lib.C_SetAttributeValue(
-                session,
-                object,
-                usage.map((type) => ({ type, value: false })),
-              )
+  runProviderConformance(
+    'pkcs11 on SoftHSM2',
+    async () => {
+      // each subject starts on an empty token: the engine-level cases reuse one key id
+      withRawSession((lib, session) => {
+        for (const object of findAll(lib, session, [])) lib.C_DestroyObject(session, object)
+      })
+      const settings = {
+        type: 'pkcs11' as const,
+        module: SOFTHSM_MODULE,
+        tokenLabel: TOKEN.label,
+        pinEnv: PIN_ENV,
+      }
+      const provider = createPkcs11Provider(settings, { env: process.env })
+      return {
+        provider,
+        exportable: false,
+        algorithms: ALGORITHMS,
+        instanceYaml: (name) =>
+          `  ${name}: { type: pkcs11, module: ${SOFTHSM_MODULE}, tokenLabel: ${TOKEN.label}, pinEnv: ${PIN_ENV} }`,
+        // an operator at the token's own tools: usage attributes cleared, or the objects deleted
+        async tamper(_db, key: ProviderKeyRef, version, change) {
+          withRawSession((lib, session) => {
+            const objects = findAll(lib, session, [
+              { type: pkcs11js.CKA_LABEL, value: `${key.keyId}.v${version}` },
+            ])
+            for (const object of objects) {
+              const cls = lib.C_GetAttributeValue(session, object, [{ type: pkcs11js.CKA_CLASS }])[0]
+                ?.value as Buffer
+              if (change === 'lost') lib.C_DestroyObject(session, object)
+              else if (Number(cls.readBigUInt64LE(0)) !== pkcs11js.CKO_PUBLIC_KEY) {
+                const usage = TOKEN_ALGORITHMS[key.algorithm].usage
+                lib.C_SetAttributeValue(
+                  session,
+                  object,
+                  usage.map((type) => ({ type, value: false })),
+                )
+              }
             }
-          }
-        })
-      },
-      close: () => provider.close(),
-    }
-  })
+          })
+        },
+        close: () => provider.close(),
+      }
+    },
+    { usesStore: false },
+  )
 }
 
 /** A session of this test's own, beside keyrotor's, on the same library in this process. */
