@@ -1,45 +1,32 @@
-import { randomBytes, verify } from 'node:crypto'
 import {
   CreateAliasCommand,
   CreateKeyCommand,
-  DecryptCommand,
   DescribeKeyCommand,
   DisableKeyCommand,
   EnableKeyCommand,
-  EncryptCommand,
-  GenerateMacCommand,
-  GetPublicKeyCommand,
   KMSClient,
   ListAliasesCommand,
   ListResourceTagsCommand,
   ScheduleKeyDeletionCommand,
-  SignCommand,
   UpdateAliasCommand,
-  VerifyMacCommand,
   type KeyMetadata,
 } from '@aws-sdk/client-kms'
 import { isAsymmetric, kidOf, type Algorithm } from '../../domain/algorithms.js'
-import type { ProviderVersionState } from '../../domain/lifecycle.js'
 import { KeyrotorError } from '../../errors.js'
-import type { KeyProvider, ProviderKeyRef, ProviderVersion, SelfTestResult } from '../key-provider.js'
+import type { KeyProvider, ProviderKeyRef, ProviderVersion } from '../key-provider.js'
 import type { AwsKmsSettings } from '../../config/provider-settings.js'
 import { parseDuration } from '../../domain/duration.js'
 import { errorName, isNotFound } from './kms-errors.js'
 import { createKmsCaller, type RetryPolicy } from './kms-retry.js'
-import { algorithmOfKeySpec, jwkFromSpki, KMS_ALGORITHMS, kmsAliasName, versionAlias } from './kms-specs.js'
+import { publicJwkOf, selfTestInKms } from './kms-self-test.js'
+import { algorithmOfKeySpec, KMS_ALGORITHMS, kmsAliasName, versionAlias } from './kms-specs.js'
+import { checked, STATES, toVersion } from './kms-versions.js'
 
 export interface AwsKmsProvider extends KeyProvider {
   /** Whether KMS answers with these credentials; INVALID_CONFIG or PROVIDER_TRANSIENT naming why. */
   check(algorithms?: readonly Algorithm[]): Promise<void>
   supportedAlgorithms(): Promise<Algorithm[]>
   close(): Promise<void>
-}
-
-const STATES: Partial<Record<string, ProviderVersionState>> = {
-  Enabled: 'enabled',
-  Disabled: 'disabled',
-  PendingDeletion: 'destroyed',
-  PendingReplicaDeletion: 'destroyed',
 }
 
 /**
@@ -75,37 +62,6 @@ export function createAwsKmsProvider(
     }
   }
 
-  const toVersion = (key: ProviderKeyRef, version: number, meta: KeyMetadata): ProviderVersion => {
-    const state = STATES[meta.KeyState ?? '']
-    if (state === undefined) {
-      throw new KeyrotorError(
-        'PROVIDER_TRANSIENT',
-        `KMS key of ${kidOf(key.keyId, version)} is ${meta.KeyState}`,
-        {
-          retryable: true,
-        },
-      )
-    }
-    return {
-      keyId: key.keyId,
-      version,
-      state,
-      providerRef: meta.Arn ?? meta.KeyId ?? versionAlias(key.keyId, version),
-      createdAt: (meta.CreationDate ?? new Date(0)).toISOString(),
-    }
-  }
-
-  const checked = (key: ProviderKeyRef, version: number, meta: KeyMetadata): ProviderVersion => {
-    const algorithm = algorithmOfKeySpec(meta.KeySpec)
-    if (algorithm !== key.algorithm) {
-      throw new KeyrotorError(
-        'CONFLICT',
-        `version ${kidOf(key.keyId, version)} exists with algorithm ${algorithm ?? meta.KeySpec}, not ${key.algorithm}`,
-      )
-    }
-    return toVersion(key, version, meta)
-  }
-
   const requireMeta = async (key: ProviderKeyRef, version: number): Promise<KeyMetadata> => {
     const meta = await metadataOf(key.keyId, version)
     if (meta === null)
@@ -113,11 +69,8 @@ export function createAwsKmsProvider(
     return meta
   }
 
-  /** The version a KMS key carries in its tags, for this key only. */
-  const versionTagged = async (
-    keyId: string,
-    kmsKeyId: string,
-  ): Promise<{ key?: string; version?: number }> => {
+  /** The key and version a KMS key carries in its keyrotor tags. */
+  const versionTagged = async (kmsKeyId: string): Promise<{ key?: string; version?: number }> => {
     const out = await call('list tags', () => client.send(new ListResourceTagsCommand({ KeyId: kmsKeyId })))
     const tag = (name: string) => out.Tags?.find((t) => t.TagKey === name)?.TagValue
     const version = tag('keyrotor:version')
@@ -216,7 +169,7 @@ export function createAwsKmsProvider(
         return
       }
       if (current.KeyId === target.KeyId) return
-      const owner = await versionTagged(key.keyId, current.KeyId as string)
+      const owner = await versionTagged(current.KeyId as string)
       if (owner.key !== key.keyId) {
         throw new KeyrotorError(
           'CONFLICT',
@@ -240,7 +193,7 @@ export function createAwsKmsProvider(
         if (isNotFound(error)) return null
         throw error
       }
-      const tagged = await versionTagged(key.keyId, current?.KeyId as string)
+      const tagged = await versionTagged(current?.KeyId as string)
       return tagged.key === key.keyId && tagged.version !== undefined ? tagged.version : null
     },
 
@@ -280,7 +233,7 @@ export function createAwsKmsProvider(
           detail: `version ${kid} is a ${meta.KeySpec} KMS key, the key is ${key.algorithm}`,
         }
       }
-      return selfTestInKms(key, version, meta.KeyId as string)
+      return selfTestInKms({ client, call }, key, version, meta.KeyId as string)
     },
 
     async publicJwk(key, version) {
@@ -288,10 +241,7 @@ export function createAwsKmsProvider(
       const meta = await requireMeta(key, version)
       // KMS answers GetPublicKey only for an enabled key; keyrotor publishes only those
       if (meta.KeyState !== 'Enabled') return null
-      const out = await call(`read public key of ${kidOf(key.keyId, version)}`, () =>
-        client.send(new GetPublicKeyCommand({ KeyId: meta.KeyId })),
-      )
-      return jwkFromSpki(out.PublicKey as Uint8Array, key, version)
+      return publicJwkOf({ client, call }, key, version, meta.KeyId as string)
     },
 
     async exportMaterial(key, version) {
@@ -327,59 +277,5 @@ export function createAwsKmsProvider(
     async close() {
       if (deps.client === undefined) client.destroy()
     },
-  }
-
-  /** Encrypt/decrypt, MAC/verify, or sign in KMS and verify with the published public key. */
-  async function selfTestInKms(key: ProviderKeyRef, version: number, KeyId: string): Promise<SelfTestResult> {
-    const kid = kidOf(key.keyId, version)
-    const message = randomBytes(32)
-    const spec = KMS_ALGORITHMS[key.algorithm]
-    if (key.algorithm === 'aes-256-gcm') {
-      const context = { keyrotor: kid }
-      const sealed = await call(`self-test ${kid}`, () =>
-        client.send(new EncryptCommand({ KeyId, Plaintext: message, EncryptionContext: context })),
-      )
-      const opened = await call(`self-test ${kid}`, () =>
-        client.send(
-          new DecryptCommand({ KeyId, CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: context }),
-        ),
-      )
-      const passed = Buffer.from(opened.Plaintext ?? new Uint8Array()).equals(message)
-      return { passed, detail: `encrypt/decrypt in KMS ${passed ? 'round-trips' : 'does not round-trip'}` }
-    }
-    if (key.algorithm === 'hmac-sha256') {
-      const mac = await call(`self-test ${kid}`, () =>
-        client.send(new GenerateMacCommand({ KeyId, Message: message, MacAlgorithm: 'HMAC_SHA_256' })),
-      )
-      const checked = await call(`self-test ${kid}`, () =>
-        client.send(
-          new VerifyMacCommand({ KeyId, Message: message, Mac: mac.Mac, MacAlgorithm: 'HMAC_SHA_256' }),
-        ),
-      )
-      const passed = checked.MacValid === true
-      return { passed, detail: `GenerateMac/VerifyMac HMAC_SHA_256 in KMS ${passed ? 'agree' : 'disagree'}` }
-    }
-    const jwk = await publicJwkOf(key, version, KeyId)
-    const signed = await call(`self-test ${kid}`, () =>
-      client.send(
-        new SignCommand({ KeyId, Message: message, MessageType: 'RAW', SigningAlgorithm: spec.signing }),
-      ),
-    )
-    const signature = Buffer.from(signed.Signature ?? new Uint8Array())
-    const publicKey = { key: jwk, format: 'jwk' as const }
-    const passed = verify(key.algorithm === 'ed25519' ? null : 'sha256', message, publicKey, signature)
-    return {
-      passed,
-      detail: passed
-        ? `sign ${spec.signing} in KMS, verify with the published key`
-        : `a ${spec.signing} signature from KMS does not verify with the published key`,
-    }
-  }
-
-  async function publicJwkOf(key: ProviderKeyRef, version: number, KeyId: string) {
-    const out = await call(`read public key of ${kidOf(key.keyId, version)}`, () =>
-      client.send(new GetPublicKeyCommand({ KeyId })),
-    )
-    return jwkFromSpki(out.PublicKey as Uint8Array, key, version)
   }
 }

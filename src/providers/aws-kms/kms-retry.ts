@@ -22,7 +22,10 @@ const DEFAULT_POLICY: RetryPolicy = {
  * failure is PROVIDER_ERROR at once. NotFoundException and AlreadyExistsException are left to the
  * caller, which reads them as answers, not failures.
  */
-export function createKmsCaller(overrides: Partial<RetryPolicy> = {}) {
+/** Sends one request (a closure over `client.send`) with the retry policy; names `operation` in errors. */
+export type KmsCall = <Output>(operation: string, send: () => Promise<Output>) => Promise<Output>
+
+export function createKmsCaller(overrides: Partial<RetryPolicy> = {}): KmsCall {
   const policy = { ...DEFAULT_POLICY, ...overrides }
   return async function call<Output>(operation: string, send: () => Promise<Output>): Promise<Output> {
     for (let attempt = 1; ; attempt += 1) {
