@@ -222,6 +222,30 @@ describe.skipIf(!softhsmAvailable())('pkcs11 provider on SoftHSM2', () => {
     for (const block of all) expect(block).toMatch(/never extractable/)
   })
 
+  it('finishes a destroy cut short after its tombstone: destroyed always means the material is gone', async () => {
+    const key: ProviderKeyRef = { keyId: 'half-destroyed', algorithm: 'rsa-2048' }
+    await provider.createVersion(key, 1)
+    // what a crash between the tombstone and the destroy leaves: both, side by side
+    withRawSession((lib, session) => {
+      lib.C_CreateObject(session, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA },
+        { type: pkcs11js.CKA_TOKEN, value: true },
+        { type: pkcs11js.CKA_PRIVATE, value: true },
+        { type: pkcs11js.CKA_LABEL, value: 'keyrotor-destroyed:half-destroyed.v1' },
+        { type: pkcs11js.CKA_APPLICATION, value: 'keyrotor:half-destroyed' },
+        {
+          type: pkcs11js.CKA_VALUE,
+          value: Buffer.from(
+            JSON.stringify({ algorithm: 'rsa-2048', createdAt: new Date().toISOString(), publicJwk: null }),
+          ),
+        },
+      ])
+    })
+    expect(listObjectsWithPkcs11Tool(hsm, TOKEN)).toContain('label:      half-destroyed.v1\n')
+    expect((await provider.describeVersion(key, 1))?.state).toBe('destroyed')
+    expect(listObjectsWithPkcs11Tool(hsm, TOKEN)).not.toContain('label:      half-destroyed.v1\n')
+  })
+
   it('re-opens its sessions and re-initializes the module after they fail under it', async () => {
     const key: ProviderKeyRef = { keyId: 'resilient', algorithm: 'hmac-sha256' }
     await provider.createVersion(key, 1)
@@ -238,3 +262,16 @@ describe.skipIf(!softhsmAvailable())('pkcs11 provider on SoftHSM2', () => {
     expect(await provider.selfTest(key, 1)).toMatchObject({ passed: true })
   })
 })
+
+/** A session of the test's own on the token, beside the provider's (same library, this process). */
+function withRawSession(work: (lib: pkcs11js.PKCS11, session: Buffer) => void): void {
+  const lib = new pkcs11js.PKCS11()
+  lib.load(SOFTHSM_MODULE)
+  const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === TOKEN.label)
+  const session = lib.C_OpenSession(slot as Buffer, pkcs11js.CKF_RW_SESSION | pkcs11js.CKF_SERIAL_SESSION)
+  try {
+    work(lib, session)
+  } finally {
+    lib.C_CloseSession(session)
+  }
+}
