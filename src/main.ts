@@ -382,8 +382,9 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   // the providers of the config in force (the active version; the file on a first start) must
   // answer before anything is enrolled on them or a run touches them
   try {
-    await providers.configure(((await loadActiveConfig(db)) ?? file?.config)?.providers ?? {})
-    await providers.checkAll()
+    const inForce = (await loadActiveConfig(db)) ?? file?.config
+    await providers.configure(inForce?.providers ?? {})
+    await providers.checkAll(inForce?.keys)
   } catch (error) {
     await providers.close()
     await store.close()

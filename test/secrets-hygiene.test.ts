@@ -10,7 +10,19 @@ import type { RunView } from '../src/engine/views.js'
 import { ROLES } from '../src/governance/roles.js'
 import { startHarness, type Harness } from './helpers/harness.js'
 import { keyYaml, planDependent, type PlannedDependent } from './helpers/sample-dependents.js'
+import { createSofthsm, SOFTHSM_MODULE, softhsmAvailable } from './helpers/softhsm.js'
 import { DIALECTS, TEST_DATABASE_URL } from './helpers/stores.js'
+
+// Keys on an HSM too (SoftHSM2): their material never leaves the token, so what could leak is the
+// token's PINs; they are canaries like the rest. The token exists before any server starts.
+const HSM_TOKEN = {
+  label: 'hygiene',
+  pin: `canary-hsm-pin-${randomBytes(12).toString('base64url')}`,
+  soPin: `canary-hsm-so-pin-${randomBytes(12).toString('base64url')}`,
+}
+const hsm = softhsmAvailable() ? createSofthsm([HSM_TOKEN]) : undefined
+if (hsm !== undefined) process.env.HYGIENE_HSM_PIN = HSM_TOKEN.pin
+afterAll(() => hsm?.dispose())
 
 /** A secret the test planted or was handed, and where it is allowed to show up. */
 interface Canary {
@@ -63,6 +75,10 @@ function followerDependent(port: number, key: string, options: { stubborn?: bool
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe.each(DIALECTS)('secrets hygiene on %s', (dialect) => {
+  // the HSM key joins the SQLite session only: on PostgreSQL the extra key's work slowed the
+  // session enough for the other keys' 1s grace period to revoke v1 before its material fetch
+  const onHsm = hsm !== undefined && dialect === 'sqlite'
+  const hsmKey = `hyg-hsm-${dialect}`
   let h: Harness
   let logFile: string
   const servers: Server[] = []
@@ -111,7 +127,21 @@ describe.each(DIALECTS)('secrets hygiene on %s', (dialect) => {
     for (const d of Object.values(deps))
       canaries.push({ name: `webhook secret ${d.secretEnv}`, value: d.secret, expectedIn: new Set() })
     const policy = '{ gracePeriod: 1s, phaseTimeout: 2s, jwksMaxAge: 0s }'
-    const config = `keys:${keyYaml({ id: 'hyg-dek', algorithm: 'aes-256-gcm', dependents: [deps.dek as PlannedDependent], policy })}${keyYaml({ id: 'hyg-jwt', algorithm: 'ec-p256', dependents: [deps.jwt as PlannedDependent], policy })}${keyYaml({ id: 'stuck-dek', algorithm: 'aes-256-gcm', dependents: [deps.stuck as PlannedDependent], policy: '{ gracePeriod: 1h, phaseTimeout: 1s }' })}`
+    let hsmYaml = ''
+    if (onHsm) {
+      canaries.push({ name: 'HSM user PIN', value: HSM_TOKEN.pin, expectedIn: new Set() })
+      canaries.push({ name: 'HSM SO PIN', value: HSM_TOKEN.soPin, expectedIn: new Set() })
+      hsmYaml = keyYaml({
+        id: hsmKey,
+        algorithm: 'ec-p256',
+        dependents: [],
+        policy,
+      }).replace('provider: local', 'provider: hsm')
+    }
+    const providers = !onHsm
+      ? ''
+      : `providers:\n  hsm: { type: pkcs11, module: ${SOFTHSM_MODULE}, tokenLabel: ${HSM_TOKEN.label}, pinEnv: HYGIENE_HSM_PIN }\n`
+    const config = `${providers}keys:${hsmYaml}${keyYaml({ id: 'hyg-dek', algorithm: 'aes-256-gcm', dependents: [deps.dek as PlannedDependent], policy })}${keyYaml({ id: 'hyg-jwt', algorithm: 'ec-p256', dependents: [deps.jwt as PlannedDependent], policy })}${keyYaml({ id: 'stuck-dek', algorithm: 'aes-256-gcm', dependents: [deps.stuck as PlannedDependent], policy: '{ gracePeriod: 1h, phaseTimeout: 1s }' })}`
     h = await startHarness(dialect, config, {
       secrets: Object.fromEntries(Object.values(deps).map((d) => [d.secretEnv, d.secret])),
       logLevel: 'debug',
@@ -171,6 +201,23 @@ describe.each(DIALECTS)('secrets hygiene on %s', (dialect) => {
 
     await fetchMaterial('hyg-dek', 1, 'dek-consumer')
     await fetchMaterial('hyg-jwt', 1, 'jwt-consumer')
+    if (onHsm) {
+      // the HSM key's rotation and revoke end before the others start: the material fetches
+      // below race the 1s grace period of those keys and must not share the worker with it
+      const run = await call<RunView>('POST', `/v1/keys/${hsmKey}/rotations`, t('operator'), {
+        reason: 'quarterly',
+      })
+      expect(run.status).toBe(201)
+      expect((await untilRunEnds(run.body.id, t('viewer'))).state).toBe('succeeded')
+      let revoke: RunView | undefined
+      for (let i = 0; i < 100 && revoke === undefined; i++) {
+        await sleep(100)
+        revoke = (await call<RunView[]>('GET', `/v1/runs?key=${hsmKey}`, t('viewer'))).body.find(
+          (r) => r.kind === 'revoke',
+        )
+      }
+      expect((await untilRunEnds(revoke?.id ?? 'none', t('viewer'))).state).toBe('succeeded')
+    }
     for (const key of ['hyg-dek', 'hyg-jwt']) {
       const run = await call<RunView>('POST', `/v1/keys/${key}/rotations`, t('operator'), {
         reason: 'quarterly',
@@ -247,6 +294,11 @@ describe.each(DIALECTS)('secrets hygiene on %s', (dialect) => {
       await call('GET', path, t('security'))
     }
     await call('GET', '/v1/keys/hyg-jwt/jwks.json', t('viewer'))
+    if (onHsm) {
+      await call('GET', `/v1/keys/${hsmKey}/jwks.json`, t('viewer'))
+      await call('GET', `/v1/keys/${hsmKey}`, t('viewer'))
+      await call('POST', `/v1/keys/${hsmKey}/verify`, t('operator'), {})
+    }
   }
 
   function hitsIn(bytes: Buffer): Canary[] {
@@ -259,6 +311,7 @@ describe.each(DIALECTS)('secrets hygiene on %s', (dialect) => {
     expect(names.filter((n) => n.endsWith(' token'))).toHaveLength(9)
     // aes k of v1 and v2, ec d of v1 and v2
     expect(names.filter((n) => n.includes('material'))).toHaveLength(4)
+    if (onHsm) expect(names.filter((n) => n.startsWith('HSM '))).toHaveLength(2)
     expect(responses.length).toBeGreaterThan(50)
     console.info(`secrets hygiene on ${dialect}: ${canaries.length} canaries, ${responses.length} responses`)
   })

@@ -58,7 +58,7 @@ async function validate({ ctx, out }: Session, file: string): Promise<number> {
   try {
     const config = await loadConfigFile(file, { isProviderAvailable })
     // each provider instance must answer (module loads, token found, KMS reachable, hook runs)
-    await checkProviders(config.providers, ctx.providerEnv ?? {})
+    await checkProviders(config.providers, ctx.providerEnv ?? {}, config.keys)
     out.emit(
       { file, valid: true, keys: config.keys.length },
       () => `${file}: valid (${config.keys.length} ${config.keys.length === 1 ? 'key' : 'keys'})`,

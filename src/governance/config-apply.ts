@@ -48,7 +48,7 @@ export async function applyProposal(
   // puts the registry back on the providers of the version still active
   await deps.providers.configure?.(config.providers)
   try {
-    await deps.providers.checkAll?.()
+    await deps.providers.checkAll?.(config.keys)
     return await applyPlan(deps, {
       id,
       row,

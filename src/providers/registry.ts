@@ -1,12 +1,14 @@
 import type { Kysely } from 'kysely'
 import type { ProviderSettings } from '../config/provider-settings.js'
-import type { ProviderKind } from '../domain/algorithms.js'
+import type { Algorithm, ProviderKind } from '../domain/algorithms.js'
 import { KeyrotorError } from '../errors.js'
 import type { Database } from '../store/tables.js'
 import type { Transact } from '../store/transactor.js'
+import { createAwsKmsProvider } from './aws-kms/aws-kms-provider.js'
 import { createExecProvider } from './exec/exec-provider.js'
 import type { KeyProvider } from './key-provider.js'
 import { createLocalProvider } from './local/local-provider.js'
+import { createPkcs11Provider } from './pkcs11/pkcs11-provider.js'
 
 /** The instance every configuration has without declaring it: the built-in keystore. */
 export const LOCAL_INSTANCE = 'local'
@@ -28,10 +30,20 @@ export interface ProviderDeps {
 
 /**
  * A provider as the registry holds it. `check` proves the backend answers (module loads and login
- * works, KMS reachable, the hook runs `list-versions`); it throws a message naming the problem.
+ * works, KMS reachable, the hook runs `list-versions`) and that the backend can do `algorithms`
+ * (those of the keys put on the instance); it throws a message naming the problem.
  * `close` releases sessions and clients.
  */
-export type ProviderInstance = KeyProvider & { check?(): Promise<void>; close?(): Promise<void> }
+export type ProviderInstance = KeyProvider & {
+  check?(algorithms?: readonly Algorithm[]): Promise<void>
+  close?(): Promise<void>
+}
+
+/** What a check needs of a configured key: which instance it is on, and its algorithm. */
+export interface KeyPlacement {
+  provider: string
+  algorithm: Algorithm
+}
 
 /** The settings each type is built from; `local` has none, `vault-transit` is not built in. */
 export type SettingsOf<T extends ProviderKind> = T extends 'local' | 'vault-transit'
@@ -83,8 +95,9 @@ export const PROVIDER_FACTORIES: ProviderFactories = {
     if (deps.store === undefined) throw new KeyrotorError('INTERNAL', 'the local provider needs the store')
     return createLocalProvider(deps.store)
   },
-  pkcs11: notAvailable('pkcs11', 'is not available in this build yet'),
-  'aws-kms': notAvailable('aws-kms', 'is not available in this build yet'),
+  pkcs11: (settings, deps) => createPkcs11Provider(settings, { env: deps.env }),
+  // credentials: the AWS SDK's default chain
+  'aws-kms': (settings) => createAwsKmsProvider(settings, {}),
   'vault-transit': notAvailable(
     'vault-transit',
     'is not built in: use type exec with examples/exec-providers/vault-transit-hook.py',
@@ -107,10 +120,11 @@ export interface ProviderRegistry {
    */
   configure(providers: Readonly<Record<string, ProviderSettings>>): Promise<void>
   /**
-   * Runs each configured instance's check. Throws INVALID_CONFIG whose problems name each failing
-   * instance (`providers.hsm: …`), so nothing is enrolled on a backend that does not answer.
+   * Runs each configured instance's check, with the algorithms of the `keys` put on it. Throws
+   * INVALID_CONFIG whose problems name each failing instance (`providers.hsm: …`), so nothing is
+   * enrolled on a backend that does not answer or cannot do a key's algorithm.
    */
-  checkAll(): Promise<void>
+  checkAll(keys?: readonly KeyPlacement[]): Promise<void>
   close(): Promise<void>
 }
 
@@ -164,12 +178,13 @@ export function createProviderRegistry(deps: ProviderDeps, options: RegistryOpti
       }
     },
 
-    async checkAll() {
+    async checkAll(keys = []) {
       const problems: string[] = []
       // local needs no check: it is the store, which answered when it was opened
       for (const name of [...settings.keys()].filter((n) => n !== LOCAL_INSTANCE)) {
         try {
-          await instance(name).check?.()
+          const algorithms = [...new Set(keys.filter((k) => k.provider === name).map((k) => k.algorithm))]
+          await instance(name).check?.(algorithms)
         } catch (error) {
           problems.push(`providers.${name}: ${error instanceof Error ? error.message : String(error)}`)
         }
@@ -198,11 +213,12 @@ export function createProviderRegistry(deps: ProviderDeps, options: RegistryOpti
 export async function checkProviders(
   providers: Readonly<Record<string, ProviderSettings>>,
   env: ProviderDeps['env'],
+  keys: readonly KeyPlacement[] = [],
 ): Promise<void> {
   const registry = createProviderRegistry({ env })
   await registry.configure(providers)
   try {
-    await registry.checkAll()
+    await registry.checkAll(keys)
   } finally {
     await registry.close()
   }

@@ -131,12 +131,22 @@ describe('checkProviders (config validate, server start)', () => {
     }
   })
 
-  it('refuses pkcs11 and aws-kms instances while they are placeholders, naming the type', async () => {
+  it('names a pkcs11 instance whose module does not load beside the hooks', async () => {
     const error = await failure(
-      checkProviders({ aws: { type: 'aws-kms', region: 'eu-west-1' } }, process.env),
+      checkProviders(
+        {
+          hsm: {
+            type: 'pkcs11',
+            module: '/nonexistent/libpkcs11.so',
+            tokenLabel: 'keyrotor',
+            pinEnv: 'HSM_PIN',
+          },
+        },
+        { HSM_PIN: 'not-used' },
+      ),
     )
     expect(error.details?.problems).toEqual([
-      'providers.aws: provider type "aws-kms" is not available in this build yet',
+      expect.stringMatching(/^providers\.hsm: module \/nonexistent\/libpkcs11\.so does not load/),
     ])
   })
 })

@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ExecSettings } from '../../src/config/provider-settings.js'
 import { KeyrotorError } from '../../src/errors.js'
-import { createProviderRegistry, isProviderAvailable } from '../../src/providers/registry.js'
+import { ALGORITHMS, type Algorithm } from '../../src/domain/algorithms.js'
+import { createLocalProvider } from '../../src/providers/local/local-provider.js'
+import {
+  createProviderRegistry,
+  isProviderAvailable,
+  type ProviderInstance,
+} from '../../src/providers/registry.js'
 import { createTestStore, type TestStore } from '../helpers/stores.js'
 
 describe('provider registry', () => {
@@ -16,10 +22,10 @@ describe('provider registry', () => {
   const registry = () =>
     createProviderRegistry({ store: { db: store.db, masterKey: randomBytes(32) }, env: {} })
 
-  it('builds local and exec; pkcs11, aws-kms and vault-transit are placeholders until they land', () => {
-    expect(['local', 'exec'].every((t) => isProviderAvailable(t as 'local'))).toBe(true)
-    for (const type of ['pkcs11', 'aws-kms', 'vault-transit'] as const)
-      expect(isProviderAvailable(type)).toBe(false)
+  it('builds local, exec, pkcs11 and aws-kms; vault-transit stays a placeholder (it is an exec hook)', () => {
+    for (const type of ['local', 'exec', 'pkcs11', 'aws-kms'] as const)
+      expect(isProviderAvailable(type)).toBe(true)
+    expect(isProviderAvailable('vault-transit')).toBe(false)
   })
 
   it('hands out one instance per name, and refuses an unknown name naming the configured ones', async () => {
@@ -52,5 +58,38 @@ describe('provider registry', () => {
     expect(providers.get('local')).toBe(local)
     await providers.configure({})
     expect(() => providers.get('hook')).toThrow('unknown provider "hook" (configured: local)')
+  })
+
+  it('checks each instance with the algorithms of the keys put on it, naming the instance that refuses', async () => {
+    const asked: Record<string, unknown> = {}
+    const instance = (name: string, can: readonly Algorithm[]): ProviderInstance => ({
+      ...createLocalProvider({ db: store.db, masterKey: randomBytes(32) }),
+      async check(algorithms = []) {
+        asked[name] = algorithms
+        const missing = algorithms.filter((a) => !can.includes(a))
+        if (missing.length > 0) throw new KeyrotorError('INVALID_CONFIG', `cannot do ${missing.join(', ')}`)
+      },
+    })
+    const providers = createProviderRegistry(
+      { env: {} },
+      { instances: { hsm: instance('hsm', ['ec-p256', 'aes-256-gcm']), kms: instance('kms', ALGORITHMS) } },
+    )
+    const settings = { type: 'exec' as const, command: ['unused'], timeout: '5s' }
+    await providers.configure({ hsm: settings, kms: settings })
+    const keys = [
+      { provider: 'hsm', algorithm: 'ec-p256' as const },
+      { provider: 'hsm', algorithm: 'ed25519' as const },
+      { provider: 'kms', algorithm: 'rsa-3072' as const },
+      { provider: 'local', algorithm: 'hmac-sha256' as const },
+    ]
+    const error = await providers.checkAll(keys).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(asked).toEqual({ hsm: ['ec-p256', 'ed25519'], kms: ['rsa-3072'] })
+    expect(error).toMatchObject({
+      code: 'INVALID_CONFIG',
+      details: { problems: ['providers.hsm: cannot do ed25519'] },
+    })
   })
 })
