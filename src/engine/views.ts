@@ -1,6 +1,14 @@
 import type { KeyPolicy } from '../config/schema.js'
-import { listAliases, listDependents, listKeys, listVersions, requireKey } from '../store/keys-repository.js'
-import type { Executor } from '../store/runs-repository.js'
+import {
+  listAliases,
+  listDependents,
+  listKeys,
+  listKeysPage,
+  listVersions,
+  requireKey,
+  type KeyPage,
+} from '../store/keys-repository.js'
+import { listRuns, type Executor } from '../store/runs-repository.js'
 import type { KeyRow, RunRow } from '../store/tables.js'
 
 /** A run as every JSON output shows it (CONTRACT.md). */
@@ -79,21 +87,31 @@ export interface KeyView {
     lastNoticeAt: string | null
   }[]
   policy: KeyPolicy
+  /** Set while an unexpected transition holds the key: no rotation until `verify` thaws it. */
+  frozen: { since: string; reason: string | null } | null
+  /** The key's newest run, so a fleet view shows its last outcome without one request per key. */
+  lastRun: { id: string; kind: string; state: string; createdAt: string } | null
 }
 
 export async function keyView(db: Executor, keyId: string): Promise<KeyView> {
   return assembleKey(db, await requireKey(db, keyId))
 }
 
-export async function keyViews(db: Executor): Promise<KeyView[]> {
-  return Promise.all((await listKeys(db)).map((row) => assembleKey(db, row)))
+/** Every key, or one page of them (see `listKeysPage`). */
+export async function keyViews(db: Executor, page: KeyPage = {}): Promise<KeyView[]> {
+  const rows =
+    page.limit === undefined && page.cursor === undefined && page.search === undefined
+      ? await listKeys(db)
+      : await listKeysPage(db, page)
+  return Promise.all(rows.map((row) => assembleKey(db, row)))
 }
 
 async function assembleKey(db: Executor, row: KeyRow): Promise<KeyView> {
-  const [aliases, versions, dependents] = await Promise.all([
+  const [aliases, versions, dependents, [lastRun]] = await Promise.all([
     listAliases(db, row.id),
     listVersions(db, row.id),
     listDependents(db, row.id),
+    listRuns(db, { key: row.id, limit: 1 }),
   ])
   return {
     id: row.id,
@@ -119,5 +137,10 @@ async function assembleKey(db: Executor, row: KeyRow): Promise<KeyView> {
       lastNoticeAt: d.last_notice_at,
     })),
     policy: JSON.parse(row.policy) as KeyPolicy,
+    frozen: row.frozen_at === null ? null : { since: row.frozen_at, reason: row.frozen_reason },
+    lastRun:
+      lastRun === undefined
+        ? null
+        : { id: lastRun.id, kind: lastRun.kind, state: lastRun.state, createdAt: lastRun.created_at },
   }
 }

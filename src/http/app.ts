@@ -19,8 +19,10 @@ import { registerAuth } from './auth.js'
 import { createOpenApiCollector } from './openapi.js'
 import { problemErrorHandler } from './problem.js'
 import { alertRoutes } from './routes/alerts.js'
+import { consoleRoutes } from './routes/console.js'
 import { haltRoutes, type HaltReader } from './routes/halt.js'
 import { healthRoutes } from './routes/health.js'
+import { sessionRoutes } from './routes/session.js'
 import { tokenRoutes } from './routes/tokens.js'
 
 /** Everything the HTTP edge needs; main.ts builds each one. */
@@ -45,6 +47,8 @@ export interface HttpDeps {
   routes?: readonly FastifyPluginAsync[]
   /** Version shown in the OpenAPI document. */
   version?: string
+  /** Where the built operator console is (default: this package's dist/console). */
+  consoleRoot?: string
 }
 
 /** 1 MiB: the largest body is a configuration file, far smaller. */
@@ -105,6 +109,9 @@ export function createHttpApp(deps: HttpDeps): FastifyInstance {
   void app.register(tokenRoutes(deps))
   void app.register(alertRoutes(deps))
   void app.register(haltRoutes(deps))
+  // the operator console at `/`: a page over the same API, tokens and roles
+  void app.register(sessionRoutes())
+  void app.register(consoleRoutes({ root: deps.consoleRoot }))
   for (const plugin of deps.routes ?? []) void app.register(plugin)
   return app
 }

@@ -2,7 +2,7 @@ import type { VersionState } from '../domain/lifecycle.js'
 import { KeyrotorError } from '../errors.js'
 import type { Executor } from './runs-repository.js'
 import type { DependentRow, KeyRow, KeyVersionRow, KeyVersionsTable } from './tables.js'
-import type { Updateable } from 'kysely'
+import { sql, type Updateable } from 'kysely'
 
 export async function findKey(db: Executor, id: string): Promise<KeyRow | undefined> {
   return db.selectFrom('keys').selectAll().where('id', '=', id).executeTakeFirst()
@@ -16,6 +16,28 @@ export async function requireKey(db: Executor, id: string): Promise<KeyRow> {
 
 export async function listKeys(db: Executor): Promise<KeyRow[]> {
   return db.selectFrom('keys').selectAll().orderBy('id').execute()
+}
+
+/** How to page through keys: ids containing `search`, after `cursor` (an id), at most `limit`. */
+export interface KeyPage {
+  limit?: number | undefined
+  cursor?: string | undefined
+  search?: string | undefined
+}
+
+/** One page of keys in id order; an empty `page` is every key (the same as `listKeys`). */
+export async function listKeysPage(db: Executor, page: KeyPage): Promise<KeyRow[]> {
+  let query = db.selectFrom('keys').selectAll().orderBy('id')
+  if (page.cursor !== undefined) query = query.where('id', '>', page.cursor)
+  if (page.search !== undefined && page.search !== '') {
+    // a literal substring, case-insensitive: the LIKE wildcards a user types are escaped
+    const pattern = `%${page.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+    query = query.where(
+      sql<boolean>`(lower(id) like ${pattern} escape '\\' or lower(owner) like ${pattern} escape '\\')`,
+    )
+  }
+  if (page.limit !== undefined) query = query.limit(page.limit)
+  return query.execute()
 }
 
 export async function listVersions(db: Executor, keyId: string): Promise<KeyVersionRow[]> {
