@@ -19,7 +19,8 @@ export function FleetView() {
   if (cursor !== undefined) query.set('cursor', cursor)
   if (search.trim() !== '') query.set('q', search.trim())
   const keys = useResource<KeyView[]>(`/v1/keys?${query.toString()}`, 10_000)
-  const schedule = useResource<ScheduleView>('/v1/schedule', 30_000)
+  // the schedule plans the whole fleet: asked once the first page is on screen, so it never delays it
+  const schedule = useResource<ScheduleView>(keys.data === undefined ? null : '/v1/schedule', 30_000)
   const page = keys.data?.slice(0, FLEET_PAGE) ?? []
   const more = (keys.data?.length ?? 0) > FLEET_PAGE
   const plans = new Map(schedule.data?.keys.map((plan) => [plan.key, plan]))
