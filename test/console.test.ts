@@ -14,6 +14,7 @@ import {
 import { startDataKeyDependent, startHarness, waitForRun, type Harness } from './helpers/harness.js'
 import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.js'
 import { DIALECTS } from './helpers/stores.js'
+import { startTcpProxy } from './helpers/tcp-proxy.js'
 
 const PEOPLE = {
   vera: 'viewer',
@@ -75,11 +76,11 @@ describe.skipIf(!browserAvailable()).each(DIALECTS)('the operator console on %s'
   })
 
   /** A fresh tab signed in as `person`, on the fleet. */
-  async function signIn(person: Person): Promise<Page> {
-    const watched = await watchedPage(browser, new URL(h.url).origin)
+  async function signIn(person: Person, url = h.url): Promise<Page> {
+    const watched = await watchedPage(browser, new URL(url).origin)
     pages.push(watched)
     const { page } = watched
-    await page.goto(h.url)
+    await page.goto(url)
     await page.getByLabel('API token').fill(tokens[person])
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByRole('navigation', { name: 'Main' }).waitFor()
@@ -163,8 +164,16 @@ describe.skipIf(!browserAvailable()).each(DIALECTS)('the operator console on %s'
       if ((JSON.parse(body) as { event: string }).event === 'key.version.promoted') await held
       return original(body, headers)
     }
+    // the page reaches the server through a line the test can cut
+    const proxy = await startTcpProxy(h.url)
     try {
-      const page = await signIn('olga')
+      const page = await signIn('olga', proxy.url)
+      // the browser reports the connections the cut breaks; the page itself must stay quiet
+      pages
+        .at(-1)
+        ?.expected.push(
+          /^Failed to load resource: net::ERR_(INCOMPLETE_CHUNKED_ENCODING|CONNECTION_RESET|CONNECTION_REFUSED|EMPTY_RESPONSE)/,
+        )
       await page.getByRole('link', { name: 'payments-dek' }).click()
       await page.getByRole('button', { name: 'Rotate now' }).click()
       await page.waitForURL(/#\/runs\/.+/)
@@ -175,17 +184,31 @@ describe.skipIf(!browserAvailable()).each(DIALECTS)('the operator console on %s'
       const shownWhileRunning = await events.count()
       expect((await h.api<RunView>('GET', `/v1/runs/${runId}`)).body.state).toBe('running')
 
+      // the connection drops: the page says so, and resumes after the last event it has
+      proxy.cut()
+      await expect.poll(() => page.getByTestId('stream-status').textContent()).toBe('reconnecting…')
+      proxy.restore()
+      await expect
+        .poll(() => page.getByTestId('stream-status').textContent(), { timeout: 10_000 })
+        .toBe('live')
+
       letPromotionThrough()
       await expect
         .poll(() => page.getByTestId('stream-status').textContent(), { timeout: 30_000 })
         .toBe('run ended')
       expect(await events.count()).toBeGreaterThan(shownWhileRunning)
+      // every journal entry exactly once, in order, across the reconnect
+      const journal = (await h.api<{ events: { type: string }[] }>('GET', `/v1/runs/${runId}/events`)).body
+        .events
+      const shown = await page.getByTestId('events').locator('code').allTextContents()
+      expect(shown).toEqual(journal.map((e) => e.type))
       await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toContain('succeeded')
       await expect.poll(() => page.getByTestId('validation').textContent()).toContain('every check passed')
       await expectAccessible(page)
     } finally {
       letPromotionThrough()
       payments.dependent.handleNotice = original
+      await proxy.close()
     }
     await expectCleanPages()
   })

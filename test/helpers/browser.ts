@@ -33,6 +33,8 @@ export interface WatchedPage {
   errors: string[]
   /** Requests to anything but the keyrotor server (data: and blob: URLs are not requests out). */
   foreignRequests: string[]
+  /** Console messages a test provokes on purpose (a cut network line), not counted as errors. */
+  expected: RegExp[]
   close(): Promise<void>
 }
 
@@ -42,10 +44,16 @@ const EXPECTED_REFUSAL = /^Failed to load resource: the server responded with a 
 export async function watchedPage(browser: Browser, origin: string): Promise<WatchedPage> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } })
   const page = await context.newPage()
-  const watched: WatchedPage = { page, errors: [], foreignRequests: [], close: () => context.close() }
+  const watched: WatchedPage = {
+    page,
+    errors: [],
+    foreignRequests: [],
+    expected: [EXPECTED_REFUSAL],
+    close: () => context.close(),
+  }
   page.on('console', (message) => {
-    if (message.type() === 'error' && !EXPECTED_REFUSAL.test(message.text()))
-      watched.errors.push(message.text())
+    if (message.type() !== 'error') return
+    if (!watched.expected.some((pattern) => pattern.test(message.text()))) watched.errors.push(message.text())
   })
   page.on('pageerror', (error) => watched.errors.push(error.message))
   page.on('request', (request) => {
