@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { KeyView } from '../src/engine/views.js'
+import type { KeyView, RunView } from '../src/engine/views.js'
 import { CONSOLE_CSP } from '../src/http/routes/console.js'
 import { buildConsole } from './helpers/browser.js'
-import { startHarness, type Harness } from './helpers/harness.js'
+import { startHarness, waitForRun, type Harness } from './helpers/harness.js'
 import { keyYaml } from './helpers/sample-dependents.js'
 import { DIALECTS } from './helpers/stores.js'
 
@@ -87,7 +87,16 @@ describe.each(DIALECTS)('serving the console and paging keys on %s', (dialect) =
     expect((await h.api('GET', '/v1/keys?limit=0')).status).toBe(400)
 
     const [key] = (await h.api<KeyView[]>('GET', '/v1/keys?limit=1')).body
-    expect(key).toMatchObject({ frozen: null, lastRun: null, activeVersion: 1 })
+    expect(key).toMatchObject({ id: 'alpha-dek', frozen: null, lastRun: null, activeVersion: 1 })
+    // each key carries its newest run: the fleet needs no request per key
+    const first = await h.api<RunView>('POST', '/v1/keys/alpha-dek/rotations', {})
+    await waitForRun(h, first.body.id)
+    const second = await h.api<RunView>('POST', '/v1/keys/alpha-dek/rotations', {})
+    await waitForRun(h, second.body.id)
+    const [rotated, untouched] = (await h.api<KeyView[]>('GET', '/v1/keys?limit=2')).body
+    expect(rotated).toMatchObject({ activeVersion: 3, lastRun: { id: second.body.id, state: 'succeeded' } })
+    expect(untouched?.lastRun).toBeNull()
+    expect((await h.api<KeyView[]>('GET', '/v1/keys')).body.slice(0, 2)).toEqual([rotated, untouched])
 
     const openapi = (
       await h.api<{ paths: Record<string, { get?: { parameters?: { name: string }[] } }> }>(
