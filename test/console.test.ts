@@ -76,12 +76,12 @@ describe.skipIf(!browserAvailable()).each(DIALECTS)('the operator console on %s'
   })
 
   /** A fresh tab signed in as `person`, on the fleet. */
-  async function signIn(person: Person, url = h.url): Promise<Page> {
+  async function signIn(person: Person, url = h.url, token = tokens[person]): Promise<Page> {
     const watched = await watchedPage(browser, new URL(url).origin)
     pages.push(watched)
     const { page } = watched
     await page.goto(url)
-    await page.getByLabel('API token').fill(tokens[person])
+    await page.getByLabel('API token').fill(token)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByRole('navigation', { name: 'Main' }).waitFor()
     return page
@@ -152,6 +152,17 @@ describe.skipIf(!browserAvailable()).each(DIALECTS)('the operator console on %s'
       return response.status
     })
     expect(forced).toBe(403)
+
+    // the token is revoked while the page is open: back to sign-in, with the reason, nothing else
+    const second = (
+      await h.api<{ id: string; token: string }>('POST', '/v1/tokens', { user: 'vera', role: 'viewer' })
+    ).body
+    const revokedPage = await signIn('vera', h.url, second.token)
+    expect((await h.api('POST', `/v1/tokens/${second.id}/revoke`)).status).toBe(200)
+    await expect
+      .poll(() => revokedPage.getByRole('alert').textContent(), { timeout: 10_000 })
+      .toContain('no longer accepted')
+    expect(await revokedPage.getByRole('navigation').count()).toBe(0)
     await expectCleanPages()
   })
 
@@ -169,11 +180,8 @@ describe.skipIf(!browserAvailable()).each(DIALECTS)('the operator console on %s'
     try {
       const page = await signIn('olga', proxy.url)
       // the browser reports the connections the cut breaks; the page itself must stay quiet
-      pages
-        .at(-1)
-        ?.expected.push(
-          /^Failed to load resource: net::ERR_(INCOMPLETE_CHUNKED_ENCODING|CONNECTION_RESET|CONNECTION_REFUSED|EMPTY_RESPONSE)/,
-        )
+      // (whichever net::ERR_ a request in flight gets depends on the moment of the cut)
+      pages.at(-1)?.expected.push(/^Failed to load resource: net::ERR_[A-Z_]+$/)
       await page.getByRole('link', { name: 'payments-dek' }).click()
       await page.getByRole('button', { name: 'Rotate now' }).click()
       await page.waitForURL(/#\/runs\/.+/)
