@@ -254,7 +254,7 @@ describe.skipIf(!browserAvailable()).each(DIALECTS)('the operator console on %s'
     await expectCleanPages()
   })
 
-  it('shows a partial execution halted on every page, acknowledges its alert, and releases through two approvals', async () => {
+  it('shows a partial execution halted on every page, acknowledges its alert, closes its incident and releases through two approvals', async () => {
     // ledger-api takes the promotion notice but never switches: confirm runs out of time
     const original = ledger.dependent.handleNotice.bind(ledger.dependent)
     ledger.dependent.handleNotice = async (body, headers) =>
@@ -303,6 +303,16 @@ describe.skipIf(!browserAvailable()).each(DIALECTS)('the operator console on %s'
     await correction.getByRole('button', { name: 'Approve…' }).click()
     await correction.getByRole('button', { name: 'Approve', exact: true }).click()
     expect((await waitForRun<RunView>(h, correctionId)).state).toBe('succeeded')
+
+    // security reads the incident's timeline and closes it with the root cause
+    await nav(sam, 'Incidents')
+    const incident = sam.locator('article', { hasText: stopped.id })
+    await incident.locator('summary', { hasText: 'Timeline' }).click()
+    await expect.poll(() => incident.locator('ol').textContent()).toContain('ledger-dek')
+    await incident.getByRole('button', { name: 'Close with RCA…' }).click()
+    await incident.getByLabel('Root-cause analysis (required)').fill('ledger-api never applied promotions')
+    await incident.getByRole('button', { name: 'Close with RCA', exact: true }).click()
+    await expect.poll(() => incident.textContent()).toContain('RCA by sam')
 
     // an admin asks for the release with a typed confirmation; a security person and another admin approve
     const bob = await signIn('bob')

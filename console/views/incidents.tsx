@@ -1,4 +1,6 @@
+import { useState } from 'preact/hooks'
 import type { Incident } from '../../src/observability/incidents.js'
+import type { Timeline } from '../../src/observability/timeline.js'
 import { api } from '../api.js'
 import { Action } from '../action.js'
 import { when } from '../format.js'
@@ -39,6 +41,7 @@ export function IncidentsView() {
             )}
             {incident.escalatedTo.length > 0 && <> · escalated to {incident.escalatedTo.join(', ')}</>}
           </p>
+          {incident.correlationId !== null && <IncidentTimeline correlationId={incident.correlationId} />}
           {incident.rca !== null && (
             <p>
               RCA by {incident.closedBy} at {when(incident.closedAt)}: {incident.rca}
@@ -56,5 +59,27 @@ export function IncidentsView() {
         </article>
       ))}
     </section>
+  )
+}
+
+/** The incident's story, read when opened: runs, phases, alerts, approvals, audit records. */
+function IncidentTimeline(props: { correlationId: string }) {
+  const [open, setOpen] = useState(false)
+  const timeline = useResource<Timeline>(
+    open ? `/v1/timeline/${encodeURIComponent(props.correlationId)}` : null,
+  )
+  return (
+    <details onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>Timeline</summary>
+      <ErrorLine error={timeline.error} />
+      <ol class="events">
+        {(timeline.data?.events ?? []).map((event, i) => (
+          <li key={i}>
+            <time>{when(event.at)}</time> <span class="phase">{event.source}</span> <code>{event.type}</code>{' '}
+            {event.message}
+          </li>
+        ))}
+      </ol>
+    </details>
   )
 }
