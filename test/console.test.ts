@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DataKeyService } from '../src/demo/sample-services.js'
-import type { RunView } from '../src/engine/views.js'
+import type { KeyView, RunView } from '../src/engine/views.js'
 import type { Alert } from '../src/observability/alerts.js'
 import {
   browserAvailable,
@@ -56,7 +56,8 @@ describe.skipIf(!browserAvailable()).each(DIALECTS)('the operator console on %s'
         dependents: [ledgerApi],
         policy: '{ gracePeriod: 1h, phaseTimeout: 1s }',
       }) +
-      keyYaml({ id: 'auth-dek', algorithm: 'aes-256-gcm', dependents: [] })
+      keyYaml({ id: 'auth-dek', algorithm: 'aes-256-gcm', dependents: [] }) +
+      keyYaml({ id: 'tampered-dek', algorithm: 'aes-256-gcm', dependents: [] })
     h = await startHarness(dialect, config, { secrets: secretsOf([paymentsApi, ledgerApi]) })
     payments = await startDataKeyDependent(h, paymentsApi, 'payments-dek')
     ledger = await startDataKeyDependent(h, ledgerApi, 'ledger-dek')
@@ -119,10 +120,10 @@ describe.skipIf(!browserAvailable()).each(DIALECTS)('the operator console on %s'
     await expectCleanPages()
   })
 
-  it('shows a viewer the fleet and a key without any action, and the server refuses a forced one', async () => {
+  it('shows a viewer the fleet, a key and why a key is frozen, without any action; the server refuses a forced one', async () => {
     const page = await signIn('vera')
     const fleet = page.getByTestId('fleet')
-    await expect.poll(() => fleet.locator('tbody tr').count()).toBe(3)
+    await expect.poll(() => fleet.locator('tbody tr').count()).toBe(4)
     await page.getByLabel('Search keys').fill('ledger')
     await expect
       .poll(() => fleet.locator('tbody tr').allTextContents())
@@ -152,6 +153,31 @@ describe.skipIf(!browserAvailable()).each(DIALECTS)('the operator console on %s'
       return response.status
     })
     expect(forced).toBe(403)
+
+    // someone disables the key's versions at the provider behind keyrotor's back: verify freezes it,
+    // and the viewer sees why
+    const drift = (state: string) =>
+      h.keyrotor.store.db
+        .updateTable('local_keystore')
+        .set({ state })
+        .where('key_id', '=', 'tampered-dek')
+        .execute()
+    await drift('disabled')
+    try {
+      await h.api('POST', '/v1/keys/tampered-dek/verify')
+      await page.goto(`${h.url}/#/keys/tampered-dek`)
+      await expect
+        .poll(() => page.getByTestId('frozen-reason').textContent())
+        .toContain('unexpected transition')
+      await nav(page, 'Fleet')
+      await expect
+        .poll(() => fleet.locator('tr', { hasText: 'tampered-dek' }).textContent())
+        .toContain('frozen')
+    } finally {
+      await drift('enabled')
+      await h.api('POST', '/v1/keys/tampered-dek/verify')
+    }
+    expect((await h.api<KeyView>('GET', '/v1/keys/tampered-dek')).body.frozen).toBeNull()
 
     // the token is revoked while the page is open: back to sign-in, with the reason, nothing else
     const second = (
