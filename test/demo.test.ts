@@ -9,6 +9,7 @@ describe('keyrotor demo (what npm start runs)', () => {
       const line = await waitForLine(demo, /^\{"url"/)
       const summary = JSON.parse(line) as {
         url: string
+        consoleUrl: string
         adminToken: string
         dataDir: string
         runs: { state: string; fromVersion: number; toVersion: number; validation: { passed: boolean } }[]
@@ -26,6 +27,11 @@ describe('keyrotor demo (what npm start runs)', () => {
         headers: { authorization: `Bearer ${summary.adminToken}` },
       })
       expect(keys.status).toBe(200)
+      // the console the demo points at is served, with its own CSP
+      const page = await fetch(summary.consoleUrl)
+      expect(page.status).toBe(200)
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+      expect(await page.text()).toContain('<title>keyrotor console</title>')
       expect(existsSync(summary.dataDir)).toBe(true)
       demo.kill('SIGINT')
       expect(await exitOf(demo)).toBe(0)

@@ -119,12 +119,15 @@ export async function runDemoWith(start: Start, init: Init, options: DemoOptions
     )
     human('       the old versions are revoked after their 1m grace period, once no dependent accepts them')
     human('')
-    human(`keyrotor is serving at ${keyrotor.url} — try:`)
+    human(`keyrotor is serving at ${keyrotor.url}`)
+    human(`console: open ${keyrotor.url}/ in a browser and sign in with the admin token ${adminToken}`)
+    human('or try the CLI:')
     human(`  export KEYROTOR_URL=${keyrotor.url} KEYROTOR_TOKEN=${adminToken}`)
     human('  npx keyrotor keys show payments-dek')
     human('  npx keyrotor rotate auth-signing --wait')
     human('Ctrl-C stops the demo and removes its data dir.')
-    if (options.json === true) say(JSON.stringify({ url: keyrotor.url, adminToken, dataDir, runs }))
+    if (options.json === true)
+      say(JSON.stringify({ url: keyrotor.url, consoleUrl: `${keyrotor.url}/`, adminToken, dataDir, runs }))
 
     await (options.until ?? untilSignal())
   } finally {

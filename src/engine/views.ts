@@ -1,6 +1,6 @@
 import type { KeyPolicy } from '../config/schema.js'
-import { listAliases, listDependents, listKeys, listVersions, requireKey } from '../store/keys-repository.js'
-import type { Executor } from '../store/runs-repository.js'
+import { listKeyPartsOf, listKeys, listKeysPage, requireKey, type KeyPage } from '../store/keys-repository.js'
+import { latestRunsOf, type Executor } from '../store/runs-repository.js'
 import type { KeyRow, RunRow } from '../store/tables.js'
 
 /** A run as every JSON output shows it (CONTRACT.md). */
@@ -80,46 +80,69 @@ export interface KeyView {
     lastNoticeAt: string | null
   }[]
   policy: KeyPolicy
+  /** Set while an unexpected transition holds the key: no rotation until `verify` thaws it. */
+  frozen: { since: string; reason: string | null } | null
+  /** The key's newest run, so a fleet view shows its last outcome without one request per key. */
+  lastRun: { id: string; kind: string; state: string; createdAt: string } | null
 }
 
 export async function keyView(db: Executor, keyId: string): Promise<KeyView> {
-  return assembleKey(db, await requireKey(db, keyId))
+  const [view] = await assembleKeys(db, [await requireKey(db, keyId)])
+  return view!
 }
 
-export async function keyViews(db: Executor): Promise<KeyView[]> {
-  return Promise.all((await listKeys(db)).map((row) => assembleKey(db, row)))
-}
+// keys assembled per batch of ids: few queries per batch, and well under the dialects' parameter limits
+const KEYS_PER_BATCH = 500
 
-async function assembleKey(db: Executor, row: KeyRow): Promise<KeyView> {
-  const [aliases, versions, dependents] = await Promise.all([
-    listAliases(db, row.id),
-    listVersions(db, row.id),
-    listDependents(db, row.id),
-  ])
-  return {
-    id: row.id,
-    provider: row.provider,
-    algorithm: row.algorithm,
-    owner: row.owner,
-    activeVersion: versions.find((v) => v.state === 'active')?.version ?? null,
-    aliases,
-    versions: versions.map((v) => ({
-      version: v.version,
-      state: v.state,
-      compromised: v.compromised === 1,
-      providerRef: v.provider_ref,
-      createdAt: v.created_at,
-    })),
-    dependents: dependents.map((d) => ({
-      name: d.name,
-      critical: d.critical === 1,
-      lastProbeAt: d.last_probe_at,
-      accepts: d.last_accepts === null ? null : (JSON.parse(d.last_accepts) as number[]),
-      active: d.last_active,
-      lastError: d.last_error,
-      lastNotice: d.last_notice,
-      lastNoticeAt: d.last_notice_at,
-    })),
-    policy: JSON.parse(row.policy) as KeyPolicy,
+/** Every key, or one page of them (see `listKeysPage`). */
+export async function keyViews(db: Executor, page: KeyPage = {}): Promise<KeyView[]> {
+  const rows =
+    page.limit === undefined && page.cursor === undefined && page.search === undefined
+      ? await listKeys(db)
+      : await listKeysPage(db, page)
+  const views: KeyView[] = []
+  for (let i = 0; i < rows.length; i += KEYS_PER_BATCH) {
+    views.push(...(await assembleKeys(db, rows.slice(i, i + KEYS_PER_BATCH))))
   }
+  return views
+}
+
+async function assembleKeys(db: Executor, rows: readonly KeyRow[]): Promise<KeyView[]> {
+  const ids = rows.map((row) => row.id)
+  const [parts, lastRuns] = await Promise.all([listKeyPartsOf(db, ids), latestRunsOf(db, ids)])
+  return rows.map((row) => {
+    const versions = parts.versions.get(row.id) ?? []
+    const lastRun = lastRuns.get(row.id)
+    return {
+      id: row.id,
+      provider: row.provider,
+      algorithm: row.algorithm,
+      owner: row.owner,
+      activeVersion: versions.find((v) => v.state === 'active')?.version ?? null,
+      aliases: parts.aliases.get(row.id) ?? [],
+      versions: versions.map((v) => ({
+        version: v.version,
+        state: v.state,
+        compromised: v.compromised === 1,
+        providerRef: v.provider_ref,
+        createdAt: v.created_at,
+      })),
+      dependents: (parts.dependents.get(row.id) ?? []).map((d) => ({
+        name: d.name,
+        critical: d.critical === 1,
+        lastProbeAt: d.last_probe_at,
+        accepts: d.last_accepts === null ? null : (JSON.parse(d.last_accepts) as number[]),
+        active: d.last_active,
+        lastError: d.last_error,
+        lastNotice: d.last_notice,
+        lastNoticeAt: d.last_notice_at,
+      })),
+      policy: JSON.parse(row.policy) as KeyPolicy,
+      frozen: row.frozen_at === null ? null : { since: row.frozen_at, reason: row.frozen_reason },
+      lastRun:
+        lastRun === undefined
+          ? null
+          : { id: lastRun.id, kind: lastRun.kind, state: lastRun.state, createdAt: lastRun.created_at },
+    }
+  })
 }

@@ -10,6 +10,8 @@ export interface ApprovalView extends ApprovalFacts {
   subject: string
   /** What exactly is approved; its digest is checked before the action executes. */
   payload: Record<string, unknown>
+  /** sha256 of action, subject and payload: what a reviewer approves, checked again at execution. */
+  digest: string
   reason: string
   runId: string | null
   correlationId: string
@@ -113,6 +115,7 @@ function toView(row: ApprovalRow, decisions: DecisionRow[]): ApprovalView {
       .map((d) => ({ ...grant(d), reason: d.reason })),
     expiresAt: row.expires_at,
     payload: JSON.parse(row.payload) as Record<string, unknown>,
+    digest: row.digest,
     reason: row.reason,
     runId: row.run_id,
     correlationId: row.correlation_id,

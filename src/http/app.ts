@@ -22,8 +22,10 @@ import { createOpenApiCollector } from './openapi.js'
 import type { Readiness } from '../observability/readiness.js'
 import { problemErrorHandlerWith } from './problem.js'
 import { alertRoutes } from './routes/alerts.js'
+import { consoleRoutes } from './routes/console.js'
 import { haltRoutes, type HaltReader } from './routes/halt.js'
 import { healthRoutes } from './routes/health.js'
+import { sessionRoutes } from './routes/session.js'
 import { tokenRoutes } from './routes/tokens.js'
 import { registerSecurityHeaders } from './security-headers.js'
 import { MAX_PARAM_LENGTH, urlErrorHandler } from './url-errors.js'
@@ -59,6 +61,8 @@ export interface HttpDeps {
   authThrottle?: AuthThrottleOptions | undefined
   /** When set, GET /metrics wants `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string | undefined
+  /** Where the built operator console is (default: this package's dist/console). */
+  consoleRoot?: string
 }
 
 /** 1 MiB: the largest body is a configuration file, far smaller. */
@@ -148,6 +152,9 @@ export function createHttpApp(deps: HttpDeps): FastifyInstance {
   void app.register(tokenRoutes(deps))
   void app.register(alertRoutes(deps))
   void app.register(haltRoutes(deps))
+  // the operator console at `/`: a page over the same API, tokens and roles
+  void app.register(sessionRoutes())
+  void app.register(consoleRoutes({ root: deps.consoleRoot }))
   for (const plugin of deps.routes ?? []) void app.register(plugin)
   return app
 }

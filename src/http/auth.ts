@@ -26,6 +26,8 @@ declare module 'fastify' {
     summary?: string
     description?: string
     tags?: string[]
+    /** Left out of the OpenAPI document (the console's page and assets). */
+    hide?: boolean
   }
 }
 

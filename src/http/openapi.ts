@@ -18,6 +18,7 @@ export function createOpenApiCollector(info: { title: string; version: string })
   const paths: Record<string, Record<string, unknown>> = {}
   return {
     onRoute(route) {
+      if (route.schema?.hide === true) return
       const methods = Array.isArray(route.method) ? route.method : [route.method]
       const path = route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}')
       for (const method of methods) {

@@ -2,7 +2,7 @@ import type { VersionState } from '../domain/lifecycle.js'
 import { KeyrotorError } from '../errors.js'
 import type { Executor } from './runs-repository.js'
 import type { DependentRow, KeyRow, KeyVersionRow, KeyVersionsTable } from './tables.js'
-import type { Updateable } from 'kysely'
+import { sql, type Updateable } from 'kysely'
 
 export async function findKey(db: Executor, id: string): Promise<KeyRow | undefined> {
   return db.selectFrom('keys').selectAll().where('id', '=', id).executeTakeFirst()
@@ -16,6 +16,28 @@ export async function requireKey(db: Executor, id: string): Promise<KeyRow> {
 
 export async function listKeys(db: Executor): Promise<KeyRow[]> {
   return db.selectFrom('keys').selectAll().orderBy('id').execute()
+}
+
+/** How to page through keys: ids containing `search`, after `cursor` (an id), at most `limit`. */
+export interface KeyPage {
+  limit?: number | undefined
+  cursor?: string | undefined
+  search?: string | undefined
+}
+
+/** One page of keys in id order; an empty `page` is every key (the same as `listKeys`). */
+export async function listKeysPage(db: Executor, page: KeyPage): Promise<KeyRow[]> {
+  let query = db.selectFrom('keys').selectAll().orderBy('id')
+  if (page.cursor !== undefined) query = query.where('id', '>', page.cursor)
+  if (page.search !== undefined && page.search !== '') {
+    // a literal substring, case-insensitive: the LIKE wildcards a user types are escaped
+    const pattern = `%${page.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+    query = query.where(
+      sql<boolean>`(lower(id) like ${pattern} escape '\\' or lower(owner) like ${pattern} escape '\\')`,
+    )
+  }
+  if (page.limit !== undefined) query = query.limit(page.limit)
+  return query.execute()
 }
 
 export async function listVersions(db: Executor, keyId: string): Promise<KeyVersionRow[]> {
@@ -33,6 +55,55 @@ export async function listAliases(db: Executor, keyId: string): Promise<{ name: 
 
 export async function listDependents(db: Executor, keyId: string): Promise<DependentRow[]> {
   return db.selectFrom('dependents').selectAll().where('key_id', '=', keyId).orderBy('name').execute()
+}
+
+/**
+ * The versions, aliases and dependents of several keys in three queries (a fleet page would
+ * otherwise cost three per key), grouped by key id.
+ */
+export async function listKeyPartsOf(
+  db: Executor,
+  keyIds: readonly string[],
+): Promise<{
+  versions: Map<string, KeyVersionRow[]>
+  aliases: Map<string, { name: string; version: number }[]>
+  dependents: Map<string, DependentRow[]>
+}> {
+  if (keyIds.length === 0) return { versions: new Map(), aliases: new Map(), dependents: new Map() }
+  const [versions, aliases, dependents] = await Promise.all([
+    db.selectFrom('key_versions').selectAll().where('key_id', 'in', keyIds).orderBy('version').execute(),
+    db
+      .selectFrom('key_aliases')
+      .select(['key_id', 'name', 'version'])
+      .where('key_id', 'in', keyIds)
+      .orderBy('name')
+      .execute(),
+    db.selectFrom('dependents').selectAll().where('key_id', 'in', keyIds).orderBy('name').execute(),
+  ])
+  return {
+    versions: groupBy(versions, (row) => row.key_id),
+    aliases: groupBy(
+      aliases.map(({ key_id, name, version }) => ({ key_id, alias: { name, version } })),
+      (row) => row.key_id,
+      (row) => row.alias,
+    ),
+    dependents: groupBy(dependents, (row) => row.key_id),
+  }
+}
+
+function groupBy<T, V = T>(
+  rows: readonly T[],
+  keyOf: (row: T) => string,
+  valueOf?: (row: T) => V,
+): Map<string, V[]> {
+  const groups = new Map<string, V[]>()
+  for (const row of rows) {
+    const value = valueOf === undefined ? (row as unknown as V) : valueOf(row)
+    const group = groups.get(keyOf(row))
+    if (group === undefined) groups.set(keyOf(row), [value])
+    else group.push(value)
+  }
+  return groups
 }
 
 /**

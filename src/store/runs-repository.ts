@@ -37,6 +37,26 @@ export async function listRuns(
     .execute()
 }
 
+/** The newest run of each of `keyIds` (keys without a run are absent), in one query. */
+export async function latestRunsOf(db: Executor, keyIds: readonly string[]): Promise<Map<string, RunRow>> {
+  if (keyIds.length === 0) return new Map()
+  const rows = await db
+    .selectFrom((eb) =>
+      eb
+        .selectFrom('runs')
+        .selectAll()
+        .select(
+          sql<number>`row_number() over (partition by key_id order by created_at desc, id desc)`.as('newest'),
+        )
+        .where('key_id', 'in', keyIds)
+        .as('ranked'),
+    )
+    .selectAll()
+    .where('newest', '=', 1)
+    .execute()
+  return new Map(rows.map(({ newest: _, ...run }) => [run.key_id, run]))
+}
+
 export async function countDuplicate(db: Executor, id: string): Promise<void> {
   await db
     .updateTable('runs')

@@ -32,6 +32,7 @@ export const APPROVAL_SCHEMA = {
     },
     expiresAt: { type: 'string' },
     payload: { type: 'object', additionalProperties: true },
+    digest: { type: 'string' },
     reason: { type: 'string' },
     runId: NULLABLE_STRING,
     correlationId: { type: 'string' },

@@ -34,10 +34,39 @@ interface RotationBody {
 /** Keys, their rotations, and the material and public keys dependents load. */
 export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
   return async (app) => {
-    app.get(
+    app.get<{ Querystring: { limit?: number; cursor?: string; q?: string } }>(
       '/v1/keys',
-      { config: { action: 'keys.read' }, schema: { summary: 'List keys', tags: ['keys'] } },
-      async () => keyViews(deps.db),
+      {
+        config: { action: 'keys.read' },
+        schema: {
+          summary: 'List keys in id order: all of them, or one page with `limit` and `cursor`',
+          description:
+            'Without parameters every key is returned. For a large fleet, page: pass `limit`, then the ' +
+            'id of the last key received as `cursor` for the next page; `q` keeps the keys whose id or ' +
+            'owner contains it (case-insensitive).',
+          tags: ['keys'],
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'The most keys in the page' },
+              cursor: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 64,
+                description: 'Start after this key id (the last id of the previous page)',
+              },
+              q: { type: 'string', maxLength: 64, description: 'Substring of the key id or owner' },
+            },
+          },
+        },
+      },
+      async (request) =>
+        keyViews(deps.db, {
+          limit: request.query.limit,
+          cursor: request.query.cursor,
+          search: request.query.q,
+        }),
     )
 
     app.get<{ Params: { key: string } }>(
