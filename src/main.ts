@@ -1,23 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import type { DestinationStream } from 'pino'
-import { loadAgentConfig } from './agent/agent-config.js'
-import { startAgent } from './agent/agent.js'
 import { createAuditLog } from './audit/audit-log.js'
 import { deriveAuditKey } from './audit/chain.js'
 import { sealUnchained } from './audit/chain-store.js'
-import {
-  CHECKPOINT_FILE,
-  createCheckpointer,
-  readCheckpoints,
-  type Checkpointer,
-} from './audit/checkpoints.js'
+import { CHECKPOINT_FILE, createCheckpointer, readCheckpoints } from './audit/checkpoints.js'
 import { verifyChain } from './audit/verify-chain.js'
 import { loadConfigFile } from './config/load-config.js'
-import type { LogLevel } from './config/env.js'
 import { createDependentClient } from './dependents/http-dependent-client.js'
-import type { DependentClient } from './dependents/dependent-client.js'
 import type { EngineDeps } from './engine/engine-deps.js'
 import { createEmergencyRotation } from './engine/emergency-rotation.js'
 import { createForwardCorrection } from './engine/forward-correction.js'
@@ -30,155 +20,52 @@ import { createRunControl } from './engine/run-control.js'
 import { createRunExecutor } from './engine/run-executor.js'
 import { createVerifyService } from './engine/verify-service.js'
 import { createWorker } from './engine/worker.js'
-import { bootstrapAdmin } from './governance/bootstrap-admin.js'
 import { createApprovalService } from './governance/approvals.js'
-import { bootstrapConfig, type BootstrapOutcome } from './governance/config-bootstrap.js'
+import { bootstrapConfig } from './governance/config-bootstrap.js'
 import { createConfigChanges } from './governance/config-changes.js'
 import { createHaltControl } from './governance/halt-control.js'
 import { createTokenStore } from './governance/tokens.js'
-import { KeyrotorError } from './errors.js'
 import { createHttpApp } from './http/app.js'
-import type { AuthThrottleOptions } from './http/auth-throttle.js'
-import { keyRoutes } from './http/routes/keys.js'
-import { runRoutes } from './http/routes/runs.js'
-import { scheduleRoutes } from './http/routes/schedule.js'
-import { verifyRoutes } from './http/routes/verify.js'
-import { configRoutes } from './http/routes/config.js'
-import { approvalRoutes } from './http/routes/approvals.js'
-import { createHaltReader, haltControlRoutes } from './http/routes/halt.js'
-import { incidentRoutes } from './http/routes/incidents.js'
-import { auditRoutes } from './http/routes/audit.js'
+import { createHaltReader } from './http/routes/halt.js'
+import { apiRoutes } from './http/routes/index.js'
 import { storeAnswers } from './http/routes/health.js'
 import { createAlertService } from './observability/alerts.js'
 import { createIncidentService } from './observability/incidents.js'
 import { readKeyAges } from './observability/key-ages.js'
 import { activeSinkTargets } from './observability/sinks/active-sinks.js'
 import { tracedDependents, tracedProviders } from './observability/traced-calls.js'
-import { createTracing, type Tracing } from './observability/tracing.js'
+import { createTracing } from './observability/tracing.js'
 import { traceRequests } from './http/trace-requests.js'
 import { packageVersion } from './cli/version.js'
-import type { SpanExporter } from '@opentelemetry/sdk-trace-node'
-import {
-  createAuditStreamer,
-  type AuditStreamer,
-  type AuditStreamTimings,
-} from './audit/stream/audit-streamer.js'
+import { createAuditStreamer } from './audit/stream/audit-streamer.js'
 import { loadActiveConfig } from './governance/active-config.js'
-import { createDeliveryOutbox, type OutboxTimings } from './observability/sinks/delivery-outbox.js'
+import { createDeliveryOutbox } from './observability/sinks/delivery-outbox.js'
 import { createLogger } from './observability/logger.js'
 import { createLogBuffer, readLogFile } from './observability/log-buffer.js'
 import { createTimelineService } from './observability/timeline.js'
-import { timelineRoutes } from './http/routes/timeline.js'
 import { createMetrics } from './observability/metrics.js'
 import { registerRunbooksOverdue } from './observability/runbook-gauge.js'
 import { packagedRunbooksDir, reviewRunbooks } from './governance/runbook-review.js'
 import { logFileHealth } from './observability/log-file.js'
 import { createReadiness } from './observability/readiness.js'
-import { createMasterKey, loadMasterKey } from './providers/local/master-key.js'
-import { createProviderRegistry, isProviderAvailable, type ProviderInstance } from './providers/registry.js'
-import { isPostgresUrl, migrate, openStore, type Store } from './store/database.js'
+import { loadMasterKey } from './providers/local/master-key.js'
+import { createProviderRegistry, isProviderAvailable } from './providers/registry.js'
+import { isPostgresUrl, migrate, openStore } from './store/database.js'
 import { lockDataDir } from './store/data-dir-lock.js'
 import { expireLeases } from './store/runs-repository.js'
 import { runDemoWith, type DemoOptions } from './demo/demo.js'
 import { runSandboxWith, type SandboxOptions } from './drills/sandbox.js'
+import { runInit } from './app/init.js'
+import { crashAt, withPhaseTimer } from './app/phase-timer.js'
+import { runServerWith } from './app/server-command.js'
+import type { Keyrotor, StartOptions } from './app/start-options.js'
+import { isLoopback, readTls } from './app/tls.js'
 
-export interface StartOptions {
-  dataDir: string
-  databaseUrl?: string | undefined
-  /** PostgreSQL schema (tests isolate themselves in one). */
-  schema?: string | undefined
-  configPath?: string | undefined
-  port?: number | undefined
-  host?: string | undefined
-  /** KEYROTOR_MASTER_KEY, when the master key is not in the data dir. */
-  masterKey?: string | undefined
-  logLevel?: LogLevel | undefined
-  logFile?: string | undefined
-  logDestination?: DestinationStream | undefined
-  /** Resolves `secretEnv` names (dependents' webhook secrets); main passes the environment. */
-  secretOf?: ((name: string) => string | undefined) | undefined
-  /** Replaces the HTTP/exec dependent client (the benchmark's in-process dependents). */
-  dependentClient?: DependentClient | undefined
-  leaseMs?: number | undefined
-  concurrency?: number | undefined
-  pollMs?: number | undefined
-  revokeIntervalMs?: number | undefined
-  /** Audit checkpoints (signed chain heads) are also POSTed here; always written to the data dir. */
-  auditCheckpointUrl?: string | undefined
-  /** A checkpoint after this many audit records (default 100) … */
-  auditCheckpointEvery?: number | undefined
-  /** … and every this many ms while the chain grows (default 60 s). */
-  auditCheckpointIntervalMs?: number | undefined
-  /** The built-in rotation schedule: how often it looks (default 1s), how many scheduled runs at once (4). */
-  schedulerIntervalMs?: number | undefined
-  schedulerConcurrency?: number | undefined
-  /** After a pre-flight refusal of a scheduled run, when the scheduler tries again (default 5m). */
-  schedulerRetryMs?: number | undefined
-  /** Fault tests only (KEYROTOR_CRASH_POINT): the numbered point where this process kills itself. */
-  crashPoint?: string | undefined
-  /** False: build everything but do not open a port (benchmark). */
-  listen?: boolean | undefined
-  /** Told each phase's duration as the engine records it in the metrics (the benchmark's timer). */
-  phaseTimer?: ((phase: string, seconds: number) => void) | undefined
-  /** Runbooks whose review dates `keyrotor_runbooks_overdue` counts (default: this package's docs/runbooks). */
-  runbooksDir?: string | undefined
-  /** How old a runbook's `reviewed:` date may be (default 90 days). */
-  runbookReviewPeriodMs?: number | undefined
-  /** Alert and incident delivery timings (tests shorten them); defaults in delivery-outbox.ts. */
-  notifications?: OutboxTimings | undefined
-  /** Ready-built provider instances replacing the configured ones of those names (tests). */
-  providerInstances?: Readonly<Record<string, ProviderInstance>> | undefined
-  /** The OTEL_* variables that turn tracing on (main passes the environment). */
-  otelEnv?: Record<string, string | undefined> | undefined
-  /** Tests: export spans here (an in-memory exporter) instead of OTLP. */
-  traceExporter?: SpanExporter | undefined
-  /** Audit stream timings (tests shorten them); defaults in audit-streamer.ts. */
-  auditStream?: AuditStreamTimings | undefined
-  /** PEM files: serve the API over HTTPS (both or neither). */
-  tlsCertFile?: string | undefined
-  tlsKeyFile?: string | undefined
-  /** Failed authentications allowed per client address and window (default 30 a minute). */
-  authThrottle?: AuthThrottleOptions | undefined
-  /** The token GET /metrics then requires (`server --metrics-token-env VAR` passes $VAR). */
-  metricsToken?: string | undefined
-}
-
-export interface Keyrotor {
-  url: string
-  store: Store
-  config: BootstrapOutcome
-  engine: EngineDeps
-  runs: ReturnType<typeof createRunService>
-  worker: ReturnType<typeof createWorker>
-  revokes: ReturnType<typeof createRevokeScheduler>
-  /** Writes the audit chain's signed head outside the store. */
-  auditCheckpoints: Checkpointer
-  scheduler: ReturnType<typeof createRotationScheduler>
-  /** Streams audit records to the `notifications.audit` sinks. */
-  auditStream: AuditStreamer
-  /** OpenTelemetry tracing (off unless OTEL_* asks for it). */
-  tracing: Tracing
-  close(): Promise<void>
-}
-
-/** `keyrotor init`: the store, its schema, the master key (0600) and the admin token, shown once. */
-export async function runInit(options: {
-  dataDir: string
-  databaseUrl?: string | undefined
-  schema?: string | undefined
-  masterKey?: string | undefined
-}): Promise<{ adminToken: string }> {
-  const store = openStore(options)
-  try {
-    await migrate(store.db)
-    if (options.masterKey === undefined) createMasterKey(options.dataDir)
-    else loadMasterKey({ dataDir: options.dataDir, fromEnv: options.masterKey })
-    const { token } = await bootstrapAdmin(store.db)
-    return { adminToken: token }
-  } finally {
-    await store.close()
-  }
-}
+// the in-process command bodies the CLI imports from here (see cli/app-entry.ts), and the types
+// tests and benchmarks start a keyrotor with
+export { runInit } from './app/init.js'
+export { runAgent } from './app/agent-command.js'
+export type { Keyrotor, StartOptions } from './app/start-options.js'
 
 /** Builds every dependency by hand and starts the HTTP API, the worker and the revoke timers. */
 export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
@@ -421,28 +308,25 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     ready: storeAnswers(db),
     readiness,
     version: packageVersion(),
-    routes: [
-      keyRoutes({
-        db,
-        runs: rotationRequests,
-        material,
-        forwardCorrection,
-        emergency,
-      }),
-      runRoutes({ db, verify, control: runControl }),
-      scheduleRoutes({ scheduler }),
-      verifyRoutes({ verify }),
-      configRoutes({ db, fileStatus: config, changes: configChanges }),
-      approvalRoutes({ approvals }),
-      haltControlRoutes({ halt: haltControl }),
-      incidentRoutes({ db, audit, incidents }),
-      timelineRoutes({ timeline }),
-      auditRoutes({
-        db,
-        audit,
-        verify: async () => verifyChain(db, auditKey, await readCheckpoints(checkpointFile, auditKey)),
-      }),
-    ],
+    routes: apiRoutes({
+      db,
+      runs: rotationRequests,
+      material,
+      forwardCorrection,
+      emergency,
+      verify,
+      control: runControl,
+      scheduler,
+      fileStatus: config,
+      changes: configChanges,
+      approvals,
+      halt: haltControl,
+      audit,
+      incidents,
+      timeline,
+      verifyAuditChain: async () =>
+        verifyChain(db, auditKey, await readCheckpoints(checkpointFile, auditKey)),
+    }),
   })
   traceRequests(app, tracing)
 
@@ -498,67 +382,9 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   }
 }
 
-/** The engine's metrics, also telling `timer` each phase's duration when one is given. */
-function withPhaseTimer(
-  metrics: NonNullable<EngineDeps['metrics']>,
-  timer: StartOptions['phaseTimer'],
-): NonNullable<EngineDeps['metrics']> {
-  if (timer === undefined) return metrics
-  return {
-    phaseFinished(phase, seconds) {
-      metrics.phaseFinished(phase, seconds)
-      timer(phase, seconds)
-    },
-    runFinished: (kind, outcome, seconds) => metrics.runFinished(kind, outcome, seconds),
-  }
-}
-
 /** `keyrotor server`: runs until SIGINT or SIGTERM, then stops cleanly (runs in flight resume on restart). */
 export async function runServer(options: StartOptions): Promise<void> {
-  const keyrotor = await startKeyrotor({
-    ...options,
-    crashPoint: options.crashPoint ?? process.env.KEYROTOR_CRASH_POINT,
-  })
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
-  // bounded: phases are aborted and runs resume elsewhere, but a call that never settles (or a
-  // store that does not answer) must not keep a stopping server alive; a second signal is "now"
-  const forced = new Promise<'forced'>((resolve) => {
-    const timer = setTimeout(() => resolve('forced'), SHUTDOWN_MS)
-    timer.unref()
-    process.once('SIGINT', () => resolve('forced'))
-    process.once('SIGTERM', () => resolve('forced'))
-  })
-  const how = await Promise.race([keyrotor.close().then(() => 'closed' as const), forced])
-  if (how === 'forced') {
-    keyrotor.engine.log.warn({ afterMs: SHUTDOWN_MS }, 'shutdown did not finish in time; exiting now')
-    process.exit(1)
-  }
-}
-
-/** How long `keyrotor server` waits for a clean stop after SIGTERM/SIGINT. */
-const SHUTDOWN_MS = 10_000
-/** The certificate and key when both are given; INVALID_CONFIG for one without the other or an unreadable file. */
-function readTls(options: StartOptions): { cert: Buffer; key: Buffer } | undefined {
-  const { tlsCertFile, tlsKeyFile } = options
-  if (tlsCertFile === undefined && tlsKeyFile === undefined) return undefined
-  if (tlsCertFile === undefined || tlsKeyFile === undefined) {
-    throw new KeyrotorError('INVALID_CONFIG', '--tls-cert and --tls-key go together: give both or neither')
-  }
-  const read = (file: string, flag: string) => {
-    try {
-      return readFileSync(file)
-    } catch (error) {
-      throw new KeyrotorError('INVALID_CONFIG', `${flag}: cannot read ${file}: ${(error as Error).message}`)
-    }
-  }
-  return { cert: read(tlsCertFile, '--tls-cert'), key: read(tlsKeyFile, '--tls-key') }
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.')
+  await runServerWith(startKeyrotor, options)
 }
 
 /** `keyrotor demo`: a throwaway keyrotor with sample dependents and one rotation, shown phase by phase. */
@@ -569,29 +395,4 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 /** `keyrotor drill start`'s background process: a sandbox with one injected fault. */
 export async function runDrillSandbox(options: SandboxOptions): Promise<void> {
   await runSandboxWith(startKeyrotor, runInit, options)
-}
-
-/** Fault tests name one crash point; reaching it kills this process as abruptly as a power cut. */
-function crashAt(point: string | undefined): ((reached: string) => void) | undefined {
-  if (point === undefined || point === '') return undefined
-  return (reached) => {
-    if (reached === point) process.kill(process.pid, 'SIGKILL')
-  }
-}
-
-/** `keyrotor agent`: serves one service's probes and notices until SIGINT or SIGTERM. */
-export async function runAgent(options: {
-  configPath: string
-  logFile?: string | undefined
-  logLevel?: LogLevel | undefined
-  secretOf: (name: string) => string | undefined
-}): Promise<void> {
-  const config = await loadAgentConfig(options.configPath)
-  const log = createLogger({ level: options.logLevel ?? 'info', destination: options.logFile })
-  const agent = await startAgent({ config, secretOf: options.secretOf, log })
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
-  await agent.close()
 }

@@ -1,0 +1,44 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { approvalRoutes } from './approvals.js'
+import { auditRoutes } from './audit.js'
+import { configRoutes } from './config.js'
+import { haltControlRoutes } from './halt.js'
+import { incidentRoutes } from './incidents.js'
+import { keyRoutes } from './keys.js'
+import { runRoutes } from './runs.js'
+import { scheduleRoutes } from './schedule.js'
+import { timelineRoutes } from './timeline.js'
+import { verifyRoutes } from './verify.js'
+
+type DepsOf<F extends (deps: never) => FastifyPluginAsync> = Parameters<F>[0]
+
+/** The services behind the API's resource routes; main.ts builds them. */
+export type ApiServices = DepsOf<typeof keyRoutes> & {
+  verify: DepsOf<typeof runRoutes>['verify'] & DepsOf<typeof verifyRoutes>['verify']
+  control: DepsOf<typeof runRoutes>['control']
+  scheduler: DepsOf<typeof scheduleRoutes>['scheduler']
+  fileStatus: DepsOf<typeof configRoutes>['fileStatus']
+  changes: DepsOf<typeof configRoutes>['changes']
+  approvals: DepsOf<typeof approvalRoutes>['approvals']
+  halt: DepsOf<typeof haltControlRoutes>['halt']
+  audit: DepsOf<typeof incidentRoutes>['audit'] & DepsOf<typeof auditRoutes>['audit']
+  incidents: DepsOf<typeof incidentRoutes>['incidents']
+  timeline: DepsOf<typeof timelineRoutes>['timeline']
+  verifyAuditChain: DepsOf<typeof auditRoutes>['verify']
+}
+
+/** Every resource route of the API, registered in one place (health, session and console: app.ts). */
+export function apiRoutes(s: ApiServices): FastifyPluginAsync[] {
+  return [
+    keyRoutes(s),
+    runRoutes({ db: s.db, verify: s.verify, control: s.control }),
+    scheduleRoutes({ scheduler: s.scheduler }),
+    verifyRoutes({ verify: s.verify }),
+    configRoutes({ db: s.db, fileStatus: s.fileStatus, changes: s.changes }),
+    approvalRoutes({ approvals: s.approvals }),
+    haltControlRoutes({ halt: s.halt }),
+    incidentRoutes({ db: s.db, audit: s.audit, incidents: s.incidents }),
+    timelineRoutes({ timeline: s.timeline }),
+    auditRoutes({ db: s.db, audit: s.audit, verify: s.verifyAuditChain }),
+  ]
+}
