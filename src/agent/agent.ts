@@ -1,7 +1,8 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { DEFAULT_TOLERANCE_SECONDS, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../dependents/signature.js'
 import { NOTIFY_PATH, PROBE_PATH } from '../dependent/http-handler.js'
+import { readBody, send } from '../dependent/http-io.js'
 import { headerOf, parseNotice, verifyNoticeSignature } from '../dependent/notice.js'
 import { DependentError, STATUS_OF } from '../dependent/types.js'
 import { KeyrotorError } from '../errors.js'
@@ -9,8 +10,6 @@ import type { Logger } from '../observability/logger.js'
 import type { AgentConfig } from './agent-config.js'
 import { assertWritableDir } from './key-files.js'
 import { KeyAgent } from './key-agent.js'
-
-const MAX_BODY_BYTES = 64 * 1024
 
 export interface AgentOptions {
   config: AgentConfig
@@ -148,24 +147,4 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         server.closeAllConnections()
       }),
   }
-}
-
-function readBody(request: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk)
-    })
-    request.on('end', () =>
-      resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')),
-    )
-    request.on('error', reject)
-  })
-}
-
-function send(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-  response.end(JSON.stringify(body))
 }

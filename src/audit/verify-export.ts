@@ -1,3 +1,4 @@
+import type { AuditEvent } from './audit-log.js'
 import { GENESIS_HASH, hashRecord, sameHash } from './chain.js'
 
 /** The outcome of checking an exported or streamed copy of the chain, offline. */
@@ -15,18 +16,8 @@ export interface ExportReport {
   brokenAt?: { line: number; seq: number | null; reason: string }
 }
 
-interface ExportedRecord {
-  seq: number
-  at: string
-  actor: string
-  action: string
-  target: string | null
-  correlationId: string | null
-  reason: string | null
-  details: Record<string, unknown> | null
-  prevHash: string
-  hash: string
-}
+/** A record as `audit export` and the audit stream write it: always chained. */
+type ExportedRecord = AuditEvent & { prevHash: string; hash: string }
 
 /**
  * Checks a copy of the audit chain made by `audit export` or an audit stream (JSON lines, in seq

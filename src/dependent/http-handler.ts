@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { context, propagation } from '@opentelemetry/api'
+import { readBody, send } from './http-io.js'
 import { DependentError } from './types.js'
 import type { NoticeHeaders, NoticeResult, ProbeAnswer } from './types.js'
 
@@ -9,7 +10,6 @@ export const PROBE_PATH = '/keyrotor/probe'
 export const NOTIFY_PATH = '/keyrotor/notify'
 
 /** A notice is a few hundred bytes; refuse anything far larger before reading it all. */
-const MAX_BODY_BYTES = 64 * 1024
 
 interface Endpoints {
   probeAnswer(): ProbeAnswer
@@ -98,25 +98,4 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
           ? `${host} is not an address of this machine`
           : `cannot listen on ${where}: ${error.message}`
   return new DependentError('LISTEN_FAILED', why, { cause: error })
-}
-
-/** The raw body as text, or undefined when it exceeds the limit. */
-function readBody(request: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk)
-    })
-    request.on('end', () =>
-      resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')),
-    )
-    request.on('error', reject)
-  })
-}
-
-function send(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-  response.end(JSON.stringify(body))
 }
