@@ -57,33 +57,38 @@ export function createPkcs11Provider(
     return record
   }
 
+  const createOnToken = (key: ProviderKeyRef, version: number): Promise<ProviderVersion> =>
+    sessions.run(`create ${kidOf(key.keyId, version)}`, async (lib, session) => {
+      const label = kidOf(key.keyId, version)
+      const existing = readVersion(lib, session, key.keyId, version)
+      if (existing !== null) return checked(key, existing)
+      const spec = TOKEN_ALGORITHMS[key.algorithm]
+      const templates = keyTemplates(key.algorithm, label, newObjectId(now()))
+      if ('secret' in templates) {
+        await lib.C_GenerateKeyAsync(session, { mechanism: spec.generate }, templates.secret)
+      } else {
+        await lib.C_GenerateKeyPairAsync(
+          session,
+          { mechanism: spec.generate },
+          templates.public,
+          templates.private,
+        )
+      }
+      // the label is the uniqueness guard: racing creators each see every key of the label,
+      // agree on the first created and destroy the rest
+      removeDuplicates(lib, session, label)
+      return checked(key, requireVersion(lib, session, key, version))
+    })
+
   const supported = async (): Promise<Algorithm[]> => supportedAlgorithms(await sessions.mechanisms())
 
   return {
     kind: 'pkcs11',
 
     createVersion: (key, version) =>
-      sessions.run(`create ${kidOf(key.keyId, version)}`, async (lib, session) => {
-        const label = kidOf(key.keyId, version)
-        const existing = readVersion(lib, session, key.keyId, version)
-        if (existing !== null) return checked(key, existing)
-        const spec = TOKEN_ALGORITHMS[key.algorithm]
-        const templates = keyTemplates(key.algorithm, label, newObjectId(now()))
-        if ('secret' in templates) {
-          await lib.C_GenerateKeyAsync(session, { mechanism: spec.generate }, templates.secret)
-        } else {
-          await lib.C_GenerateKeyPairAsync(
-            session,
-            { mechanism: spec.generate },
-            templates.public,
-            templates.private,
-          )
-        }
-        // the label is the uniqueness guard: racing creators each see every key of the label,
-        // agree on the first created and destroy the rest
-        removeDuplicates(lib, session, label)
-        return checked(key, requireVersion(lib, session, key, version))
-      }),
+      oneCreationAtATime(`${settings.module}|${settings.tokenLabel}|${kidOf(key.keyId, version)}`, () =>
+        createOnToken(key, version),
+      ),
 
     describeVersion: (key, version) =>
       sessions.run(`describe ${kidOf(key.keyId, version)}`, (lib, session) => {
@@ -256,5 +261,30 @@ function toVersion(key: ProviderKeyRef, record: VersionRecord): ProviderVersion 
     state: record.state,
     providerRef: record.label,
     createdAt: record.createdAt,
+  }
+}
+
+/**
+ * Creations under way in this process, by module, token and label. A PKCS#11 module is loaded
+ * once per process and shared by every provider instance on it, and SoftHSM2 gives no unique
+ * label: two instances generating the same version here would each see only their own object
+ * and both win. So a second creation of one label waits for the first and then finds its object.
+ * Across processes the label re-read in `removeDuplicates` is the guard, and the engine's fenced
+ * leases already keep two instances from running one create phase at once.
+ */
+const creations = new Map<string, Promise<unknown>>()
+
+async function oneCreationAtATime<T>(label: string, create: () => Promise<T>): Promise<T> {
+  for (;;) {
+    const inFlight = creations.get(label)
+    if (inFlight === undefined) break
+    await inFlight.catch(() => undefined)
+  }
+  const creating = create()
+  creations.set(label, creating)
+  try {
+    return await creating
+  } finally {
+    if (creations.get(label) === creating) creations.delete(label)
   }
 }

@@ -3,6 +3,9 @@ import { KeyrotorError } from '../../errors.js'
 import { ckrName, ckrOf, isRecoverable, toKeyrotorError } from './pkcs11-errors.js'
 import type { Pkcs11Settings } from '../../config/provider-settings.js'
 
+/** How often one call is tried when the token or module fails under it. */
+const RECOVERY_TRIES = 4
+
 type Handle = pkcs11js.Handle
 export type Pkcs11 = pkcs11js.PKCS11
 
@@ -155,16 +158,18 @@ export function createTokenSessions(
 
   return {
     async run(operation, work) {
-      try {
-        return await attempt(work)
-      } catch (error) {
-        if (!isRecoverable(error)) throw toKeyrotorError(error, operation)
-        reset(error)
+      // A recoverable failure re-opens the sessions (and the module if it was finalized) and tries
+      // again. Several tries with a growing, jittered pause: SoftHSM2 answers CKR_GENERAL_ERROR to
+      // writers racing on one token, and one instance's reset can fail another's call in flight.
+      // Every provider method is idempotent (check-then-act), so a retry is always safe.
+      for (let tries = 1; ; tries += 1) {
         try {
           return await attempt(work)
-        } catch (again) {
-          if (isRecoverable(again)) reset(again)
-          throw toKeyrotorError(again, operation)
+        } catch (error) {
+          if (!isRecoverable(error)) throw toKeyrotorError(error, operation)
+          reset(error)
+          if (tries >= RECOVERY_TRIES) throw toKeyrotorError(error, operation)
+          await new Promise((resolve) => setTimeout(resolve, (10 << tries) + Math.random() * 20))
         }
       }
     },
