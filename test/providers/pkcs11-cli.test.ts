@@ -29,7 +29,7 @@ function configYaml(
     `  hsm: { type: pkcs11, module: ${s.module}, tokenLabel: ${s.tokenLabel}, pinEnv: ${s.pinEnv} }`,
     'keys:',
     `  - { id: ${KEY}, provider: hsm, algorithm: ${algorithm}, owner: auth, aliases: [${ALIAS}],`,
-    '      policy: { gracePeriod: 0s, phaseTimeout: 20s } }',
+    '      policy: { gracePeriod: 0s, phaseTimeout: 20s, jwksMaxAge: 1s } }',
     '',
   ].join('\n')
 }

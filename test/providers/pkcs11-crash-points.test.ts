@@ -75,7 +75,7 @@ describe.skipIf(!softhsmAvailable())(
         id: KEY,
         algorithm: 'ec-p256',
         dependents: [dep],
-        policy: '{ gracePeriod: 0s, phaseTimeout: 15s }',
+        policy: '{ gracePeriod: 0s, phaseTimeout: 15s, jwksMaxAge: 1s }',
       })
       const providers = `providers:\n  hsm: { type: pkcs11, module: ${SOFTHSM_MODULE}, tokenLabel: ${TOKEN.label}, pinEnv: HSM_PIN }\n`
       fixture = await createServerFixture(

@@ -113,7 +113,7 @@ describe.skipIf(!softhsmAvailable())(
         id: KEY,
         algorithm: 'ec-p256',
         dependents: [issuerDep, verifierDep],
-        policy: '{ gracePeriod: 3s, phaseTimeout: 10s }',
+        policy: '{ gracePeriod: 3s, phaseTimeout: 10s, jwksMaxAge: 1s }',
       })
       const h: Harness = await startHarness(
         'sqlite',
