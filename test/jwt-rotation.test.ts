@@ -25,7 +25,7 @@ describe.each(DIALECTS)('JWT issuer and verifier through two rotations and a rev
     const verifierDep = await planDependent('api-gateway')
     const h = await startHarness(
       dialect,
-      `keys:${keyYaml({ id: 'auth-signing', algorithm: 'ec-p256', dependents: [issuerDep, verifierDep], policy: '{ gracePeriod: 1s, phaseTimeout: 5s, jwksMaxAge: 1s }' })}`,
+      `keys:${keyYaml({ id: 'auth-signing', algorithm: 'ec-p256', dependents: [issuerDep, verifierDep], policy: '{ gracePeriod: 6s, phaseTimeout: 5s, jwksMaxAge: 1s }' })}`,
       { secrets: secretsOf([issuerDep, verifierDep]) },
     )
     cleanups.push(() => h.stop())
@@ -69,7 +69,8 @@ describe.each(DIALECTS)('JWT issuer and verifier through two rotations and a rev
     // the traffic ran on every version: before, between and after the rotations
     expect([...kids].sort()).toEqual(['auth-signing.v1', 'auth-signing.v2', 'auth-signing.v3'])
 
-    // the follow-up revokes run after the 1 s grace period, once the verifier dropped the old versions
+    // the follow-up revokes run after the 6 s grace period (longer than a rotation with its 1 s JWKS
+    // wait, so every kept token still verifies after the second rotation), once the verifier let go
     const revokes = await waitForRevokes(h, 2)
     expect(revokes.map((r) => [r.fromVersion, r.state])).toEqual([
       [1, 'succeeded'],
