@@ -159,10 +159,11 @@ describe('hostile dependents', () => {
         phase: h.failsIn,
         class: h.failureClass,
       })
-      // one phase each, ended by its deadline (plus the time to record it)
+      // one phase each, ended by its deadline: the watchdog's second past it, plus the time a busy
+      // 2-core machine takes to record six failures at once (the bug was minutes, not seconds)
       const tookS = (Date.parse(run.finishedAt ?? '') - Date.parse(run.startedAt ?? run.createdAt)) / 1000
       const phases = h.failsIn === 'distribute' ? 3 : 1
-      expect(tookS, `${h.key} ended by its deadline`).toBeLessThan(phases * PHASE_TIMEOUT_S + 2)
+      expect(tookS, `${h.key} ended by its deadline`).toBeLessThan(phases * PHASE_TIMEOUT_S + 5)
     }
     const stubborn = ended[hostile.length - 1] as RunView
     expect(stubborn.failure?.message).toMatch(
