@@ -5,6 +5,16 @@ import { z } from 'zod'
 // are named by environment variable, never written here.
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'must be an environment variable name' })
 const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+/** Every `type` an entry of `notifications.incidents` may have. */
+export const INCIDENT_SINK_TYPES = [
+  'webhook',
+  'slack',
+  'pagerduty',
+  'github',
+  'jira',
+  'servicenow',
+  'template',
+] as const
 const label = z.string().regex(/^\S{1,100}$/, { message: 'must be a label without spaces' })
 
 export const githubSinkSchema = z

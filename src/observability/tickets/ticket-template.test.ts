@@ -47,12 +47,13 @@ describe('ticket templates', () => {
     ['{{else}}', 't.hbs:1:1: {{else}} outside an {{#if}} or {{#unless}}'],
     ['{{a b}}', 't.hbs:1:1: {{a b}} is not a variable reference like incident.title'],
     ['{{/if}}', 't.hbs:1:1: {{/if}} closes no block'],
+    ['ok {{!-- open', 't.hbs:1:4: "{{!--" is never closed with "--}}"'],
   ])('refuses the template %j when it is parsed', (text, message) => {
     expect(() => compileTemplate(text, 't.hbs')).toThrow(new TemplateError(message))
   })
 
   it('ignores comments and refuses an object where a string belongs', () => {
-    expect(render('{{! a note }}ok', {})).toBe('ok')
+    expect(render('{{! a note }}ok{{!-- shows {{incident.id}} --}}!', {})).toBe('ok!')
     expect(() => render('{{incident}}', { incident: {} })).toThrow('use {{json incident}}')
   })
 })

@@ -4,7 +4,8 @@
  * newline or backslash passes through raw, so an incident summary with either breaks the body.
  * Here `{{path}}` writes the value escaped as the inside of a JSON string, `{{json path}}` writes
  * it as a whole JSON value, and the blocks are `{{#if}}`/`{{#unless}}` (with `{{else}}`) and
- * `{{#each}}` (with `{{this}}`, `{{@index}}`, `{{@first}}`, `{{@last}}`). `{{! … }}` is a comment.
+ * `{{#each}}` (with `{{this}}`, `{{@index}}`, `{{@first}}`, `{{@last}}`). `{{! … }}` and
+ * `{{!-- … --}}` are comments.
  * A variable that does not exist is an error, not an empty string: a typo must not open a
  * ticket with a blank title.
  */
@@ -43,6 +44,13 @@ export function compileTemplate(text: string, source: string): Template {
       break
     }
     if (open > offset) current().push({ kind: 'text', text: text.slice(offset, open) })
+    // {{!-- … --}} may hold "}}" (an example of template syntax); {{! … }} ends at the first
+    if (text.startsWith('{{!--', open)) {
+      const end = text.indexOf('--}}', open + 5)
+      if (end === -1) throw new TemplateError(`${where(open)}: "{{!--" is never closed with "--}}"`)
+      offset = end + 4
+      continue
+    }
     const close = text.indexOf('}}', open + 2)
     if (close === -1) throw new TemplateError(`${where(open)}: "{{" is never closed with "}}"`)
     const tag = text.slice(open + 2, close).trim()
