@@ -33,7 +33,8 @@ const SECRETS = {
 const FAST = { pollMs: 20, requestTimeoutMs: 2000, backoffBaseMs: 20, backoffMaxMs: 100 }
 const EXAMPLE_TEMPLATE = resolve('examples/ticketing/generic-ticket.json.hbs')
 // quotes, a backslash and newlines: the template sink must keep its JSON body valid
-const RCA = '# RCA\n\nA dependent ignored the "promoted" notice; C:\\fix applied.\n\nCorrective action: probe it.'
+const RCA =
+  '# RCA\n\nA dependent ignored the "promoted" notice; C:\\fix applied.\n\nCorrective action: probe it.'
 const JIRA_TRANSITIONS = {
   transitions: [
     { id: '11', name: 'In Progress', to: { statusCategory: { key: 'indeterminate' } } },
@@ -174,7 +175,10 @@ describe.each(DIALECTS)('incident tickets on %s', (dialect) => {
       })
     }
     const [open, comment, close, rca] = gh.map((s) => s.body as Record<string, unknown>)
-    expect(open).toMatchObject({ title: `[keyrotor critical] ${incident.title}`, labels: ['keyrotor', 'incident'] })
+    expect(open).toMatchObject({
+      title: `[keyrotor critical] ${incident.title}`,
+      labels: ['keyrotor', 'incident'],
+    })
     expect(open?.body).toContain(`Incident: ${incident.id}`)
     expect(comment?.body).toContain('Alert halt_engaged acknowledged')
     expect(close).toEqual({ state: 'closed', state_reason: 'completed' })
@@ -189,7 +193,9 @@ describe.each(DIALECTS)('incident tickets on %s', (dialect) => {
       'GET /jira/rest/api/3/issue/OPS-7/transitions',
       'POST /jira/rest/api/3/issue/OPS-7/transitions',
     ])
-    expect(jira.every((s) => s.headers.authorization === basic('ops@acme.example', SECRETS.JIRA_TOKEN))).toBe(true)
+    expect(jira.every((s) => s.headers.authorization === basic('ops@acme.example', SECRETS.JIRA_TOKEN))).toBe(
+      true,
+    )
     const [create, comment, , transition] = jira.map((s) => s.body as JiraBody)
     expect(create?.fields).toMatchObject({
       project: { key: 'OPS' },
@@ -317,13 +323,16 @@ describe('incident ticket failures', () => {
     )
     expect(receiver.under('/gh')).toHaveLength(1)
     const metrics = await (await fetch(`${h.url}/metrics`)).text()
-    expect(metrics).toContain('keyrotor_notifications_total{channel="incidents",sink="github",outcome="failed"} 1')
+    expect(metrics).toContain(
+      'keyrotor_notifications_total{channel="incidents",sink="github",outcome="failed"} 1',
+    )
     expect(await h.keyrotor.store.db.selectFrom('incident_tickets').selectAll().execute()).toEqual([])
   })
 
   it('retries 5xx with backoff and never opens a second ticket, even when a later step is retried', async () => {
     const { h, receiver } = await setup('github', (method, path, nth) => {
-      if (method === 'POST' && path === '/gh/repos/acme/ops/issues' && nth <= 2) return [502, { message: 'bad gateway' }]
+      if (method === 'POST' && path === '/gh/repos/acme/ops/issues' && nth <= 2)
+        return [502, { message: 'bad gateway' }]
       // the close's final RCA comment fails once after the PATCH went through
       if (method === 'POST' && path.endsWith('/42/comments') && nth === 2) return [503]
       return undefined
@@ -391,7 +400,10 @@ describe('incident ticket failures', () => {
     const [notJson, unknown] = [join(dir, 'a.hbs'), join(dir, 'b.hbs')]
     // unquoted: fine for a title without quotes, never for every incident
     writeFileSync(notJson, '{"title": "{{incident.title}}", "summary": {{incident.summary}}}')
-    writeFileSync(unknown, '{"title": "{{incident.title}}"{{#if closed}}, "rca": "{{incident.cause}}"{{/if}}}')
+    writeFileSync(
+      unknown,
+      '{"title": "{{incident.title}}"{{#if closed}}, "rca": "{{incident.cause}}"{{/if}}}',
+    )
     const config = parseConfig(
       `notifications:\n  incidents:\n` +
         `    - { type: webhook, url: "https://hooks.example/h" }\n` +

@@ -42,7 +42,11 @@ export const jiraSinkSchema = z
       .string()
       .regex(/^[A-Z][A-Z0-9_]{0,49}$/, { message: 'must be a Jira project key such as OPS' })
       .describe('The project key issues are created in.'),
-    issueType: z.string().min(1).default('Task').describe('The issue type by name (e.g. Task, Incident, Bug).'),
+    issueType: z
+      .string()
+      .min(1)
+      .default('Task')
+      .describe('The issue type by name (e.g. Task, Incident, Bug).'),
     user: z.string().min(1).describe('The e-mail address of the account the API token belongs to.'),
     tokenEnv: envName.describe('Environment variable holding the Atlassian API token.'),
     labels: z.array(label).default(['keyrotor']).describe('Labels of the issues created.'),
@@ -58,7 +62,10 @@ export const servicenowSinkSchema = z
   .object({
     type: z.literal('servicenow'),
     url: httpUrl.describe('The instance, e.g. https://your-company.service-now.com.'),
-    user: z.string().min(1).describe('The integration user (needs the itil role or write access to incident).'),
+    user: z
+      .string()
+      .min(1)
+      .describe('The integration user (needs the itil role or write access to incident).'),
     passwordEnv: envName.describe('Environment variable holding that user’s password.'),
     assignmentGroup: z
       .string()
@@ -86,10 +93,14 @@ export const templateSinkSchema = z
     templateFile: z
       .string()
       .min(1)
-      .describe('The template of the JSON body of every event (path absolute or from the working directory).'),
+      .describe(
+        'The template of the JSON body of every event (path absolute or from the working directory).',
+      ),
     idField: z
       .string()
-      .regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/, { message: 'must be a dotted member path such as result.id' })
+      .regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/, {
+        message: 'must be a dotted member path such as result.id',
+      })
       .optional()
       .describe('Member of the opening’s JSON answer holding the ticket id, available as {{ticket.id}}.'),
     updateUrl: z
@@ -99,7 +110,10 @@ export const templateSinkSchema = z
       })
       .optional()
       .describe('Where comments and the close go; {{ticket.id}} is replaced. Default: url.'),
-    updateMethod: z.enum(['POST', 'PUT', 'PATCH']).default('POST').describe('The method of comments and the close.'),
+    updateMethod: z
+      .enum(['POST', 'PUT', 'PATCH'])
+      .default('POST')
+      .describe('The method of comments and the close.'),
     secretEnv: envName.optional().describe('Environment variable holding the token or password sent.'),
     auth: z.enum(['bearer', 'basic']).default('bearer').describe('How the secret is sent in Authorization.'),
     user: z.string().min(1).optional().describe('The user of basic auth.'),

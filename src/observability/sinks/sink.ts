@@ -127,7 +127,11 @@ export function incidentJson(incident: Incident, event: IncidentEvent): Record<s
 /** Which notifications a sink is sent: timeline comments go to ticketing sinks only. */
 export function takes(target: Pick<SinkTarget, 'channel' | 'type'>, notification: Notification): boolean {
   if (target.channel !== notification.channel) return false
-  return notification.channel !== 'incidents' || notification.event !== 'commented' || isTicketSinkType(target.type)
+  return (
+    notification.channel !== 'incidents' ||
+    notification.event !== 'commented' ||
+    isTicketSinkType(target.type)
+  )
 }
 
 function isTicketEntry(entry: SinkEntry): entry is TicketSinkEntry {

@@ -52,7 +52,9 @@ export const jiraTickets: TicketSystem<Jira> = {
 
   async resolve(ticket, incident, ctx) {
     const url = apiUrl(ctx, `/issue/${encodeURIComponent(ticket.id)}/transitions`)
-    const answer = (await ctx.http.call('list transitions', 'GET', url)) as { transitions?: Transition[] } | null
+    const answer = (await ctx.http.call('list transitions', 'GET', url)) as {
+      transitions?: Transition[]
+    } | null
     const transitions = answer?.transitions ?? []
     const wanted = ctx.settings.doneTransition
     const done = transitions.find((t) =>

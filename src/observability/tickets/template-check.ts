@@ -2,7 +2,12 @@ import { formatProblems, type ConfigProblem } from '../../config/config-problems
 import type { KeyrotorConfig } from '../../config/schema.js'
 import { KeyrotorError } from '../../errors.js'
 import type { Incident } from '../incidents.js'
-import { loadTicketTemplate, renderTicketBody, templateContext, type TemplateEvent } from './template-tickets.js'
+import {
+  loadTicketTemplate,
+  renderTicketBody,
+  templateContext,
+  type TemplateEvent,
+} from './template-tickets.js'
 import { TemplateError } from './ticket-template.js'
 
 /** An incident with every member filled in, to render each template once per event. */
@@ -45,7 +50,8 @@ export async function ticketTemplateProblems(config: KeyrotorConfig): Promise<Co
       const template = await loadTicketTemplate(sink.templateFile)
       for (const event of EVENTS) {
         const incident = event === 'closed' ? CLOSED : SAMPLE
-        const comment = event === 'commented' ? { at: SAMPLE.openedAt, text: 'Alert halt_engaged acknowledged' } : null
+        const comment =
+          event === 'commented' ? { at: SAMPLE.openedAt, text: 'Alert halt_engaged acknowledged' } : null
         const ticket = event === 'opened' ? null : { id: 'T-1', url: null }
         renderTicketBody(template, templateContext(event, incident, comment, ticket), sink.templateFile)
       }

@@ -2,7 +2,13 @@ import { readFile } from 'node:fs/promises'
 import type { Incident } from '../incidents.js'
 import { TicketDeliveryError, memberAt } from './ticket-http.js'
 import { compileTemplate, TemplateError, type Template } from './ticket-template.js'
-import type { TicketComment, TicketContext, TicketRef, TicketSettings, TicketSystem } from './ticket-system.js'
+import type {
+  TicketComment,
+  TicketContext,
+  TicketRef,
+  TicketSettings,
+  TicketSystem,
+} from './ticket-system.js'
 
 type Templated = Extract<TicketSettings, { type: 'template' }>
 
@@ -30,7 +36,11 @@ export function templateContext(
  * Renders a template for one event and checks that the result is JSON, so a template mistake is
  * named here rather than as a 400 from the ticketing API.
  */
-export function renderTicketBody(template: Template, context: Record<string, unknown>, source: string): string {
+export function renderTicketBody(
+  template: Template,
+  context: Record<string, unknown>,
+  source: string,
+): string {
   const body = template.render(context)
   try {
     JSON.parse(body)
@@ -48,7 +58,9 @@ export async function loadTicketTemplate(path: string): Promise<Template> {
     text = await readFile(path, 'utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable'
-    throw new TemplateError(`${path}: cannot read the template (${code === 'ENOENT' ? 'no such file' : code})`)
+    throw new TemplateError(
+      `${path}: cannot read the template (${code === 'ENOENT' ? 'no such file' : code})`,
+    )
   }
   return compileTemplate(text, path)
 }

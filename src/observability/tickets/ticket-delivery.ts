@@ -7,7 +7,13 @@ import { jiraTickets } from './jira-tickets.js'
 import { servicenowTickets } from './servicenow-tickets.js'
 import { templateTickets } from './template-tickets.js'
 import { createTicketHttp, TicketDeliveryError } from './ticket-http.js'
-import type { TicketComment, TicketRef, TicketSettings, TicketSinkType, TicketSystem } from './ticket-system.js'
+import type {
+  TicketComment,
+  TicketRef,
+  TicketSettings,
+  TicketSinkType,
+  TicketSystem,
+} from './ticket-system.js'
 
 /** Every ticketing sink type has its system: a new type without one does not compile. */
 const TICKET_SYSTEMS: { [T in TicketSinkType]: TicketSystem<Extract<TicketSettings, { type: T }>> } = {

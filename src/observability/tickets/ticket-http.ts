@@ -57,7 +57,10 @@ export function createTicketHttp(options: TicketHttpOptions): TicketHttp {
         if (error instanceof Error && error.name === 'TimeoutError') {
           throw new TicketDeliveryError(`${step}: no answer within ${options.timeoutMs} ms`, false)
         }
-        throw new TicketDeliveryError(options.scrub(`${step}: could not be reached: ${reasonOf(error)}`), false)
+        throw new TicketDeliveryError(
+          options.scrub(`${step}: could not be reached: ${reasonOf(error)}`),
+          false,
+        )
       }
       const text = await response.text().catch(() => '')
       if (!response.ok) {
@@ -92,7 +95,10 @@ export function memberAt(answer: unknown, path: string): string | undefined {
 export function requiredMember(answer: unknown, path: string, step: string): string {
   const value = memberAt(answer, path)
   if (value === undefined || value === '') {
-    throw new TicketDeliveryError(`${step}: the answer has no ${path}, so the ticket cannot be followed`, true)
+    throw new TicketDeliveryError(
+      `${step}: the answer has no ${path}, so the ticket cannot be followed`,
+      true,
+    )
   }
   return value
 }

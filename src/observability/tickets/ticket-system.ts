@@ -33,7 +33,12 @@ export type TicketSettings =
     }
 
 export type TicketSinkType = TicketSettings['type']
-export const TICKET_SINK_TYPES = ['github', 'jira', 'servicenow', 'template'] as const satisfies readonly TicketSinkType[]
+export const TICKET_SINK_TYPES = [
+  'github',
+  'jira',
+  'servicenow',
+  'template',
+] as const satisfies readonly TicketSinkType[]
 
 /** The ticket a sink opened, as remembered per incident (incident_tickets). */
 export interface TicketRef {

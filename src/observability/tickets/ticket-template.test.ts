@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { compileTemplate, TemplateError } from './ticket-template.js'
 
-const render = (text: string, context: Record<string, unknown>) => compileTemplate(text, 't.hbs').render(context)
+const render = (text: string, context: Record<string, unknown>) =>
+  compileTemplate(text, 't.hbs').render(context)
 
 describe('ticket templates', () => {
   it('escapes values for a JSON string, so quotes, backslashes and newlines keep the body valid', () => {

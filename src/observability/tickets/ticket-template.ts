@@ -167,7 +167,7 @@ function isTruthy(value: unknown): boolean {
 function valueText(value: unknown, node: Extract<Node, { kind: 'value' }>): string {
   if (node.json) return JSON.stringify(value ?? null)
   if (value === null || value === undefined) return ''
-  if (typeof value === 'object') {
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
     throw new TemplateError(`${node.at}: {{${node.path}}} is a list or object; use {{json ${node.path}}}`)
   }
   // the inside of a JSON string literal: quotes, backslashes and control characters escaped
