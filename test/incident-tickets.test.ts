@@ -357,6 +357,35 @@ describe('incident ticket failures', () => {
     expect(await h.keyrotor.store.db.selectFrom('incident_tickets').selectAll().execute()).toHaveLength(1)
   })
 
+  it('finds, when retrying a ServiceNow opening whose answer was lost, the incident it opened instead of a second one', async () => {
+    let opened = false
+    const { h, receiver } = await setup('servicenow', (method, path) => {
+      // a proxy that times out after ServiceNow created the record: the answer never reaches keyrotor
+      if (method === 'POST' && path === '/sn/api/now/table/incident') {
+        opened = true
+        return [504, { error: 'gateway timeout' }]
+      }
+      if (method === 'GET' && path.startsWith('/sn/api/now/table/incident?'))
+        return [200, { result: opened ? [{ sys_id: 'a1b2c3d4', number: 'INC0010001' }] : [] }]
+      return undefined
+    })
+    const incident = await incidentLifecycle(h)
+    await allDelivered(h, 3)
+    const sn = receiver.under('/sn')
+    expect(sn.map((s) => `${s.status} ${s.method} ${s.path.split('?')[0]}`)).toEqual([
+      '504 POST /sn/api/now/table/incident',
+      '200 GET /sn/api/now/table/incident',
+      '200 PATCH /sn/api/now/table/incident/a1b2c3d4',
+      '200 PATCH /sn/api/now/table/incident/a1b2c3d4',
+    ])
+    const query = new URL(sn[1]?.path ?? '', 'http://x').searchParams
+    expect(Object.fromEntries(query)).toEqual({
+      sysparm_query: `correlation_id=${incident.id}`,
+      sysparm_fields: 'sys_id,number',
+      sysparm_limit: '1',
+    })
+  })
+
   it('fails, without sending or retrying, a delivery whose template does not render, naming file, line and column', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keyrotor-tpl-'))
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))

@@ -150,6 +150,7 @@ export function createDeliveryOutbox(options: DeliveryOutboxOptions) {
       signal: stopping.signal,
       nowMs: at.getTime(),
       db,
+      previousAttempts: Number(row.attempts),
     })
     const fields = {
       sink: target.id,

@@ -19,6 +19,8 @@ export interface SendOptions {
   nowMs: number
   /** Where ticketing sinks remember the ticket of each incident. */
   db: Kysely<Database>
+  /** Attempts made before this one: a ticketing sink looks for a ticket an earlier one opened. */
+  previousAttempts: number
 }
 
 /**
@@ -80,6 +82,7 @@ async function sendTicket(
         event: notification.event,
         incident: notification.incident,
         comment: notification.comment,
+        retry: options.previousAttempts > 0,
       },
       { db: options.db, timeoutMs: options.timeoutMs, signal: options.signal, now: () => new Date(), scrub },
     )

@@ -19,7 +19,9 @@ const LEVEL: Record<IncidentSeverity, string> = { critical: '1', high: '1', medi
  * ServiceNow's Table API on the incident table: `POST /api/now/table/incident` opens (keyrotor's
  * incident id as `correlation_id`, so the ticket can be found from either side), `PATCH
  * /api/now/table/incident/{sys_id}` with `work_notes` comments, and the close is a PATCH of
- * `state` (6, Resolved, by default), `close_code` and `close_notes` (the RCA). Basic auth.
+ * `state` (6, Resolved, by default), `close_code` and `close_notes` (the RCA). Basic auth. A
+ * retried opening first looks the incident up by `correlation_id`: an opening whose answer was
+ * lost does not open a second one.
  */
 export const servicenowTickets: TicketSystem<ServiceNow> = {
   headers: (settings, password): Record<string, string> =>
@@ -39,12 +41,18 @@ export const servicenowTickets: TicketSystem<ServiceNow> = {
         ? {}
         : { assignment_group: ctx.settings.assignmentGroup }),
     })
-    const sysId = requiredMember(answer, 'result.sys_id', 'create incident')
-    const number = memberAt(answer, 'result.number')
-    return {
-      id: sysId,
-      url: `${base(ctx)}/nav_to.do?uri=incident.do?sys_id=${sysId}${number === undefined ? '' : `&number=${number}`}`,
-    }
+    return ticketOf(ctx, requiredMember(answer, 'result.sys_id', 'create incident'))
+  },
+
+  async find(incident, ctx) {
+    const query = new URLSearchParams({
+      sysparm_query: `correlation_id=${incident.id}`,
+      sysparm_fields: 'sys_id,number',
+      sysparm_limit: '1',
+    })
+    const answer = await ctx.http.call('find incident', 'GET', `${tableUrl(ctx, '')}?${query.toString()}`)
+    const sysId = memberAt(answer, 'result.0.sys_id')
+    return sysId === undefined ? undefined : ticketOf(ctx, sysId)
   },
 
   async comment(ticket, _incident, comment, ctx) {
@@ -60,6 +68,10 @@ export const servicenowTickets: TicketSystem<ServiceNow> = {
       close_notes: rcaText(incident),
     })
   },
+}
+
+function ticketOf(ctx: TicketContext<ServiceNow>, sysId: string) {
+  return { id: sysId, url: `${base(ctx)}/nav_to.do?uri=incident.do%3Fsys_id%3D${sysId}` }
 }
 
 function base(ctx: TicketContext<ServiceNow>): string {

@@ -32,6 +32,8 @@ export interface TicketDelivery {
   event: 'opened' | 'commented' | 'closed'
   incident: Incident
   comment?: TicketComment | undefined
+  /** An earlier attempt of this delivery failed: it may have opened a ticket whose answer was lost. */
+  retry: boolean
 }
 
 export interface TicketDeliveryOptions {
@@ -81,7 +83,10 @@ async function run<S extends TicketSettings>(
   let ticket: TicketRef
   if (known !== undefined) ticket = { id: known.externalId, url: known.externalUrl }
   else {
-    ticket = await system.open(incident, ctx)
+    // a retry asks a system that can be searched reliably for the ticket an attempt whose answer
+    // was lost may have opened, before opening one
+    const found = delivery.retry ? await system.find?.(incident, ctx) : undefined
+    ticket = found ?? (await system.open(incident, ctx))
     await saveIncidentTicket(options.db, {
       incidentId: incident.id,
       sink: delivery.sink,

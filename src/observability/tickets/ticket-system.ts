@@ -70,6 +70,11 @@ export interface TicketSystem<S extends TicketSettings = TicketSettings> {
   /** Headers that authenticate every request (never logged, never stored). */
   headers(settings: S, secret: string | undefined): Record<string, string>
   open(incident: Incident, ctx: TicketContext<S>): Promise<TicketRef>
+  /**
+   * The ticket already opened for an incident, for systems whose search is immediate and exact
+   * (ServiceNow's table query on correlation_id); asked only when retrying an opening.
+   */
+  find?(incident: Incident, ctx: TicketContext<S>): Promise<TicketRef | undefined>
   comment(ticket: TicketRef, incident: Incident, comment: TicketComment, ctx: TicketContext<S>): Promise<void>
   resolve(ticket: TicketRef, incident: Incident, ctx: TicketContext<S>): Promise<void>
 }
