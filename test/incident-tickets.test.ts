@@ -8,6 +8,7 @@ import type { Alert } from '../src/observability/alerts.js'
 import type { Incident } from '../src/observability/incidents.js'
 import { parseConfig } from '../src/config/load-config.js'
 import { ticketTemplateProblems } from '../src/observability/tickets/template-check.js'
+import { adfProblem } from './helpers/adf.js'
 import { runCliProcess } from './helpers/cli.js'
 import { startHarness, type Harness } from './helpers/harness.js'
 import { DIALECTS } from './helpers/stores.js'
@@ -210,6 +211,9 @@ describe.each(DIALECTS)('incident tickets on %s', (dialect) => {
     })
     expect(comment?.body).toMatchObject({ version: 1, type: 'doc' })
     expect(text(comment?.body)).toContain('Alert halt_engaged acknowledged')
+    // every rich text is a document Atlassian's ADF schema accepts (no empty text nodes, …)
+    for (const doc of [create?.fields.description, comment?.body, transition?.update.comment[0]?.add.body])
+      expect(adfProblem(doc)).toBeNull()
     expect(transition?.transition).toEqual({ id: '31' })
     expect(text(transition?.update.comment[0]?.add.body)).toContain('Corrective action: probe it.')
   })
