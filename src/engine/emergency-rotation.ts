@@ -1,5 +1,5 @@
 import type { ApprovalService } from '../governance/approvals.js'
-import type { Role } from '../governance/roles.js'
+import type { Role } from '../domain/roles.js'
 import type { IncidentOpener } from '../observability/incidents.js'
 import { createApprovedRuns } from './approved-runs.js'
 import type { EngineDeps } from './engine-deps.js'

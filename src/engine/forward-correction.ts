@@ -1,6 +1,6 @@
 import { KeyrotorError } from '../errors.js'
 import type { ApprovalService } from '../governance/approvals.js'
-import type { Role } from '../governance/roles.js'
+import type { Role } from '../domain/roles.js'
 import { requireKey } from '../store/keys-repository.js'
 import { createApprovedRuns } from './approved-runs.js'
 import type { EngineDeps } from './engine-deps.js'

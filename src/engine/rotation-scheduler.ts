@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import { parseDuration } from '../domain/duration.js'
 import { isKeyrotorError } from '../errors.js'
-import { loadActiveConfig } from '../governance/active-config.js'
+import { loadActiveConfig } from '../store/config-versions-repository.js'
 import { dialectOf } from '../store/dialect.js'
 import type { Database } from '../store/tables.js'
 import type { EngineDeps } from './engine-deps.js'

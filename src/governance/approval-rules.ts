@@ -3,7 +3,7 @@ import { canonicalJson } from '../config/config-hash.js'
 import { KeyrotorError } from '../errors.js'
 import { sameIdentity } from '../domain/identity.js'
 import { can } from './permissions.js'
-import type { Role } from './roles.js'
+import type { Role } from '../domain/roles.js'
 
 /** What an approval can authorize; each action has one executor (see approvals.ts). */
 export const APPROVAL_ACTIONS = [

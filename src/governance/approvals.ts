@@ -23,7 +23,7 @@ import {
   type Decider,
   type RoleRequirement,
 } from './approval-rules.js'
-import type { Role } from './roles.js'
+import type { Role } from '../domain/roles.js'
 
 export type { ApprovalView } from './approval-records.js'
 export { APPROVAL_ACTIONS, APPROVAL_STATES } from './approval-rules.js'
