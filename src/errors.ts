@@ -14,6 +14,8 @@ export const ERROR_CODES = [
   'NOT_VERIFIED',
   'SELF_APPROVAL',
   'CONFLICT',
+  /** A phase found a state that is neither its before nor its after: the run halts everything. */
+  'PARTIAL_EXECUTION',
   'STALE_LEASE',
   'UNAUTHENTICATED',
   'FORBIDDEN',
@@ -86,6 +88,7 @@ export function failureClassOf(error: unknown): FailureClass {
       return 'provider_error'
     case 'ILLEGAL_TRANSITION':
     case 'CONFLICT':
+    case 'PARTIAL_EXECUTION':
       return 'state_inconsistency'
     case 'FORBIDDEN':
     case 'UNAUTHENTICATED':

@@ -4,7 +4,7 @@ import { createAuditLog } from '../src/audit/audit-log.js'
 import { isKeyrotorError } from '../src/errors.js'
 import { missingRoles } from '../src/governance/approval-rules.js'
 import { createApprovalService, type ApprovalView, type Decider } from '../src/governance/approvals.js'
-import type { Role } from '../src/governance/roles.js'
+import type { Role } from '../src/domain/roles.js'
 import { startHarness, type Harness } from './helpers/harness.js'
 import { createTestStore, DIALECTS, type TestStore } from './helpers/stores.js'
 

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import type { ConfigProposalView, ConfigVersionView } from '../../src/governance/config-proposals.js'
+import type { ConfigProposalView, ConfigVersionView } from '../../src/config-changes/proposals.js'
 import { api, ApiError } from '../api.js'
 import { Action } from '../action.js'
 import { when } from '../format.js'

@@ -1,5 +1,5 @@
-import { fetchJwks, versionOfKid } from '../dependent/material.js'
-import { DependentError } from '../dependent/types.js'
+import { fetchJwks, versionOfKid } from '../dependent-sdk/material.js'
+import { DependentError } from '../dependent-sdk/types.js'
 import type { AgentKeyConfig } from './agent-config.js'
 import type { Handed } from './key-files.js'
 

@@ -1,6 +1,6 @@
 import type { Logger } from '../observability/logger.js'
 import type { Notice, ProbeAnswer } from '../dependents/dependent-client.js'
-import { DependentError } from '../dependent/types.js'
+import { DependentError } from '../dependent-sdk/types.js'
 import type { AgentKeyConfig } from './agent-config.js'
 import { loadState, saveState, type KeyState } from './agent-state.js'
 import { fetchVersion } from './fetch-version.js'

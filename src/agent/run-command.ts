@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { DependentError } from '../dependent/types.js'
+import { DependentError } from '../dependent-sdk/types.js'
 
 // Enough of a reload's output to see why it failed, never a flood into the log.
 const MAX_OUTPUT = 4_000

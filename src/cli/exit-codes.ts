@@ -37,6 +37,7 @@ export const EXIT_FOR_ERROR: Record<ErrorCode, ExitCode> = {
   ILLEGAL_TRANSITION: EXIT.runFailed,
   NOT_VERIFIED: EXIT.runFailed,
   CONFLICT: EXIT.runFailed,
+  PARTIAL_EXECUTION: EXIT.runFailed,
   STALE_LEASE: EXIT.runFailed,
   MATERIAL_UNAVAILABLE: EXIT.runFailed,
   PROVIDER_ERROR: EXIT.runFailed,

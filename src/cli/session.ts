@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { InvalidArgumentError, Option } from 'commander'
-import { fetchTrusting } from '../dependent/trusting-fetch.js'
+import { fetchTrusting } from '../dependent-sdk/trusting-fetch.js'
 import type { Command } from 'commander'
 import { KeyrotorError, isKeyrotorError } from '../errors.js'
 import { parseDuration } from '../domain/duration.js'

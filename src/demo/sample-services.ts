@@ -1,8 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { SignJWT, jwtVerify } from 'jose'
 import type { JWTPayload } from 'jose'
-import { createDependent } from '../dependent/index.js'
-import type { Dependent, DependentOptions, JWK, LoadedVersion, ProbeAnswer } from '../dependent/index.js'
+import { createDependent } from '../dependent-sdk/index.js'
+import type { Dependent, DependentOptions, JWK, LoadedVersion, ProbeAnswer } from '../dependent-sdk/index.js'
 
 /**
  * Sample dependent services for `keyrotor demo` and the end-to-end tests. They are built only on

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { parseNotice } from '../dependent/notice.js'
+import { parseNotice } from '../dependent-sdk/notice.js'
 import { checkSignature, signPayload } from './signature.js'
 
 // docs/dependent-protocol.md computes a notice signature step by step for people implementing a

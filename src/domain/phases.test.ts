@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { firstPhase, isMutating, isPastPointOfNoReturn, nextPhase, phasesOf } from './phases.js'
+import {
+  firstPhase,
+  isMutating,
+  isPartialExecution,
+  isPastPointOfNoReturn,
+  nextPhase,
+  phasesOf,
+} from './phases.js'
 import { parseDuration } from './duration.js'
 
 describe('phases', () => {
@@ -33,6 +40,19 @@ describe('phases', () => {
       'confirm',
       'validate',
     ])
+  })
+
+  it('calls a stop in promote or confirm partial execution, never one in validate or in a revoke', () => {
+    expect(phasesOf('rotate').filter((p) => isPartialExecution('rotate', p))).toEqual(['promote', 'confirm'])
+    expect(phasesOf('emergency-rotate').filter((p) => isPartialExecution('emergency-rotate', p))).toEqual([
+      'promote',
+      'confirm',
+    ])
+    expect(phasesOf('forward-correct').filter((p) => isPartialExecution('forward-correct', p))).toEqual([
+      'promote',
+      'confirm',
+    ])
+    expect(phasesOf('revoke').filter((p) => isPartialExecution('revoke', p))).toEqual([])
   })
 })
 

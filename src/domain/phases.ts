@@ -51,3 +51,13 @@ export function isPastPointOfNoReturn(kind: RunKind, phase: Phase): boolean {
   const list = phasesOf(kind)
   return list.indexOf(phase) >= list.indexOf('promote')
 }
+
+/**
+ * A run that stops here, failing, is partial execution (DESIGN §4.7): between promote and the end
+ * of confirm the alias has moved but dependents may not have followed. A failed validate is not
+ * (every dependent confirmed), nor is any revoke (a failed one revokes nothing).
+ */
+export function isPartialExecution(kind: RunKind, phase: Phase): boolean {
+  if (kind === 'revoke') return false
+  return isPastPointOfNoReturn(kind, phase) && phase !== 'validate'
+}

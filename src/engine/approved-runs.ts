@@ -1,9 +1,9 @@
 import type { Kysely, Transaction } from 'kysely'
 import type { RunKind, Trigger } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
-import type { ApprovalAction, ApprovalService, ApprovalView } from '../governance/approvals.js'
-import type { RoleRequirement } from '../governance/approval-rules.js'
-import type { Role } from '../governance/roles.js'
+import type { ApprovalAction, RoleRequirement } from '../domain/approvals.js'
+import type { ApprovalPort, GrantedApproval } from './approval-port.js'
+import type { Role } from '../domain/roles.js'
 import { appendEvents } from '../store/events-repository.js'
 import type { Database, RunRow } from '../store/tables.js'
 import type { EngineDeps } from './engine-deps.js'
@@ -18,7 +18,7 @@ export interface ApprovedRunKind {
   requiredRoles: RoleRequirement[]
   ttlMs: number
   /** More writes when the approval lands, in its transaction (an emergency opens its incident). */
-  onApproved?: (run: RunRow, approval: ApprovalView, trx: Transaction<Database>) => Promise<void>
+  onApproved?: (run: RunRow, approval: GrantedApproval, trx: Transaction<Database>) => Promise<void>
 }
 
 /**
@@ -29,7 +29,7 @@ export interface ApprovedRunKind {
 export function createApprovedRuns(
   deps: Pick<EngineDeps, 'now'> & {
     runs: Pick<RunService, 'request'>
-    approvals: Pick<ApprovalService, 'register' | 'request'>
+    approvals: ApprovalPort
   },
   spec: ApprovedRunKind,
 ) {

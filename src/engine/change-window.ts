@@ -1,6 +1,6 @@
 import { iso, lastClosing, rotationAllowedAt, type RotationDecision } from '../domain/windows.js'
 import { KeyrotorError } from '../errors.js'
-import { loadActiveConfig } from '../governance/active-config.js'
+import { loadActiveConfig } from '../store/config-versions-repository.js'
 import type { Executor } from '../store/runs-repository.js'
 
 // A run that waits for a window that will never open (none within the search horizon, or a

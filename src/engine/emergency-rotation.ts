@@ -1,5 +1,5 @@
-import type { ApprovalService } from '../governance/approvals.js'
-import type { Role } from '../governance/roles.js'
+import type { ApprovalPort } from './approval-port.js'
+import type { Role } from '../domain/roles.js'
 import type { IncidentOpener } from '../observability/incidents.js'
 import { createApprovedRuns } from './approved-runs.js'
 import type { EngineDeps } from './engine-deps.js'
@@ -17,7 +17,7 @@ const APPROVAL_TTL_MS = 4 * 3_600_000
 export function createEmergencyRotation(
   deps: Pick<EngineDeps, 'now'> & {
     runs: Pick<RunService, 'request'>
-    approvals: Pick<ApprovalService, 'register' | 'request'>
+    approvals: ApprovalPort
     incidents: IncidentOpener
   },
 ) {

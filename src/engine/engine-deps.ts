@@ -68,6 +68,3 @@ export interface EngineLog {
   warn(fields: Record<string, unknown>, message: string): void
   error(fields: Record<string, unknown>, message: string): void
 }
-
-/** The actor name the engine writes audit records and halts under. */
-export const ENGINE_ACTOR = 'keyrotor'

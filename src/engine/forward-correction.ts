@@ -1,6 +1,6 @@
 import { KeyrotorError } from '../errors.js'
-import type { ApprovalService } from '../governance/approvals.js'
-import type { Role } from '../governance/roles.js'
+import type { ApprovalPort } from './approval-port.js'
+import type { Role } from '../domain/roles.js'
 import { requireKey } from '../store/keys-repository.js'
 import { createApprovedRuns } from './approved-runs.js'
 import type { EngineDeps } from './engine-deps.js'
@@ -17,7 +17,7 @@ const APPROVAL_TTL_MS = 24 * 3_600_000
 export function createForwardCorrection(
   deps: Pick<EngineDeps, 'db' | 'now'> & {
     runs: Pick<RunService, 'request'>
-    approvals: Pick<ApprovalService, 'register' | 'request'>
+    approvals: ApprovalPort
   },
 ) {
   const approved = createApprovedRuns(deps, {

@@ -1,6 +1,6 @@
 import { isKeyrotorError } from '../errors.js'
 import type { EngineDeps } from './engine-deps.js'
-import { ENGINE_ACTOR } from './engine-deps.js'
+import { ENGINE_ACTOR } from '../domain/actors.js'
 import type { RunService } from './rotation-service.js'
 
 /**

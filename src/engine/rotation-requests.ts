@@ -1,5 +1,5 @@
 import type { KeyPolicy } from '../config/schema.js'
-import type { ApprovalService } from '../governance/approvals.js'
+import type { ApprovalPort } from './approval-port.js'
 import { requireKey } from '../store/keys-repository.js'
 import { createApprovedRuns } from './approved-runs.js'
 import type { EngineDeps } from './engine-deps.js'
@@ -16,7 +16,7 @@ const APPROVAL_TTL_MS = 24 * 3_600_000
 export function createRotationRequests(
   deps: Pick<EngineDeps, 'db' | 'now'> & {
     runs: Pick<RunService, 'request'>
-    approvals: Pick<ApprovalService, 'register' | 'request'>
+    approvals: ApprovalPort
   },
 ) {
   const approved = createApprovedRuns(deps, {

@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely'
-import type { Role } from '../governance/roles.js'
+import type { Role } from '../domain/roles.js'
 import { firstPhase } from '../domain/phases.js'
 import { priorityOf, type RunKind, type Trigger } from '../domain/runs.js'
 import { windowsApply } from '../domain/windows.js'

@@ -1,13 +1,14 @@
 import type { Transaction } from 'kysely'
 import { isPastPointOfNoReturn, nextPhase, type Phase } from '../domain/phases.js'
 import type { RunKind } from '../domain/runs.js'
-import { KeyrotorError } from '../errors.js'
+import { isKeyrotorError, KeyrotorError } from '../errors.js'
 import { appendEvents, type NewRunEvent } from '../store/events-repository.js'
 import { recordDependent, type DependentObservation } from '../store/keys-repository.js'
 import { updateRunFenced } from '../store/runs-repository.js'
 import { isStoreFailure } from '../store/store-errors.js'
 import type { Database, RunRow, RunUpdate } from '../store/tables.js'
-import { ENGINE_ACTOR, type EngineDeps } from './engine-deps.js'
+import { ENGINE_ACTOR } from '../domain/actors.js'
+import type { EngineDeps } from './engine-deps.js'
 import { runEvent } from './journal.js'
 import { loadManagedKey, type ManagedKey } from './managed-key.js'
 import type { PhaseContext, PhaseOutcome } from './phase-context.js'
@@ -88,7 +89,7 @@ export function createRunExecutor(deps: EngineDeps) {
         // (in doubt, settled against the provider) once its lease expires and the store serves
         if (isStoreFailure(error)) throw error
         if (error instanceof PhaseCancelled) return cancelInPhase(run, phase, journal)
-        const partial = error instanceof KeyrotorError && error.details?.partialExecution === true
+        const partial = isKeyrotorError(error, 'PARTIAL_EXECUTION')
         return failRun(deps, run, phase, error, journal.events, journal.observations, { partial })
       } finally {
         watch.stop()

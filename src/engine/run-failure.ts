@@ -1,14 +1,15 @@
 import type { Kysely } from 'kysely'
-import { isPastPointOfNoReturn, type Phase } from '../domain/phases.js'
+import { alertTypeOfFailure, type AlertType } from '../domain/alerts.js'
+import { isPartialExecution, type Phase } from '../domain/phases.js'
 import type { RunKind } from '../domain/runs.js'
 import { failureClassOf, type FailureClass } from '../errors.js'
-import type { AlertType } from '../observability/alerts.js'
 import { appendEvents, type NewRunEvent } from '../store/events-repository.js'
 import { recordDependent, type DependentObservation } from '../store/keys-repository.js'
 import { updateRunFenced } from '../store/runs-repository.js'
 import type { Database, RunRow, RunUpdate } from '../store/tables.js'
 import { messageOf } from './dependent-ops.js'
-import { ENGINE_ACTOR, type EngineDeps } from './engine-deps.js'
+import { ENGINE_ACTOR } from '../domain/actors.js'
+import type { EngineDeps } from './engine-deps.js'
 import { engageHalt } from './halt.js'
 import { runEvent } from './journal.js'
 import { elapsedSeconds, terminal } from './run-fields.js'
@@ -86,7 +87,7 @@ export async function failRun(
         escalatedTo: ['security-lead', 'platform-lead'],
       })
     } else {
-      const type = alertTypeOf(failureClass, phase)
+      const type = alertTypeOfFailure(failureClass, phase)
       await deps.alerts.raise(trx, {
         ...ids,
         type,
@@ -115,12 +116,6 @@ export async function failRun(
   deps.metrics?.runFinished(kind, state, elapsedSeconds(run, now))
   deps.log.error({ ...logged, phase, failureClass }, `run ${state}: ${message}`)
   return { ...run, ...patch }
-}
-
-/** Between promote and the end of confirm the alias has moved but dependents may not have followed. */
-function isPartialExecution(kind: RunKind, phase: Phase): boolean {
-  if (kind === 'revoke') return false
-  return isPastPointOfNoReturn(kind, phase) && phase !== 'validate'
 }
 
 /**
@@ -155,11 +150,4 @@ async function escalationOf(
     title: `Post-rotation validation failed on critical key ${run.key_id} (${critical.map((d) => d.name).join(', ')})`,
     escalatedTo: ['security-lead', 'platform-lead'],
   }
-}
-
-function alertTypeOf(failureClass: FailureClass, phase: Phase): AlertType {
-  if (phase === 'validate') return 'validation_failed'
-  if (failureClass === 'dependency_not_ready') return 'dependency_not_ready'
-  if (failureClass === 'timeout') return 'rotation_timeout'
-  return 'rotation_failed'
 }

@@ -1,8 +1,9 @@
 import type { Kysely, Selectable } from 'kysely'
 import { KeyrotorError } from '../errors.js'
 import type { ApprovalDecisionsTable, ApprovalRow, Database } from '../store/tables.js'
-import type { ApprovalAction, ApprovalFacts, ApprovalState, Decider } from './approval-rules.js'
-import type { Role } from './roles.js'
+import type { ApprovalFacts, Decider } from './approval-rules.js'
+import type { ApprovalAction, ApprovalState } from '../domain/approvals.js'
+import type { Role } from '../domain/roles.js'
 
 /** An approval as the API and the CLI show it (CONTRACT.md, plus what a reviewer needs to judge it). */
 export interface ApprovalView extends ApprovalFacts {

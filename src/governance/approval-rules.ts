@@ -3,32 +3,8 @@ import { canonicalJson } from '../config/config-hash.js'
 import { KeyrotorError } from '../errors.js'
 import { sameIdentity } from '../domain/identity.js'
 import { can } from './permissions.js'
-import type { Role } from './roles.js'
-
-/** What an approval can authorize; each action has one executor (see approvals.ts). */
-export const APPROVAL_ACTIONS = [
-  'halt.release',
-  'forward-correct',
-  'emergency-rotate',
-  'config.apply',
-  // a rotation of a key whose policy says requireApproval
-  'rotate',
-] as const
-export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number]
-
-export const APPROVAL_STATES = ['pending', 'approved', 'rejected', 'expired'] as const
-export type ApprovalState = (typeof APPROVAL_STATES)[number]
-
-/**
- * One required approval: a role, or alternatives written `admin|security`, any one of which
- * covers it (a config change needs a second admin or a security person, not both).
- */
-export type RoleRequirement = Role | `${Role}|${Role}`
-
-/** The roles that can cover `requirement`. */
-export function rolesOf(requirement: RoleRequirement): Role[] {
-  return requirement.split('|') as Role[]
-}
+import type { Role } from '../domain/roles.js'
+import { isApprovalAction, rolesOf, type ApprovalState, type RoleRequirement } from '../domain/approvals.js'
 
 function covers(requirement: RoleRequirement, role: Role): boolean {
   return rolesOf(requirement).includes(role)
@@ -62,10 +38,6 @@ export interface Decider {
   id: string
   /** When the decider's token was created (ISO 8601): only tokens older than a request count for it. */
   createdAt: string
-}
-
-export function isApprovalAction(value: unknown): value is ApprovalAction {
-  return typeof value === 'string' && (APPROVAL_ACTIONS as readonly string[]).includes(value)
 }
 
 /** sha256 (hex) of the canonical JSON of what is approved: approving one thing never executes another. */

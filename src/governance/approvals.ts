@@ -18,32 +18,14 @@ import {
   assertValidRequest,
   checkApprove,
   checkReject,
-  type ApprovalAction,
-  type ApprovalState,
   type Decider,
-  type RoleRequirement,
 } from './approval-rules.js'
-import type { Role } from './roles.js'
+import type { ApprovalAction, ApprovalRequest, ApprovalState } from '../domain/approvals.js'
 
 export type { ApprovalView } from './approval-records.js'
-export { APPROVAL_ACTIONS, APPROVAL_STATES } from './approval-rules.js'
-export type { ApprovalAction, ApprovalState, Decider, RoleRequirement } from './approval-rules.js'
-
-/** What a request for approval names. */
-export interface ApprovalRequest {
-  action: ApprovalAction
-  /** What the action acts on: a key id, a run id, `halt`. */
-  subject: string
-  /** The action's exact parameters (never a secret); hashed into the approval's digest. */
-  payload: Record<string, unknown>
-  /** Each role (or one of its `a|b` alternatives) must approve, each by a different person who is not the requester. */
-  requiredRoles: RoleRequirement[]
-  requestedBy: { user: string; role: Role }
-  reason: string
-  ttlMs: number
-  runId?: string | undefined
-  correlationId: string
-}
+export { APPROVAL_ACTIONS, APPROVAL_STATES } from '../domain/approvals.js'
+export type { ApprovalAction, ApprovalRequest, ApprovalState, RoleRequirement } from '../domain/approvals.js'
+export type { Decider } from './approval-rules.js'
 
 /** Carries out an approved action inside the transaction that records the final approval. */
 export type ApprovalExecutor = (approval: ApprovalView, trx: Transaction<Database>) => Promise<void>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { isKeyrotorError } from '../errors.js'
 import { ACTIONS, authorize, can, type Action } from './permissions.js'
-import { ROLES, type Role } from './roles.js'
+import { ROLES, type Role } from '../domain/roles.js'
 
 // The whole matrix spelled out once more, by hand: a change to PERMISSIONS must be made twice,
 // on purpose. v = viewer, o = operator, s = security, a = admin, c = consumer.

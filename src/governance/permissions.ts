@@ -1,5 +1,5 @@
 import { KeyrotorError } from '../errors.js'
-import type { Role } from './roles.js'
+import type { Role } from '../domain/roles.js'
 
 /** Everything a token can be allowed to do. http/ checks one of these on every route. */
 export const ACTIONS = [

@@ -4,7 +4,7 @@ import { parseDuration } from '../domain/duration.js'
 import { KeyrotorError } from '../errors.js'
 import type { Database, TokenRow } from '../store/tables.js'
 import type { Caller } from './permissions.js'
-import { isRole, type Role } from './roles.js'
+import { isRole, type Role } from '../domain/roles.js'
 
 /** An authenticated token: who it speaks for. */
 export interface Principal extends Caller {

@@ -25,6 +25,7 @@ export const PROBLEMS: Record<ErrorCode, { status: number; title: string }> = {
   NOT_VERIFIED: { status: 409, title: 'Not verified since the failure' },
   SELF_APPROVAL: { status: 403, title: 'Requesters cannot approve their own request' },
   CONFLICT: { status: 409, title: 'Conflict' },
+  PARTIAL_EXECUTION: { status: 409, title: 'Partial execution' },
   STALE_LEASE: { status: 409, title: 'Stale lease' },
   UNAUTHENTICATED: { status: 401, title: 'Authentication required' },
   FORBIDDEN: { status: 403, title: 'Forbidden' },

@@ -2,25 +2,10 @@ import { randomUUID } from 'node:crypto'
 import { sql, type Kysely } from 'kysely'
 import { KeyrotorError } from '../errors.js'
 import type { AlertRow, Database } from '../store/tables.js'
+import { acknowledges, type AlertSeverity, type AlertState, type AlertType } from '../domain/alerts.js'
 
-export const ALERT_TYPES = [
-  'rotation_failed',
-  'rotation_timeout',
-  'dependency_not_ready',
-  'concurrent_rotation',
-  'unexpected_transition',
-  'partial_execution',
-  'halt_engaged',
-  'validation_failed',
-] as const
-export type AlertType = (typeof ALERT_TYPES)[number]
-
-export const ALERT_SEVERITIES = ['info', 'warning', 'critical'] as const
-export type AlertSeverity = (typeof ALERT_SEVERITIES)[number]
-
-/** open → acknowledged → resolved; `resolve` may also close an alert nobody acknowledged. */
-export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const
-export type AlertState = (typeof ALERT_STATES)[number]
+export { ALERT_SEVERITIES, ALERT_STATES, ALERT_TYPES } from '../domain/alerts.js'
+export type { AlertSeverity, AlertState, AlertType } from '../domain/alerts.js'
 
 /** An alert as the API, the CLI and the sinks show it (CONTRACT.md). */
 export interface Alert {
@@ -166,9 +151,8 @@ export function createAlertService(deps: AlertServiceDeps) {
       }
       const row = await executor.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst()
       if (row === undefined) throw new KeyrotorError('NOT_FOUND', `no alert ${id}`)
-      if (row.state === 'resolved') {
-        throw new KeyrotorError('ILLEGAL_TRANSITION', `alert ${id} is resolved; ${by} cannot acknowledge it`)
-      }
+      // the write above took no open alert: acknowledged already (a no-op) or resolved (refused)
+      acknowledges(row.state as AlertState, id, by)
       return toAlert(row)
     },
 

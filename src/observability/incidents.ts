@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import type { Kysely } from 'kysely'
 import { KeyrotorError } from '../errors.js'
+import type { Kysely } from 'kysely'
+import { assertClosable, type IncidentSeverity, type IncidentState } from '../domain/incidents.js'
 import type { Database, IncidentRow } from '../store/tables.js'
 
-export const INCIDENT_SEVERITIES = ['critical', 'high', 'medium', 'low'] as const
-export type IncidentSeverity = (typeof INCIDENT_SEVERITIES)[number]
-
-export const INCIDENT_STATES = ['open', 'closed'] as const
-export type IncidentState = (typeof INCIDENT_STATES)[number]
+export { INCIDENT_SEVERITIES, INCIDENT_STATES } from '../domain/incidents.js'
+export type { IncidentSeverity, IncidentState } from '../domain/incidents.js'
 
 /** Who is told when nobody says otherwise: the playbook's escalation for partial execution. */
 export const DEFAULT_ESCALATION = ['security-lead', 'platform-lead'] as const
@@ -107,7 +105,7 @@ export function createIncidentService(deps: {
 
     /** open → closed with its root cause analysis; CONFLICT when it is closed already. */
     async close(id: string, by: string, rca: string, executor: Kysely<Database> = db): Promise<Incident> {
-      if (rca.trim() === '') throw new KeyrotorError('BAD_REQUEST', 'closing an incident needs an RCA')
+      assertClosable(await find(executor, id), rca)
       const closed = await executor
         .updateTable('incidents')
         .set({ state: 'closed', closed_at: now().toISOString(), closed_by: by, rca })
@@ -115,12 +113,8 @@ export function createIncidentService(deps: {
         .where('state', '=', 'open')
         .executeTakeFirst()
       const incident = await find(executor, id)
-      if (Number(closed.numUpdatedRows) === 0) {
-        throw new KeyrotorError(
-          'CONFLICT',
-          `incident ${id} is closed already (by ${incident.closedBy ?? '-'})`,
-        )
-      }
+      // another closer won the race between the check and the write
+      if (Number(closed.numUpdatedRows) === 0) assertClosable(incident, rca)
       await deps.outbox?.enqueue(executor, { channel: 'incidents', event: 'closed', incident })
       return incident
     },

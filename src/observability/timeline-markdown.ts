@@ -1,4 +1,4 @@
-import type { TimelineRun } from './timeline.js'
+import type { TimelineRun } from './timeline-types.js'
 
 /**
  * What the renderer needs of a timeline. Loose on purpose: the CLI renders the JSON a server

@@ -1,4 +1,4 @@
-import type { TimelineEvent, TimelineRun } from './timeline.js'
+import type { TimelineEvent, TimelineRun } from './timeline-types.js'
 
 const RUNBOOKS = {
   failure: 'docs/runbooks/failure-response.md',

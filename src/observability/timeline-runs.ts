@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely'
-import { ENGINE_ACTOR } from '../engine/engine-deps.js'
+import { ENGINE_ACTOR } from '../domain/actors.js'
 import { listRunEvents, type RunEvent } from '../store/events-repository.js'
 import type { Database, RunRow } from '../store/tables.js'
-import type { TimelineEvent, TimelineSource } from './timeline.js'
+import type { TimelineEvent, TimelineSource } from './timeline-types.js'
 
 /** A run of the story: asked for by its correlation id, or linked to one that was. */
 export interface StoryRun {

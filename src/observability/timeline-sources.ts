@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely'
 import type { AuditEvent } from '../audit/audit-log.js'
 import type { Database } from '../store/tables.js'
 import type { LogRecord } from './log-buffer.js'
-import type { TimelineEvent } from './timeline.js'
+import type { TimelineEvent } from './timeline-types.js'
 import type { StoryRun } from './timeline-runs.js'
 
 /**

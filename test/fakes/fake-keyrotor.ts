@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { JWK, JwksResponse, MaterialResponse } from '../../src/dependent/index.js'
+import type { JWK, JwksResponse, MaterialResponse } from '../../src/dependent-sdk/index.js'
 
 /**
  * Stands in for keyrotor's two material endpoints until the real server exists: the material of a

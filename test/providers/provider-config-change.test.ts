@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { KeyView } from '../../src/engine/views.js'
-import type { ConfigProposalView } from '../../src/governance/config-changes.js'
+import type { ConfigProposalView } from '../../src/config-changes/config-changes.js'
 import { createExecProvider } from '../../src/providers/exec/exec-provider.js'
 import { startHarness, type Harness } from '../helpers/harness.js'
 import { createFileHookBackend, type FileHookBackend } from './file-hook.js'

@@ -1,7 +1,7 @@
 import type { DataKeyService } from '../../demo/sample-services.js'
 import type { RunView } from '../../engine/views.js'
-import type { NoticeResult } from '../../dependent/index.js'
-import type { Keyrotor } from '../../main.js'
+import type { NoticeResult } from '../../dependent-sdk/index.js'
+import type { Keyrotor } from '../../app/start-options.js'
 
 import { DRILL_KEY } from '../drill-key.js'
 

@@ -5,7 +5,7 @@ import { requireVersion } from './create.js'
 
 /** The error that halts everything: a state that is neither the phase's before nor its after. */
 export function partialExecution(message: string): KeyrotorError {
-  return new KeyrotorError('CONFLICT', `partial execution: ${message}`, {
+  return new KeyrotorError('PARTIAL_EXECUTION', `partial execution: ${message}`, {
     details: { partialExecution: true },
   })
 }

@@ -5,7 +5,7 @@ import {
   type ApprovalService,
   type ApprovalState,
 } from '../../governance/approvals.js'
-import { ROLES } from '../../governance/roles.js'
+import { ROLES } from '../../domain/roles.js'
 import { principalOf } from '../auth.js'
 
 const NULLABLE_STRING = { type: ['string', 'null'] }

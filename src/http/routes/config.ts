@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Kysely } from 'kysely'
-import { activeConfigVersion, type BootstrapOutcome } from '../../governance/config-bootstrap.js'
-import type { ConfigChanges, ProposalState } from '../../governance/config-changes.js'
-import { PROPOSAL_STATES } from '../../governance/config-proposals.js'
+import { activeConfigVersion, type BootstrapOutcome } from '../../config-changes/bootstrap.js'
+import type { ConfigChanges, ProposalState } from '../../config-changes/config-changes.js'
+import { PROPOSAL_STATES } from '../../config-changes/proposals.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
 

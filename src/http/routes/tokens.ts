@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { AuditLog } from '../../audit/audit-log.js'
-import { ROLES, type Role } from '../../governance/roles.js'
+import { ROLES, type Role } from '../../domain/roles.js'
 import type { TokenStore } from '../../governance/tokens.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'

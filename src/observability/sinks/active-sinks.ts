@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import { loadActiveConfig } from '../../governance/active-config.js'
+import { loadActiveConfig } from '../../store/config-versions-repository.js'
 import type { Database } from '../../store/tables.js'
 import { sinkTargets, type SinkTarget } from './sink.js'
 

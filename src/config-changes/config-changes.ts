@@ -4,10 +4,10 @@ import { parseConfig, type ParseConfigOptions } from '../config/load-config.js'
 import type { KeyrotorConfig } from '../config/schema.js'
 import type { EngineDeps } from '../engine/engine-deps.js'
 import { KeyrotorError } from '../errors.js'
-import type { ApprovalService, Decider } from './approvals.js'
-import { applyProposal } from './config-apply.js'
-import { unifiedDiff } from './config-diff.js'
-import { planSync } from './config-sync.js'
+import type { ApprovalService, Decider } from '../governance/approvals.js'
+import { applyProposal } from './apply.js'
+import { unifiedDiff } from './diff.js'
+import { planSync } from './sync.js'
 import {
   activeBody,
   listProposals,
@@ -15,11 +15,11 @@ import {
   loadProposal,
   toProposalView,
   type ConfigProposalView,
-} from './config-proposals.js'
-import { registerConfigApproval } from './config-approval.js'
-import type { Role } from './roles.js'
+} from './proposals.js'
+import { registerConfigApproval } from './approval.js'
+import type { Role } from '../domain/roles.js'
 
-export type { ConfigProposalView, ConfigVersionView, ProposalState } from './config-proposals.js'
+export type { ConfigProposalView, ConfigVersionView, ProposalState } from './proposals.js'
 
 export interface ConfigChangeDeps extends Pick<EngineDeps, 'db' | 'providers' | 'audit' | 'now'> {
   approvals: Pick<ApprovalService, 'register' | 'request' | 'approve'>

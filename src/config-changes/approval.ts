@@ -2,7 +2,7 @@ import type { Transaction } from 'kysely'
 import type { EngineDeps } from '../engine/engine-deps.js'
 import { KeyrotorError } from '../errors.js'
 import type { Database } from '../store/tables.js'
-import type { ApprovalService, ApprovalView } from './approvals.js'
+import type { ApprovalService, ApprovalView } from '../governance/approvals.js'
 
 /**
  * Ties a config proposal's state to its approval: the approval completing marks the proposal

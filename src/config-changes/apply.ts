@@ -3,8 +3,8 @@ import type { EngineDeps } from '../engine/engine-deps.js'
 import { enrollKey } from '../engine/key-enrollment.js'
 import { isOpen, nextOpening } from '../domain/windows.js'
 import { KeyrotorError } from '../errors.js'
-import { activeBody, loadProposal, toProposalView } from './config-proposals.js'
-import { assertNoRunsOn, describePlan, planSync, prepareProviders, writeChanges } from './config-sync.js'
+import { activeBody, loadProposal, toProposalView } from './proposals.js'
+import { assertNoRunsOn, describePlan, planSync, prepareProviders, writeChanges } from './sync.js'
 
 export interface ApplyDeps extends Pick<EngineDeps, 'db' | 'providers' | 'audit' | 'now'> {
   parse: (text: string, source: string) => KeyrotorConfig
