@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import SwaggerParser from '@apidevtools/swagger-parser'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { responseCheckerFor } from './helpers/documented-responses.js'
 import { startHarness, type Harness } from './helpers/harness.js'
 import { keyYaml } from './helpers/sample-dependents.js'
 
@@ -128,6 +129,34 @@ describe('/openapi.json', () => {
     expect(doc.paths['/v1/runs/{id}']?.get?.responses['200']).toBeDefined()
     expect(JSON.stringify(doc.paths['/v1/runs/{id}']?.get)).toContain('"in":"path"')
     expect(doc.servers).toHaveLength(1)
+  })
+
+  it('lets the suites catch a response outside the document (the check harness.api makes)', async () => {
+    const checker = await responseCheckerFor(h.url)
+    const halt = { method: 'GET', path: '/v1/halt', contentType: 'application/json; charset=utf-8' }
+    const real = await h.api('GET', '/v1/halt')
+    expect(checker.problemsWith({ ...halt, status: real.status, body: real.body })).toEqual([])
+    expect(
+      checker.problemsWith({ ...halt, status: 200, body: { ...(real.body as object), engaged: 'yes' } }),
+    ).toEqual([expect.stringContaining('body/engaged must be boolean')])
+    expect(checker.problemsWith({ ...halt, status: 418, body: null })).toEqual([
+      expect.stringContaining('status not documented'),
+    ])
+    expect(checker.problemsWith({ ...halt, status: 200, contentType: 'text/html', body: '<p>' })).toEqual([
+      expect.stringContaining('media type "text/html" not documented'),
+    ])
+    const problem = {
+      type: 'x',
+      title: 'x',
+      status: 404,
+      detail: 'x',
+      code: 'NO_SUCH_CODE',
+      correlationId: 'c',
+    }
+    const key = { method: 'GET', path: '/v1/keys/nope', status: 404, contentType: 'application/problem+json' }
+    expect(checker.problemsWith({ ...key, body: problem })).toEqual([
+      expect.stringContaining('body/code must be equal to one of the allowed values'),
+    ])
   })
 })
 
