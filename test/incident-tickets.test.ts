@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -423,6 +423,14 @@ describe('incident ticket failures', () => {
       `${config}: notifications.incidents[0].templateFile: ${template}:2:3: {{#if}} is never closed`,
     )
     // a template that renders (the example) passes the same check: see the next test
+  })
+
+  it('accepts every worked config of docs/integrations/ticketing.md', () => {
+    const docs = readFileSync('docs/integrations/ticketing.md', 'utf8')
+    const blocks = [...docs.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '')
+    expect(blocks).toHaveLength(4)
+    const types = blocks.map((yaml) => parseConfig(yaml, 'ticketing.md').notifications.incidents[0]?.type)
+    expect(types).toEqual(['github', 'jira', 'servicenow', 'template'])
   })
 
   it('finds, when a config is validated, a template that renders no JSON or names an unknown variable', async () => {
