@@ -333,6 +333,19 @@ describe('incident ticket failures', () => {
     expect(await h.keyrotor.store.db.selectFrom('incident_tickets').selectAll().execute()).toEqual([])
   })
 
+  it('keeps the credential out of the stored answer when a refusing API echoes the request', async () => {
+    const credential = basic('ops@acme.example', SECRETS.JIRA_TOKEN).split(' ')[1] ?? ''
+    const { h } = await setup('jira', () => [
+      401,
+      { errorMessages: [`refused Authorization: Basic ${credential} (token ${SECRETS.JIRA_TOKEN})`] },
+    ])
+    expect((await h.api('POST', '/v1/halt', { reason: 'drill' })).status).toBe(200)
+    const row = await failedRow(h)
+    expect(row.last_error).toBe(
+      'create issue: HTTP 401: {"errorMessages":["refused Authorization: Basic [redacted] (token [redacted])"]}',
+    )
+  })
+
   it('retries 5xx with backoff and never opens a second ticket, even when a later step is retried', async () => {
     const { h, receiver } = await setup('github', (method, path, nth) => {
       if (method === 'POST' && path === '/gh/repos/acme/ops/issues' && nth <= 2)

@@ -71,11 +71,19 @@ async function run<S extends TicketSettings>(
   delivery: TicketDelivery,
   options: TicketDeliveryOptions,
 ): Promise<void> {
+  const headers = system.headers(settings, delivery.secret)
+  const authorization = headers.authorization
   const http = createTicketHttp({
-    headers: system.headers(settings, delivery.secret),
+    headers,
     timeoutMs: options.timeoutMs,
     signal: options.signal,
-    scrub: options.scrub,
+    // an API that echoes the request would put the Basic credential (base64, not the secret
+    // itself) in its answer: removed too
+    scrub: (text) => {
+      const scrubbed = options.scrub(text)
+      const credential = authorization?.split(' ')[1]
+      return credential === undefined ? scrubbed : scrubbed.replaceAll(credential, '[redacted]')
+    },
   })
   const ctx = { url: delivery.url, settings, http, secret: delivery.secret }
   const { incident } = delivery
