@@ -271,7 +271,7 @@ describe.each(DIALECTS)('incident tickets on %s', (dialect) => {
     })
   })
 
-  it('remembers one ticket per incident and sink, and stores no credential', async () => {
+  it('remembers one ticket per incident and sink, shows them under the incident, and stores no credential', async () => {
     const tickets = await h.keyrotor.store.db.selectFrom('incident_tickets').selectAll().execute()
     expect(tickets.map((t) => [t.incident_id, t.sink_type, t.external_id]).sort()).toEqual([
       [incident.id, 'github', '42'],
@@ -279,6 +279,17 @@ describe.each(DIALECTS)('incident tickets on %s', (dialect) => {
       [incident.id, 'servicenow', 'a1b2c3d4'],
       [incident.id, 'template', 'T-9'],
     ])
+    const shown = await h.api<{ type: string; externalId: string; url: string | null }[]>(
+      'GET',
+      `/v1/incidents/${incident.id}/tickets`,
+    )
+    expect(shown.body.map((t) => [t.type, t.externalId, t.url]).sort()).toEqual([
+      ['github', '42', 'https://github.com/acme/ops/issues/42'],
+      ['jira', 'OPS-7', `${receiver.base}/jira/browse/OPS-7`],
+      ['servicenow', 'a1b2c3d4', `${receiver.base}/sn/nav_to.do?uri=incident.do%3Fsys_id%3Da1b2c3d4`],
+      ['template', 'T-9', null],
+    ])
+    expect((await h.api('GET', '/v1/incidents/inc_nope/tickets')).status).toBe(404)
     const stored = JSON.stringify([tickets, await outboxRows(h)])
     for (const secret of Object.values(SECRETS)) expect(stored).not.toContain(secret)
   })

@@ -107,6 +107,15 @@ export interface IncidentView {
   rca: string | null
 }
 
+/** A ticket a ticketing sink opened for an incident (GET /v1/incidents/{id}/tickets). */
+export interface IncidentTicketView {
+  sink: string
+  type: string
+  externalId: string
+  url: string | null
+  createdAt: string
+}
+
 export interface TimelineView {
   correlationId: string
   events: { at: string; source: string; type: string; message: string; [more: string]: unknown }[]

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { KeyrotorError } from '../errors.js'
-import type { IncidentView } from './api-types.js'
+import type { IncidentTicketView, IncidentView } from './api-types.js'
 import { seg } from './http-client.js'
 import { cell, table } from './output.js'
 import { leaf } from './session.js'
@@ -40,6 +40,20 @@ export function registerIncidents(program: Command, act: Act): void {
     act(async ({ api, out }, [id]) => {
       const incident = await api().get<IncidentView>(`/v1/incidents/${seg(id ?? '')}`)
       out.emit(incident, () => renderIncident(incident))
+    }),
+  )
+
+  leaf(incidents, 'tickets <id>', 'the tickets opened for an incident (GitHub, Jira, ServiceNow, …)').action(
+    act(async ({ api, out }, [id]) => {
+      const tickets = await api().get<IncidentTicketView[]>(`/v1/incidents/${seg(id ?? '')}/tickets`)
+      out.emit(tickets, () =>
+        tickets.length === 0
+          ? ['no tickets']
+          : table(
+              ['TYPE', 'TICKET', 'URL', 'OPENED'],
+              tickets.map((t) => [t.type, t.externalId, t.url, t.createdAt]),
+            ),
+      )
     }),
   )
 

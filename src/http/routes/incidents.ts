@@ -2,10 +2,11 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { IdParams, problems } from '../schemas/common.js'
-import { CloseIncidentBody, Incident, IncidentsQuery } from '../schemas/observability.js'
+import { CloseIncidentBody, Incident, IncidentTicket, IncidentsQuery } from '../schemas/observability.js'
 import type { Kysely } from 'kysely'
 import type { AuditLog } from '../../audit/audit-log.js'
 import type { IncidentService } from '../../observability/incidents.js'
+import { listIncidentTickets } from '../../store/incident-tickets-repository.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
 
@@ -46,6 +47,30 @@ export function incidentRoutes(deps: {
         },
       },
       async (request) => deps.incidents.get(request.params.id),
+    )
+
+    app.get(
+      '/v1/incidents/:id/tickets',
+      {
+        config: { action: 'incidents.read' },
+        schema: {
+          summary: 'The tickets opened for an incident in GitHub, Jira, ServiceNow or a templated API',
+          tags: ['incidents'],
+          operationId: 'listIncidentTickets',
+          params: IdParams,
+          response: { 200: z.array(IncidentTicket), ...problems(400, 404) },
+        },
+      },
+      async (request) => {
+        const incident = await deps.incidents.get(request.params.id) // NOT_FOUND for an unknown id
+        return (await listIncidentTickets(deps.db, incident.id)).map((t) => ({
+          sink: t.sink,
+          type: t.sinkType,
+          externalId: t.externalId,
+          url: t.externalUrl,
+          createdAt: t.createdAt,
+        }))
+      },
     )
 
     app.post(

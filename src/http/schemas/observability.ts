@@ -41,6 +41,17 @@ export const Incident = z
   })
   .meta({ id: 'Incident' })
 
+/** A ticket a ticketing sink of notifications.incidents opened for an incident. */
+export const IncidentTicket = z
+  .object({
+    sink: z.string(),
+    type: z.string(),
+    externalId: z.string(),
+    url: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'IncidentTicket' })
+
 export const IncidentsQuery = z.object({ state: z.enum(INCIDENT_STATES).optional() })
 export const CloseIncidentBody = z.strictObject({ rca: z.string().min(1).max(200_000) })
 
