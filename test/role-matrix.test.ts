@@ -340,7 +340,7 @@ describe.each(DIALECTS)('no side doors on %s (DESIGN §4.10)', (dialect) => {
       [/^src\/engine\/run-failure\.ts$/, /^updateTable\('key_versions'/],
       // an approved config change adds an alias name pointing at the active version; it never
       // moves an alias or touches a version
-      [/^src\/governance\/config-sync\.ts$/, /^insertInto\('key_aliases'/],
+      [/^src\/config-changes\/sync\.ts$/, /^insertInto\('key_aliases'/],
       // moveVersion and pointAlias, called only by phases (checked below)
       [/^src\/store\/keys-repository\.ts$/, /./],
       [/^src\/store\/migrations\//, /./],
