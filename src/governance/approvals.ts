@@ -8,9 +8,10 @@ import {
   expireOverdue,
   insertDecision,
   loadView,
-  loadViews,
+  pageViews,
   lockView,
   setState,
+  type ApprovalListQuery,
   type ApprovalView,
 } from './approval-records.js'
 import {
@@ -25,7 +26,7 @@ import {
 } from './approval-rules.js'
 import type { Role } from './roles.js'
 
-export type { ApprovalView } from './approval-records.js'
+export type { ApprovalListQuery, ApprovalView } from './approval-records.js'
 export { APPROVAL_ACTIONS, APPROVAL_STATES } from './approval-rules.js'
 export type { ApprovalAction, ApprovalState, Decider, RoleRequirement } from './approval-rules.js'
 
@@ -279,12 +280,15 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       })
     },
 
-    /** Newest first. */
+    /** Newest first: all of them, or one page with `page` (every approval when no limit is given). */
     async list(filter: { state?: ApprovalState } = {}): Promise<ApprovalView[]> {
       await expireDue()
-      let query = db.selectFrom('approvals').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc')
-      if (filter.state !== undefined) query = query.where('state', '=', filter.state)
-      return loadViews(db, await query.execute())
+      return (await pageViews(db, filter)).items
+    },
+
+    async page(query: ApprovalListQuery = {}) {
+      await expireDue()
+      return pageViews(db, query)
     },
 
     async get(id: string): Promise<ApprovalView> {

@@ -6,13 +6,14 @@ import {
   ALERT_STATES,
   ALERT_TYPES,
   type AlertService,
-  type AlertState,
+  type AlertListQuery,
 } from '../../observability/alerts.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
+import { pageProperties, sendPage, timeRangeProperties } from '../paging.js'
 
 export interface AlertRoutesDeps {
-  alerts: Pick<AlertService, 'list' | 'ack'>
+  alerts: Pick<AlertService, 'page' | 'ack'>
   audit: Pick<AuditLog, 'append'>
   db: Kysely<Database>
 }
@@ -40,23 +41,28 @@ export const ALERT_SCHEMA = {
 /** Listing and acknowledging alerts; raising and resolving belong to the engine. */
 export function alertRoutes(deps: AlertRoutesDeps): FastifyPluginAsync {
   return async (app) => {
-    app.get<{ Querystring: { state?: AlertState } }>(
+    app.get<{ Querystring: AlertListQuery }>(
       '/v1/alerts',
       {
         config: { action: 'alerts.read' },
         schema: {
-          summary: 'List alerts, newest activity first',
+          summary: 'List alerts, newest activity first: all, or one page with `limit` and `cursor`',
           tags: ['alerts'],
           querystring: {
             type: 'object',
             additionalProperties: false,
-            properties: { state: { type: 'string', enum: [...ALERT_STATES] } },
+            properties: {
+              state: { type: 'string', enum: [...ALERT_STATES] },
+              type: { type: 'string', enum: [...ALERT_TYPES] },
+              key: { type: 'string', maxLength: 200 },
+              ...timeRangeProperties('Alerts with activity'),
+              ...pageProperties(),
+            },
           },
           response: { 200: { type: 'array', items: ALERT_SCHEMA } },
         },
       },
-      async (request) =>
-        deps.alerts.list(request.query.state === undefined ? {} : { state: request.query.state }),
+      async (request, reply) => sendPage(request, reply, await deps.alerts.page(request.query)),
     )
 
     app.post<{ Params: { id: string } }>(

@@ -2,11 +2,12 @@ import type { FastifyPluginAsync } from 'fastify'
 import {
   APPROVAL_ACTIONS,
   APPROVAL_STATES,
+  type ApprovalListQuery,
   type ApprovalService,
-  type ApprovalState,
 } from '../../governance/approvals.js'
 import { ROLES } from '../../governance/roles.js'
 import { principalOf } from '../auth.js'
+import { pageProperties, sendPage, timeRangeProperties } from '../paging.js'
 
 const NULLABLE_STRING = { type: ['string', 'null'] }
 const GRANT = {
@@ -46,26 +47,31 @@ const REASON = { type: 'string', minLength: 1, maxLength: 2000 }
 
 /** Four-eyes approvals: list, approve, reject. Requesting belongs to the action (halt release, …). */
 export function approvalRoutes(deps: {
-  approvals: Pick<ApprovalService, 'list' | 'get' | 'approve' | 'reject'>
+  approvals: Pick<ApprovalService, 'page' | 'get' | 'approve' | 'reject'>
 }): FastifyPluginAsync {
   return async (app) => {
-    app.get<{ Querystring: { state?: ApprovalState } }>(
+    app.get<{ Querystring: ApprovalListQuery }>(
       '/v1/approvals',
       {
         config: { action: 'approvals.read' },
         schema: {
-          summary: 'List approvals, newest first',
+          summary: 'List approvals, newest first: all, or one page with `limit` and `cursor`',
           tags: ['approvals'],
           querystring: {
             type: 'object',
             additionalProperties: false,
-            properties: { state: { type: 'string', enum: [...APPROVAL_STATES] } },
+            properties: {
+              state: { type: 'string', enum: [...APPROVAL_STATES] },
+              action: { type: 'string', enum: [...APPROVAL_ACTIONS] },
+              subject: { type: 'string', maxLength: 200 },
+              ...timeRangeProperties('Approvals requested'),
+              ...pageProperties(),
+            },
           },
           response: { 200: { type: 'array', items: APPROVAL_SCHEMA } },
         },
       },
-      async (request) =>
-        deps.approvals.list(request.query.state === undefined ? {} : { state: request.query.state }),
+      async (request, reply) => sendPage(request, reply, await deps.approvals.page(request.query)),
     )
 
     app.get<{ Params: { id: string } }>(

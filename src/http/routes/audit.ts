@@ -3,10 +3,9 @@ import type { Kysely } from 'kysely'
 import type { AuditLog } from '../../audit/audit-log.js'
 import type { ChainReport } from '../../audit/verify-chain.js'
 import type { Database } from '../../store/tables.js'
+import { pageProperties, sendPage, timeRangeProperties } from '../paging.js'
 
 const NULLABLE_STRING = { type: ['string', 'null'] }
-// a date, or a date and time with an optional zone: ISO 8601, not whatever Date.parse takes
-const ISO_8601 = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})?)?$'
 
 const AUDIT_EVENT_SCHEMA = {
   type: 'object',
@@ -58,15 +57,23 @@ const REPORT_SCHEMA = {
 
 interface AuditQuerystring {
   since?: string
+  until?: string
   correlationId?: string
+  action?: string
+  actor?: string
+  target?: string
   afterSeq?: number
   limit?: number
+  cursor?: string
 }
+
+/** The most records one answer holds: an export reads the log in pages this large. */
+const MAX_AUDIT_PAGE = 10_000
 
 /** Reading the audit log (export pages through it with afterSeq) and checking its hash chain. */
 export function auditRoutes(deps: {
   db: Kysely<Database>
-  audit: Pick<AuditLog, 'list'>
+  audit: Pick<AuditLog, 'page'>
   /** The chain checked against the checkpoints outside the store. */
   verify: () => Promise<ChainReport>
 }): FastifyPluginAsync {
@@ -76,23 +83,32 @@ export function auditRoutes(deps: {
       {
         config: { action: 'audit.read' },
         schema: {
-          summary: 'Audit records in seq order (at most `limit`, default 10000; page on with afterSeq)',
+          summary:
+            'Audit records in seq order (at most `limit`, default 10000; page on with `cursor`, or afterSeq)',
           tags: ['audit'],
           querystring: {
             type: 'object',
             additionalProperties: false,
             properties: {
-              since: { type: 'string', maxLength: 64, pattern: ISO_8601 },
+              ...timeRangeProperties('Records written'),
               correlationId: { type: 'string', maxLength: 200 },
+              action: { type: 'string', maxLength: 200 },
+              actor: { type: 'string', maxLength: 200 },
+              target: {
+                type: 'string',
+                maxLength: 200,
+                description: 'What was acted on: a key id, run id, …',
+              },
               afterSeq: { type: 'integer', minimum: 0 },
-              limit: { type: 'integer', minimum: 1, maximum: 10_000 },
+              ...pageProperties(MAX_AUDIT_PAGE),
             },
           },
           response: { 200: { type: 'array', items: AUDIT_EVENT_SCHEMA } },
         },
       },
       // an export wants everything since a time: the default is the most one answer may hold
-      async (request) => deps.audit.list(deps.db, { limit: 10_000, ...request.query }),
+      async (request, reply) =>
+        sendPage(request, reply, await deps.audit.page(deps.db, { limit: MAX_AUDIT_PAGE, ...request.query })),
     )
 
     app.get(

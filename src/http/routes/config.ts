@@ -1,10 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Kysely } from 'kysely'
 import { activeConfigVersion, type BootstrapOutcome } from '../../governance/config-bootstrap.js'
-import type { ConfigChanges, ProposalState } from '../../governance/config-changes.js'
-import { PROPOSAL_STATES } from '../../governance/config-proposals.js'
+import type { ConfigChanges } from '../../governance/config-changes.js'
+import {
+  PROPOSAL_STATES,
+  type ProposalListQuery,
+  type VersionListQuery,
+} from '../../governance/config-proposals.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
+import { pageProperties, sendPage, timeRangeProperties } from '../paging.js'
 
 export interface ConfigRoutesDeps {
   db: Kysely<Database>
@@ -106,17 +111,23 @@ export function configRoutes(deps: ConfigRoutesDeps): FastifyPluginAsync {
       },
     )
 
-    app.get(
+    app.get<{ Querystring: VersionListQuery }>(
       '/v1/config/versions',
       {
         config: { action: 'config.read' },
         schema: {
-          summary: 'Every config version, oldest first, with who proposed, approved and applied it',
+          summary:
+            'Config versions, oldest first, with who proposed, approved and applied each: all, or one page with `limit` and `cursor`',
           tags: ['config'],
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { ...timeRangeProperties('Versions applied'), ...pageProperties() },
+          },
           response: { 200: { type: 'array', items: VERSION } },
         },
       },
-      async () => changes.versions(),
+      async (request, reply) => sendPage(request, reply, await changes.versions(request.query)),
     )
 
     app.get<{ Params: { version: number } }>(
@@ -137,22 +148,26 @@ export function configRoutes(deps: ConfigRoutesDeps): FastifyPluginAsync {
       async (request) => changes.version(request.params.version),
     )
 
-    app.get<{ Querystring: { state?: ProposalState } }>(
+    app.get<{ Querystring: ProposalListQuery }>(
       '/v1/config/proposals',
       {
         config: { action: 'config.read' },
         schema: {
-          summary: 'Config proposals, newest first',
+          summary: 'Config proposals, newest first: all, or one page with `limit` and `cursor`',
           tags: ['config'],
           querystring: {
             type: 'object',
             additionalProperties: false,
-            properties: { state: { type: 'string', enum: [...PROPOSAL_STATES] } },
+            properties: {
+              state: { type: 'string', enum: [...PROPOSAL_STATES] },
+              ...timeRangeProperties('Proposals made'),
+              ...pageProperties(),
+            },
           },
           response: { 200: { type: 'array', items: PROPOSAL } },
         },
       },
-      async (request) => changes.list(request.query.state),
+      async (request, reply) => sendPage(request, reply, await changes.list(request.query)),
     )
 
     app.get<{ Params: { id: string } }>(

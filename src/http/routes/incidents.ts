@@ -5,10 +5,11 @@ import {
   INCIDENT_SEVERITIES,
   INCIDENT_STATES,
   type IncidentService,
-  type IncidentState,
+  type IncidentListQuery,
 } from '../../observability/incidents.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
+import { pageProperties, sendPage, timeRangeProperties } from '../paging.js'
 
 const NULLABLE_STRING = { type: ['string', 'null'] }
 
@@ -36,28 +37,33 @@ const ID_PARAMS = { type: 'object', required: ['id'], properties: { id: { type: 
 
 /** Listing incidents and closing them with a root cause analysis; opening belongs to the engine. */
 export function incidentRoutes(deps: {
-  incidents: Pick<IncidentService, 'list' | 'get' | 'close'>
+  incidents: Pick<IncidentService, 'page' | 'get' | 'close'>
   audit: Pick<AuditLog, 'append'>
   db: Kysely<Database>
 }): FastifyPluginAsync {
   return async (app) => {
-    app.get<{ Querystring: { state?: IncidentState } }>(
+    app.get<{ Querystring: IncidentListQuery }>(
       '/v1/incidents',
       {
         config: { action: 'incidents.read' },
         schema: {
-          summary: 'List incidents, newest first',
+          summary: 'List incidents, newest first: all, or one page with `limit` and `cursor`',
           tags: ['incidents'],
           querystring: {
             type: 'object',
             additionalProperties: false,
-            properties: { state: { type: 'string', enum: [...INCIDENT_STATES] } },
+            properties: {
+              state: { type: 'string', enum: [...INCIDENT_STATES] },
+              severity: { type: 'string', enum: [...INCIDENT_SEVERITIES] },
+              key: { type: 'string', maxLength: 200 },
+              ...timeRangeProperties('Incidents opened'),
+              ...pageProperties(),
+            },
           },
           response: { 200: { type: 'array', items: INCIDENT_SCHEMA } },
         },
       },
-      async (request) =>
-        deps.incidents.list(request.query.state === undefined ? {} : { state: request.query.state }),
+      async (request, reply) => sendPage(request, reply, await deps.incidents.page(request.query)),
     )
 
     app.get<{ Params: { id: string } }>(

@@ -1,15 +1,16 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Kysely } from 'kysely'
-import { RUN_STATES, isTerminal, type RunState } from '../../domain/runs.js'
+import { RUN_KINDS, RUN_STATES, isTerminal, type RunKind, type RunState } from '../../domain/runs.js'
 import { parseDuration } from '../../domain/duration.js'
 import type { RunControl } from '../../engine/run-control.js'
 import type { VerifyService } from '../../engine/verify-service.js'
 import { runView } from '../../engine/views.js'
 import { KeyrotorError } from '../../errors.js'
 import { listRunEvents } from '../../store/events-repository.js'
-import { findRun, listRuns } from '../../store/runs-repository.js'
+import { findRun, listRuns, type RunListQuery } from '../../store/runs-repository.js'
 import type { Database, RunRow } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
+import { pageProperties, sendPage, timeRangeProperties } from '../paging.js'
 import { createRunEventStreams, wantsEventStream, type RunEventStreamOptions } from './run-events-stream.js'
 
 export interface RunRoutesDeps {
@@ -48,25 +49,30 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
   return async (app) => {
     app.addHook('preClose', async () => streams.closeAll())
 
-    app.get<{ Querystring: { key?: string; state?: RunState; limit?: number } }>(
+    app.get<{ Querystring: RunListQuery & { state?: RunState; kind?: RunKind } }>(
       '/v1/runs',
       {
         config: { action: 'runs.read' },
         schema: {
-          summary: 'List runs, newest first',
+          summary: 'List runs, newest first: 100 unless `limit` says; page on with `cursor`',
           tags: ['runs'],
           querystring: {
             type: 'object',
             additionalProperties: false,
             properties: {
-              key: { type: 'string' },
+              key: { type: 'string', maxLength: 200 },
               state: { type: 'string', enum: [...RUN_STATES] },
-              limit: { type: 'integer', minimum: 1, maximum: 1000 },
+              kind: { type: 'string', enum: [...RUN_KINDS] },
+              ...timeRangeProperties('Runs created'),
+              ...pageProperties(),
             },
           },
         },
       },
-      async (request) => (await listRuns(deps.db, request.query)).map(runView),
+      async (request, reply) => {
+        const page = await listRuns(deps.db, request.query)
+        return sendPage(request, reply, { ...page, items: page.items.map(runView) })
+      },
     )
 
     app.get<{ Params: { id: string }; Querystring: { wait?: string } }>(

@@ -2,13 +2,14 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { AuditLog } from '../../audit/audit-log.js'
 import { ROLES, type Role } from '../../governance/roles.js'
-import type { TokenStore } from '../../governance/tokens.js'
+import type { TokenListQuery, TokenStore } from '../../governance/tokens.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
+import { pageProperties, sendPage, timeRangeProperties } from '../paging.js'
 
 export interface TokenRoutesDeps {
   /** The token store over a given executor, so a change and its audit record share a transaction. */
-  tokenStore: (db: Kysely<Database>) => Pick<TokenStore, 'create' | 'list' | 'revoke'>
+  tokenStore: (db: Kysely<Database>) => Pick<TokenStore, 'create' | 'page' | 'revoke'>
   audit: Pick<AuditLog, 'append'>
   db: Kysely<Database>
 }
@@ -105,17 +106,29 @@ export function tokenRoutes(deps: TokenRoutesDeps): FastifyPluginAsync {
       },
     )
 
-    app.get(
+    app.get<{ Querystring: TokenListQuery }>(
       '/v1/tokens',
       {
         config,
         schema: {
-          summary: 'List tokens (never their secrets)',
+          summary:
+            'List tokens oldest first, never their secrets: all, or one page with `limit` and `cursor`',
           tags: ['tokens'],
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              user: { type: 'string', maxLength: 128 },
+              role: { type: 'string', enum: [...ROLES] },
+              key: { type: 'string', maxLength: 200, description: 'Consumer tokens bound to this key' },
+              ...timeRangeProperties('Tokens created'),
+              ...pageProperties(),
+            },
+          },
           response: { 200: { type: 'array', items: TOKEN_INFO } },
         },
       },
-      async () => deps.tokenStore(deps.db).list(),
+      async (request, reply) => sendPage(request, reply, await deps.tokenStore(deps.db).page(request.query)),
     )
 
     app.post<{ Params: { id: string } }>(
