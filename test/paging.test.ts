@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Kysely } from 'kysely'
 import type { Database } from '../src/store/tables.js'
+import { runCliProcess } from './helpers/cli.js'
 import { startHarness, type Harness } from './helpers/harness.js'
 import { keyYaml } from './helpers/sample-dependents.js'
 import { DIALECTS } from './helpers/stores.js'
@@ -337,6 +338,29 @@ describe.each(DIALECTS)('paging and filtering of every list route on %s', (diale
     const { items, pages } = await walk(`/v1/keys?limit=2`)
     expect(idsOf(items, 'id')).toEqual([...KEYS])
     expect(pages).toBe(2)
+  })
+
+  it('lists one page with the CLI, tells the next cursor on stderr, and follows every page with --all', async () => {
+    const env = { KEYROTOR_URL: h.url, KEYROTOR_TOKEN: h.adminToken }
+    const expected = idsOf((await get('/v1/runs?key=page-c&limit=1000')).body, 'id')
+    expect(expected.length).toBeGreaterThan(3)
+    const first = await runCliProcess(['runs', 'list', '--key', 'page-c', '--limit', '3', '--json'], env)
+    expect(first.code, first.stderr).toBe(0)
+    expect(idsOf(JSON.parse(first.stdout) as Item[], 'id')).toEqual(expected.slice(0, 3))
+    const cursor = /--cursor (\S+)/.exec(first.stderr)?.[1]
+    expect(cursor, first.stderr).toBeDefined()
+    const second = await runCliProcess(
+      ['runs', 'list', '--key', 'page-c', '--limit', '3', '--cursor', cursor as string, '--json'],
+      env,
+    )
+    expect(idsOf(JSON.parse(second.stdout) as Item[], 'id')).toEqual(expected.slice(3, 6))
+    const all = await runCliProcess(
+      ['runs', 'list', '--key', 'page-c', '--limit', '2', '--all', '--json'],
+      env,
+    )
+    expect(all.code, all.stderr).toBe(0)
+    expect(idsOf(JSON.parse(all.stdout) as Item[], 'id')).toEqual(expected)
+    expect(all.stderr).not.toContain('--cursor')
   })
 
   it.each(LISTS)(
