@@ -1,6 +1,7 @@
-import type { Kysely } from 'kysely'
+import type { Kysely, Selectable } from 'kysely'
 import { KeyrotorError } from '../errors.js'
-import type { Database } from '../store/tables.js'
+import { keysetPage, timeBound, type KeysetOrder, type Page } from '../store/keyset-page.js'
+import type { AuditEventsTable, Database } from '../store/tables.js'
 import { UNKEYED_CHAIN_KEY } from './chain.js'
 import { beforeCommit } from '../store/before-commit.js'
 import { appendChained } from './chain-store.js'
@@ -41,8 +42,16 @@ export interface AuditQuery {
   correlationId?: string | undefined
   /** Events after this seq: the cursor of an export or a stream. */
   afterSeq?: number | undefined
+  /** Events before this time. */
+  until?: string | undefined
+  action?: string | undefined
+  actor?: string | undefined
+  /** What the events acted on: a key id, a run id, a token id … */
+  target?: string | undefined
   /** At most this many (default 1000, at most 10000). */
   limit?: number | undefined
+  /** The nextCursor of the page before. */
+  cursor?: string | undefined
 }
 
 export interface AuditLog {
@@ -56,6 +65,8 @@ export interface AuditLog {
    */
   append(db: Kysely<Database>, entry: AuditEntry): Promise<AuditEvent | undefined>
   list(db: Kysely<Database>, query?: AuditQuery): Promise<AuditEvent[]>
+  /** One page of `list`, with where the next one starts. */
+  page(db: Kysely<Database>, query?: AuditQuery): Promise<Page<AuditEvent>>
 }
 
 const DEFAULT_LIMIT = 1000
@@ -100,15 +111,34 @@ export function createAuditLog(deps: AuditLogDeps = {}): AuditLog {
     },
 
     async list(db, query = {}) {
-      const limit = Math.min(Math.max(Math.trunc(query.limit ?? DEFAULT_LIMIT), 1), MAX_LIMIT)
-      let select = db.selectFrom('audit_events').selectAll().orderBy('seq').limit(limit)
-      if (query.since !== undefined) select = select.where('at', '>=', isoTime(query.since))
-      if (query.correlationId !== undefined) select = select.where('correlation_id', '=', query.correlationId)
-      if (query.afterSeq !== undefined) select = select.where('seq', '>', query.afterSeq)
-      const rows = await select.execute()
-      return rows.map((r) => toEvent({ ...r, seq: Number(r.seq) }))
+      return (await pageAudit(db, query)).items
     },
+
+    page: pageAudit,
   }
+}
+
+const AUDIT_IN_SEQ_ORDER: KeysetOrder<Selectable<AuditEventsTable>> = {
+  list: 'audit',
+  columns: ['seq'],
+  direction: 'asc',
+  positionOf: (row) => [Number(row.seq)],
+}
+
+async function pageAudit(db: Kysely<Database>, query: AuditQuery = {}): Promise<Page<AuditEvent>> {
+  const limit = Math.min(Math.max(Math.trunc(query.limit ?? DEFAULT_LIMIT), 1), MAX_LIMIT)
+  let select = db.selectFrom('audit_events').selectAll()
+  const since = query.since === undefined ? undefined : timeBound('since', isoText(query.since))
+  if (since !== undefined) select = select.where('at', '>=', since)
+  const until = timeBound('until', query.until)
+  if (until !== undefined) select = select.where('at', '<', until)
+  if (query.correlationId !== undefined) select = select.where('correlation_id', '=', query.correlationId)
+  if (query.action !== undefined) select = select.where('action', '=', query.action)
+  if (query.actor !== undefined) select = select.where('actor', '=', query.actor)
+  if (query.target !== undefined) select = select.where('target', '=', query.target)
+  if (query.afterSeq !== undefined) select = select.where('seq', '>', query.afterSeq)
+  const page = await keysetPage(select, AUDIT_IN_SEQ_ORDER, { limit, cursor: query.cursor })
+  return { ...page, items: page.items.map((r) => toEvent({ ...r, seq: Number(r.seq) })) }
 }
 
 function serialize(details: Record<string, unknown>): string {
@@ -119,12 +149,8 @@ function serialize(details: Record<string, unknown>): string {
   }
 }
 
-// `at` is stored as toISOString() output, so comparing the text compares the times
-function isoTime(value: Date | string): string {
-  const time = new Date(value)
-  if (Number.isNaN(time.getTime()))
-    throw new KeyrotorError('BAD_REQUEST', `since: "${String(value)}" is not a time (use ISO 8601)`)
-  return time.toISOString()
+function isoText(value: Date | string): string {
+  return typeof value === 'string' ? value : value.toISOString()
 }
 
 /** A stored row as the API shows it. */

@@ -2,17 +2,22 @@ import type { Command } from 'commander'
 import type { AlertView } from './api-types.js'
 import { seg } from './http-client.js'
 import { table } from './output.js'
+import { listPages, withPaging } from './list-pages.js'
 import { leaf, str } from './session.js'
 import type { Act } from './session.js'
 
 export function registerAlerts(program: Command, act: Act): void {
   const alerts = program.command('alerts').description('alerts an operator must see')
 
-  leaf(alerts, 'list', 'list alerts')
+  withPaging(leaf(alerts, 'list', 'list alerts, newest activity first'))
     .option('--state <state>', 'only alerts in this state (e.g. open, acknowledged)')
+    .option('--type <type>', 'only alerts of this type (e.g. rotation_failed)')
+    .option('--key <key>', 'only alerts about this key')
     .action(
-      act(async ({ api, out, opts }) => {
-        const list = await api().get<AlertView[]>('/v1/alerts', { state: str(opts, 'state') })
+      act(async (session) => {
+        const { out, opts } = session
+        const filters = { state: str(opts, 'state'), type: str(opts, 'type'), key: str(opts, 'key') }
+        const list = await listPages<AlertView>(session, '/v1/alerts', filters)
         out.emit(list, () =>
           list.length === 0
             ? ['no alerts']

@@ -2,7 +2,8 @@ import type { Command } from 'commander'
 import type { ApprovalView } from './api-types.js'
 import { seg } from './http-client.js'
 import { cell, table } from './output.js'
-import { leaf } from './session.js'
+import { listPages, withPaging } from './list-pages.js'
+import { leaf, str } from './session.js'
 import type { Act } from './session.js'
 
 export function renderApproval(a: ApprovalView): string[] {
@@ -17,28 +18,38 @@ export function renderApproval(a: ApprovalView): string[] {
 export function registerApprovals(program: Command, act: Act): void {
   const approvals = program.command('approvals').description('four-eyes approvals (never by the requester)')
 
-  leaf(approvals, 'list', 'list approvals').action(
-    act(async ({ api, out }) => {
-      const list = await api().get<ApprovalView[]>('/v1/approvals')
-      out.emit(list, () =>
-        list.length === 0
-          ? ['no approvals']
-          : table(
-              ['ID', 'STATE', 'ACTION', 'SUBJECT', 'REQUESTED BY', 'NEEDS', 'GIVEN', 'EXPIRES'],
-              list.map((a) => [
-                a.id,
-                a.state,
-                a.action,
-                a.subject,
-                a.requestedBy,
-                a.requiredRoles,
-                a.approvals.map((g) => g.by),
-                a.expiresAt,
-              ]),
-            ),
-      )
-    }),
-  )
+  withPaging(leaf(approvals, 'list', 'list approvals, newest first'))
+    .option('--state <state>', 'only approvals in this state (e.g. pending)')
+    .option('--action <action>', 'only approvals of this action (e.g. forward-correct)')
+    .option('--subject <subject>', 'only approvals about this subject (a key id, a proposal id)')
+    .action(
+      act(async (session) => {
+        const { out, opts } = session
+        const filters = {
+          state: str(opts, 'state'),
+          action: str(opts, 'action'),
+          subject: str(opts, 'subject'),
+        }
+        const list = await listPages<ApprovalView>(session, '/v1/approvals', filters)
+        out.emit(list, () =>
+          list.length === 0
+            ? ['no approvals']
+            : table(
+                ['ID', 'STATE', 'ACTION', 'SUBJECT', 'REQUESTED BY', 'NEEDS', 'GIVEN', 'EXPIRES'],
+                list.map((a) => [
+                  a.id,
+                  a.state,
+                  a.action,
+                  a.subject,
+                  a.requestedBy,
+                  a.requiredRoles,
+                  a.approvals.map((g) => g.by),
+                  a.expiresAt,
+                ]),
+              ),
+        )
+      }),
+    )
 
   leaf(approvals, 'approve <id>', 'approve (refused for the requester: exit 7)').action(
     act(async ({ api, out }, [id]) => {

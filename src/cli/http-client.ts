@@ -4,11 +4,19 @@ import type { ErrorCode } from '../errors.js'
 export interface ApiResponse<T> {
   status: number
   body: T
+  /** A list route's X-Next-Cursor: where the next page starts (absent on the last page). */
+  nextCursor?: string | undefined
 }
 
 export interface ApiClient {
   readonly baseUrl: string
   get<T>(path: string, query?: Record<string, string | undefined>, options?: RequestOptions): Promise<T>
+  /** A GET of a list route: one page and where the next one starts. */
+  getPage<T>(
+    path: string,
+    query?: Record<string, string | undefined>,
+    options?: RequestOptions,
+  ): Promise<{ items: T[]; nextCursor: string | undefined }>
   post<T>(path: string, body?: unknown, options?: RequestOptions): Promise<ApiResponse<T>>
 }
 
@@ -108,16 +116,31 @@ export function createApiClient(options: {
     }
     if (!response.ok) throw await problemOf(response)
     const text = await response.text()
-    return { status: response.status, body: (text === '' ? null : JSON.parse(text)) as T }
+    return {
+      status: response.status,
+      body: (text === '' ? null : JSON.parse(text)) as T,
+      nextCursor: response.headers.get('x-next-cursor') ?? undefined,
+    }
+  }
+
+  function withQuery(path: string, query: Record<string, string | undefined>): string {
+    const params = new URLSearchParams()
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, value)
+    return params.size > 0 ? `${path}?${params.toString()}` : path
   }
 
   return {
     baseUrl,
     async get<T>(path: string, query: Record<string, string | undefined> = {}, opts: RequestOptions = {}) {
-      const params = new URLSearchParams()
-      for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, value)
-      const search = params.size > 0 ? `?${params.toString()}` : ''
-      return (await request<T>('GET', `${path}${search}`, undefined, opts)).body
+      return (await request<T>('GET', withQuery(path, query), undefined, opts)).body
+    },
+    async getPage<T>(
+      path: string,
+      query: Record<string, string | undefined> = {},
+      opts: RequestOptions = {},
+    ) {
+      const { body, nextCursor } = await request<T[]>('GET', withQuery(path, query), undefined, opts)
+      return { items: body, nextCursor }
     },
     async post<T>(path: string, body: unknown = {}, opts: RequestOptions = {}) {
       return request<T>('POST', path, body, opts)

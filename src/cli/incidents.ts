@@ -4,7 +4,8 @@ import { KeyrotorError } from '../errors.js'
 import type { IncidentTicketView, IncidentView } from './api-types.js'
 import { seg } from './http-client.js'
 import { cell, table } from './output.js'
-import { leaf } from './session.js'
+import { listPages, withPaging } from './list-pages.js'
+import { leaf, str } from './session.js'
 import type { Act } from './session.js'
 
 function renderIncident(i: IncidentView): string[] {
@@ -22,19 +23,24 @@ export function registerIncidents(program: Command, act: Act): void {
     .command('incidents')
     .description('incidents opened by security or availability failures')
 
-  leaf(incidents, 'list', 'list incidents').action(
-    act(async ({ api, out }) => {
-      const list = await api().get<IncidentView[]>('/v1/incidents')
-      out.emit(list, () =>
-        list.length === 0
-          ? ['no incidents']
-          : table(
-              ['ID', 'STATE', 'KEY', 'RUN', 'OPENED', 'TITLE'],
-              list.map((i) => [i.id, i.state, i.key, i.runId, i.openedAt, i.title]),
-            ),
-      )
-    }),
-  )
+  withPaging(leaf(incidents, 'list', 'list incidents, newest first'))
+    .option('--state <state>', 'only incidents in this state (open, closed)')
+    .option('--key <key>', 'only incidents about this key')
+    .action(
+      act(async (session) => {
+        const { out, opts } = session
+        const filters = { state: str(opts, 'state'), key: str(opts, 'key') }
+        const list = await listPages<IncidentView>(session, '/v1/incidents', filters)
+        out.emit(list, () =>
+          list.length === 0
+            ? ['no incidents']
+            : table(
+                ['ID', 'STATE', 'KEY', 'RUN', 'OPENED', 'TITLE'],
+                list.map((i) => [i.id, i.state, i.key, i.runId, i.openedAt, i.title]),
+              ),
+        )
+      }),
+    )
 
   leaf(incidents, 'show <id>', 'show one incident').action(
     act(async ({ api, out }, [id]) => {

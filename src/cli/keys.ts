@@ -2,18 +2,21 @@ import type { Command } from 'commander'
 import type { KeyView } from './api-types.js'
 import { seg } from './http-client.js'
 import { cell, table } from './output.js'
-import { leaf } from './session.js'
+import { listPages, withPaging } from './list-pages.js'
+import { leaf, str } from './session.js'
 import type { Act } from './session.js'
 
 export function registerKeys(program: Command, act: Act): void {
   const keys = program.command('keys').description('managed keys, their versions, aliases and dependents')
 
-  leaf(keys, 'list', 'list the managed keys').action(
-    act(async ({ api, out }) => {
-      const list = await api().get<KeyView[]>('/v1/keys')
-      out.emit(list, () => keyTable(list))
-    }),
-  )
+  withPaging(leaf(keys, 'list', 'list the managed keys in id order (all unless --limit)'), { time: false })
+    .option('--search <text>', 'only keys whose id or owner contains this (case-insensitive)')
+    .action(
+      act(async (session) => {
+        const list = await listPages<KeyView>(session, '/v1/keys', { q: str(session.opts, 'search') })
+        session.out.emit(list, () => keyTable(list))
+      }),
+    )
 
   leaf(keys, 'show <key>', 'show one key: versions, aliases, dependents and their last answers').action(
     act(async ({ api, out }, [id]) => {

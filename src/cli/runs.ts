@@ -4,6 +4,7 @@ import type { RunView } from './api-types.js'
 import { renderReport, type KeyVerifyReport } from './verify.js'
 import { EXIT } from './exit-codes.js'
 import { seg } from './http-client.js'
+import { listPages, withPaging } from './list-pages.js'
 import { renderRun, runTable } from './render-run.js'
 import { durationOption, leaf, str } from './session.js'
 import type { Act } from './session.js'
@@ -12,19 +13,19 @@ import { waitForRun } from './wait-for-run.js'
 export function registerRuns(program: Command, act: Act): void {
   const runs = program.command('runs').description('list, inspect, follow and recover runs')
 
-  leaf(runs, 'list', 'list runs, newest first')
+  withPaging(leaf(runs, 'list', 'list runs, newest first (the newest 100 unless --limit or --all)'))
     .option('--key <key>', 'only runs of this key')
     .option('--state <state>', 'only runs in this state')
     .addOption(new Option('--kind <kind>', 'only runs of this kind').choices(RUN_KINDS))
     .action(
-      act(async ({ api, out, opts }) => {
-        const all = await api().get<RunView[]>('/v1/runs', {
+      act(async (session) => {
+        const { opts } = session
+        const list = await listPages<RunView>(session, '/v1/runs', {
           key: str(opts, 'key'),
           state: str(opts, 'state'),
+          kind: str(opts, 'kind'),
         })
-        const kind = str(opts, 'kind')
-        const list = kind === undefined ? all : all.filter((run) => run.kind === kind)
-        out.emit(list, () => runTable(list))
+        session.out.emit(list, () => runTable(list))
       }),
     )
 

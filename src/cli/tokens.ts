@@ -3,6 +3,7 @@ import { InvalidArgumentError, Option } from 'commander'
 import { isDuration } from '../domain/duration.js'
 import { seg } from './http-client.js'
 import { table } from './output.js'
+import { listPages, withPaging } from './list-pages.js'
 import { leaf, str } from './session.js'
 import type { Act } from './session.js'
 
@@ -57,29 +58,35 @@ export function registerTokens(program: Command, act: Act): void {
       }),
     )
 
-  leaf(tokens, 'list', 'list tokens (never their secrets)').action(
-    act(async ({ api, out }) => {
-      const list = await api().get<TokenSummary[]>('/v1/tokens')
-      out.emit(list, () =>
-        list.length === 0
-          ? ['no tokens']
-          : table(
-              ['ID', 'USER', 'ROLE', 'KEY', 'CREATED', 'EXPIRES', 'REVOKED', 'LAST USED'],
-              list.map((t) => [
-                t.id,
-                t.user,
-                t.role,
-                t.key,
-                t.createdAt,
-                t.expiresAt,
-                t.revokedAt,
-                // kept at most once a minute by the server: a review aid, not an access log
-                t.lastUsedAt ?? 'never',
-              ]),
-            ),
-      )
-    }),
-  )
+  withPaging(leaf(tokens, 'list', 'list tokens, oldest first (never their secrets)'))
+    .option('--user <user>', 'only tokens of this user')
+    .option('--role <role>', 'only tokens of this role')
+    .option('--key <key>', 'only consumer tokens bound to this key')
+    .action(
+      act(async (session) => {
+        const { out, opts } = session
+        const filters = { user: str(opts, 'user'), role: str(opts, 'role'), key: str(opts, 'key') }
+        const list = await listPages<TokenSummary>(session, '/v1/tokens', filters)
+        out.emit(list, () =>
+          list.length === 0
+            ? ['no tokens']
+            : table(
+                ['ID', 'USER', 'ROLE', 'KEY', 'CREATED', 'EXPIRES', 'REVOKED', 'LAST USED'],
+                list.map((t) => [
+                  t.id,
+                  t.user,
+                  t.role,
+                  t.key,
+                  t.createdAt,
+                  t.expiresAt,
+                  t.revokedAt,
+                  // kept at most once a minute by the server: a review aid, not an access log
+                  t.lastUsedAt ?? 'never',
+                ]),
+              ),
+        )
+      }),
+    )
 
   leaf(tokens, 'revoke <id>', 'revoke a token').action(
     act(async ({ api, out }, [id]) => {

@@ -15,6 +15,8 @@ import {
   loadProposal,
   toProposalView,
   type ConfigProposalView,
+  type ProposalListQuery,
+  type VersionListQuery,
 } from './proposals.js'
 import { registerConfigApproval } from './approval.js'
 import type { Role } from '../domain/roles.js'
@@ -162,10 +164,12 @@ export function createConfigChanges(deps: ConfigChangeDeps) {
     async get(id: string): Promise<ConfigProposalView> {
       return toProposalView(await loadProposal(db, id), true)
     },
-    list: (state?: ConfigProposalView['state']) => listProposals(db, state),
-    versions: () => listVersions(db),
+    /** Newest first, one page (all of them when no limit is given). */
+    list: (query: ProposalListQuery = {}) => listProposals(db, query),
+    /** Oldest first, one page (all of them when no limit is given). */
+    versions: (query: Omit<VersionListQuery, 'only'> = {}) => listVersions(db, query),
     async version(n: number) {
-      const [found] = await listVersions(db, n)
+      const [found] = (await listVersions(db, { only: n })).items
       if (found === undefined) throw new KeyrotorError('NOT_FOUND', `no config version ${n}`)
       return found
     },

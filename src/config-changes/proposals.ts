@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely'
 import { KeyrotorError } from '../errors.js'
+import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
 import type { Executor } from '../store/runs-repository.js'
 import type { ConfigProposalsTable } from '../store/tables.js'
 
@@ -74,18 +75,56 @@ export async function loadProposal(db: Executor, id: string): Promise<ProposalRo
   return row
 }
 
-export async function listProposals(db: Executor, state?: ProposalState): Promise<ConfigProposalView[]> {
-  let query = db
-    .selectFrom('config_proposals')
-    .selectAll()
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-  if (state !== undefined) query = query.where('state', '=', state)
-  return (await query.execute()).map((row) => toProposalView(row))
+export interface ProposalListQuery extends PageQuery {
+  state?: ProposalState | undefined
+  /** Proposals made at or after this time. */
+  since?: string | undefined
+  until?: string | undefined
 }
 
-/** Every config version, oldest first, with the proposal it came from (none for the bootstrap). */
-export async function listVersions(db: Executor, only?: number): Promise<ConfigVersionView[]> {
+const PROPOSALS_NEWEST_FIRST: KeysetOrder<ProposalRow> = {
+  list: 'config-proposals',
+  columns: ['created_at', 'id'],
+  direction: 'desc',
+  positionOf: (row) => [row.created_at, row.id],
+}
+
+/** Proposals newest first, one page (all of them when no limit is given). */
+export async function listProposals(
+  db: Executor,
+  query: ProposalListQuery,
+): Promise<Page<ConfigProposalView>> {
+  let select = db.selectFrom('config_proposals').selectAll()
+  if (query.state !== undefined) select = select.where('state', '=', query.state)
+  const since = timeBound('since', query.since)
+  if (since !== undefined) select = select.where('created_at', '>=', since)
+  const until = timeBound('until', query.until)
+  if (until !== undefined) select = select.where('created_at', '<', until)
+  const page = await keysetPage(select, PROPOSALS_NEWEST_FIRST, query)
+  return { ...page, items: page.items.map((row) => toProposalView(row)) }
+}
+
+export interface VersionListQuery extends PageQuery {
+  /** Just this version, with its YAML. */
+  only?: number | undefined
+  /** Versions applied at or after this time. */
+  since?: string | undefined
+  until?: string | undefined
+}
+
+const VERSIONS_OLDEST_FIRST: KeysetOrder<{ version: number }> = {
+  list: 'config-versions',
+  columns: ['v.version'],
+  direction: 'asc',
+  positionOf: (row) => [row.version],
+}
+
+/** Config versions oldest first, with the proposal each came from (none for the bootstrap). */
+export async function listVersions(
+  db: Executor,
+  filter: VersionListQuery = {},
+): Promise<Page<ConfigVersionView>> {
+  const only = filter.only
   let query = db
     .selectFrom('config_versions as v')
     .leftJoin('config_proposals as p', 'p.applied_version', 'v.version')
@@ -105,10 +144,13 @@ export async function listVersions(db: Executor, only?: number): Promise<ConfigV
       'p.approved_by',
       'p.approved_at',
     ])
-    .orderBy('v.version')
   if (only !== undefined) query = query.where('v.version', '=', only)
-  const rows = await query.execute()
-  return rows.map((r) => ({
+  const since = timeBound('since', filter.since)
+  if (since !== undefined) query = query.where('v.created_at', '>=', since)
+  const until = timeBound('until', filter.until)
+  if (until !== undefined) query = query.where('v.created_at', '<', until)
+  const page = await keysetPage(query, VERSIONS_OLDEST_FIRST, filter)
+  const items = page.items.map((r) => ({
     version: r.version,
     hash: r.hash,
     active: r.active === 1,
@@ -124,6 +166,7 @@ export async function listVersions(db: Executor, only?: number): Promise<ConfigV
     appliedAt: r.created_at,
     ...(only !== undefined ? { yaml: r.body } : {}),
   }))
+  return { ...page, items }
 }
 
 /** The active version's number and text; version 0 and no text before any config was applied. */

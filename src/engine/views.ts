@@ -4,6 +4,7 @@ import type { Phase } from '../domain/phases.js'
 import type { RunKind, RunState, Trigger } from '../domain/runs.js'
 import type { FailureClass } from '../errors.js'
 import { listKeyPartsOf, listKeys, listKeysPage, requireKey, type KeyPage } from '../store/keys-repository.js'
+import type { Page } from '../store/keyset-page.js'
 import { latestRunsOf, type Executor } from '../store/runs-repository.js'
 import type { KeyRow, RunRow } from '../store/tables.js'
 
@@ -110,15 +111,20 @@ const KEYS_PER_BATCH = 500
 
 /** Every key, or one page of them (see `listKeysPage`). */
 export async function keyViews(db: Executor, page: KeyPage = {}): Promise<KeyView[]> {
-  const rows =
+  return (await keyViewPage(db, page)).items
+}
+
+/** Every key, or one page of them with where the next page starts (see `listKeysPage`). */
+export async function keyViewPage(db: Executor, page: KeyPage = {}): Promise<Page<KeyView>> {
+  const { items: rows, nextCursor } =
     page.limit === undefined && page.cursor === undefined && page.search === undefined
-      ? await listKeys(db)
+      ? { items: await listKeys(db), nextCursor: undefined }
       : await listKeysPage(db, page)
   const views: KeyView[] = []
   for (let i = 0; i < rows.length; i += KEYS_PER_BATCH) {
     views.push(...(await assembleKeys(db, rows.slice(i, i + KEYS_PER_BATCH))))
   }
-  return views
+  return { items: views, nextCursor }
 }
 
 async function assembleKeys(db: Executor, rows: readonly KeyRow[]): Promise<KeyView[]> {

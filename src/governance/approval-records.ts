@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely'
 import { KeyrotorError } from '../errors.js'
+import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
 import type { ApprovalDecisionsTable, ApprovalRow, Database } from '../store/tables.js'
 import type { ApprovalFacts, Decider } from './approval-rules.js'
 import type { ApprovalAction, ApprovalState } from '../domain/approvals.js'
@@ -21,6 +22,37 @@ export interface ApprovalView extends ApprovalFacts {
 }
 
 type DecisionRow = Selectable<ApprovalDecisionsTable>
+
+export interface ApprovalListQuery extends PageQuery {
+  state?: ApprovalState | undefined
+  action?: ApprovalAction | undefined
+  /** What the approval is about: a key id, a proposal id, … */
+  subject?: string | undefined
+  /** Approvals requested at or after this time. */
+  since?: string | undefined
+  until?: string | undefined
+}
+
+const APPROVALS_NEWEST_FIRST: KeysetOrder<ApprovalRow> = {
+  list: 'approvals',
+  columns: ['created_at', 'id'],
+  direction: 'desc',
+  positionOf: (row) => [row.created_at, row.id],
+}
+
+/** Approvals newest first with their decisions, one page (all of them when no limit is given). */
+export async function pageViews(db: Kysely<Database>, query: ApprovalListQuery): Promise<Page<ApprovalView>> {
+  let select = db.selectFrom('approvals').selectAll()
+  if (query.state !== undefined) select = select.where('state', '=', query.state)
+  if (query.action !== undefined) select = select.where('action', '=', query.action)
+  if (query.subject !== undefined) select = select.where('subject', '=', query.subject)
+  const since = timeBound('since', query.since)
+  if (since !== undefined) select = select.where('created_at', '>=', since)
+  const until = timeBound('until', query.until)
+  if (until !== undefined) select = select.where('created_at', '<', until)
+  const page = await keysetPage(select, APPROVALS_NEWEST_FIRST, query)
+  return { ...page, items: await loadViews(db, page.items) }
+}
 
 /** Approvals with their decisions, in the order of `rows`. */
 export async function loadViews(db: Kysely<Database>, rows: ApprovalRow[]): Promise<ApprovalView[]> {

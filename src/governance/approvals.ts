@@ -8,9 +8,10 @@ import {
   expireOverdue,
   insertDecision,
   loadView,
-  loadViews,
+  pageViews,
   lockView,
   setState,
+  type ApprovalListQuery,
   type ApprovalView,
 } from './approval-records.js'
 import {
@@ -22,7 +23,7 @@ import {
 } from './approval-rules.js'
 import type { ApprovalAction, ApprovalRequest, ApprovalState } from '../domain/approvals.js'
 
-export type { ApprovalView } from './approval-records.js'
+export type { ApprovalListQuery, ApprovalView } from './approval-records.js'
 export { APPROVAL_ACTIONS, APPROVAL_STATES } from '../domain/approvals.js'
 export type { ApprovalAction, ApprovalRequest, ApprovalState, RoleRequirement } from '../domain/approvals.js'
 export type { Decider } from './approval-rules.js'
@@ -261,12 +262,15 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       })
     },
 
-    /** Newest first. */
+    /** Newest first: all of them, or one page with `page` (every approval when no limit is given). */
     async list(filter: { state?: ApprovalState } = {}): Promise<ApprovalView[]> {
       await expireDue()
-      let query = db.selectFrom('approvals').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc')
-      if (filter.state !== undefined) query = query.where('state', '=', filter.state)
-      return loadViews(db, await query.execute())
+      return (await pageViews(db, filter)).items
+    },
+
+    async page(query: ApprovalListQuery = {}) {
+      await expireDue()
+      return pageViews(db, query)
     },
 
     async get(id: string): Promise<ApprovalView> {

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { parseDuration } from '../domain/duration.js'
 import { KeyrotorError } from '../errors.js'
+import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
 import type { Database, TokenRow } from '../store/tables.js'
 import type { Caller } from './permissions.js'
 import { isRole, type Role } from '../domain/roles.js'
@@ -48,6 +49,8 @@ export interface TokenStore {
   /** The principal of a valid token; null for unknown, malformed, revoked or expired ones. */
   authenticate(token: string): Promise<Principal | null>
   list(): Promise<TokenInfo[]>
+  /** Oldest first, one page (all of them when no limit is given). */
+  page(query?: TokenListQuery): Promise<Page<TokenInfo>>
   /** Idempotent; NOT_FOUND for an unknown id. */
   revoke(id: string): Promise<TokenInfo>
 }
@@ -114,9 +117,10 @@ export function createTokenStore(db: Kysely<Database>, options: { now?: () => Da
     },
 
     async list() {
-      const rows = await db.selectFrom('tokens').selectAll().orderBy('created_at').orderBy('id').execute()
-      return rows.map(toInfo)
+      return (await pageTokens(db, {})).items
     },
+
+    page: (query = {}) => pageTokens(db, query),
 
     async revoke(id) {
       await db
@@ -186,6 +190,36 @@ function lifetime(text: string): number {
   }
   if (ms < MIN_LIFETIME_MS) throw new KeyrotorError('BAD_REQUEST', `expiresIn: "${text}" is shorter than 1m`)
   return ms
+}
+
+export interface TokenListQuery extends PageQuery {
+  user?: string | undefined
+  role?: Role | undefined
+  /** Consumer tokens bound to this key. */
+  key?: string | undefined
+  /** Tokens created at or after this time. */
+  since?: string | undefined
+  until?: string | undefined
+}
+
+const TOKENS_OLDEST_FIRST: KeysetOrder<TokenRow> = {
+  list: 'tokens',
+  columns: ['created_at', 'id'],
+  direction: 'asc',
+  positionOf: (row) => [row.created_at, row.id],
+}
+
+async function pageTokens(db: Kysely<Database>, query: TokenListQuery): Promise<Page<TokenInfo>> {
+  let select = db.selectFrom('tokens').selectAll()
+  if (query.user !== undefined) select = select.where('user_name', '=', query.user)
+  if (query.role !== undefined) select = select.where('role', '=', query.role)
+  if (query.key !== undefined) select = select.where('key_id', '=', query.key)
+  const since = timeBound('since', query.since)
+  if (since !== undefined) select = select.where('created_at', '>=', since)
+  const until = timeBound('until', query.until)
+  if (until !== undefined) select = select.where('created_at', '<', until)
+  const page = await keysetPage(select, TOKENS_OLDEST_FIRST, query)
+  return { ...page, items: page.items.map(toInfo) }
 }
 
 function toInfo(row: TokenRow): TokenInfo {

@@ -39,9 +39,9 @@ export interface HttpDeps {
    * The token store over a given executor (`createTokenStore` fits), so that creating or revoking
    * a token commits in one transaction with its audit record.
    */
-  tokenStore: (db: Kysely<Database>) => Pick<TokenStore, 'authenticate' | 'create' | 'list' | 'revoke'>
+  tokenStore: (db: Kysely<Database>) => Pick<TokenStore, 'authenticate' | 'create' | 'page' | 'revoke'>
   audit: Pick<AuditLog, 'append'>
-  alerts: Pick<AlertService, 'list' | 'ack' | 'openCount'>
+  alerts: Pick<AlertService, 'page' | 'ack' | 'openCount'>
   halt: HaltReader
   metrics: Pick<Metrics, 'render' | 'contentType' | 'setAlertsOpen' | 'setHaltEngaged'>
   /** Whether the store answers (see `storeAnswers` in routes/health.ts). */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { sql, type Kysely } from 'kysely'
 import { KeyrotorError } from '../errors.js'
+import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
 import type { AlertRow, Database } from '../store/tables.js'
 import { acknowledges, type AlertSeverity, type AlertState, type AlertType } from '../domain/alerts.js'
 
@@ -67,6 +68,39 @@ export interface AlertServiceDeps {
 }
 
 export type AlertService = ReturnType<typeof createAlertService>
+
+export interface AlertListQuery extends PageQuery {
+  state?: AlertState | undefined
+  type?: AlertType | undefined
+  key?: string | undefined
+  /** Alerts with activity (raised, repeated, acknowledged, resolved) at or after this time. */
+  since?: string | undefined
+  until?: string | undefined
+}
+
+const ALERTS_BY_ACTIVITY: KeysetOrder<AlertRow> = {
+  list: 'alerts',
+  columns: ['updated_at', 'id'],
+  direction: 'desc',
+  positionOf: (row) => [row.updated_at, row.id],
+}
+
+/**
+ * A repeat or an acknowledgement moves an alert to the front, so one that changes while a client
+ * pages can be passed over; `since` on the activity time finds it again.
+ */
+async function pageAlerts(db: Kysely<Database>, query: AlertListQuery): Promise<Page<Alert>> {
+  let select = db.selectFrom('alerts').selectAll()
+  if (query.state !== undefined) select = select.where('state', '=', query.state)
+  if (query.type !== undefined) select = select.where('type', '=', query.type)
+  if (query.key !== undefined) select = select.where('key_id', '=', query.key)
+  const since = timeBound('since', query.since)
+  if (since !== undefined) select = select.where('updated_at', '>=', since)
+  const until = timeBound('until', query.until)
+  if (until !== undefined) select = select.where('updated_at', '<', until)
+  const page = await keysetPage(select, ALERTS_BY_ACTIVITY, query)
+  return { ...page, items: page.items.map(toAlert) }
+}
 
 /**
  * Alerts deduplicated by (type, key, run) through the unique `dedup_key` column. A repeat of an
@@ -180,10 +214,11 @@ export function createAlertService(deps: AlertServiceDeps) {
 
     /** Newest activity first. */
     async list(filter: { state?: AlertState } = {}): Promise<Alert[]> {
-      let query = db.selectFrom('alerts').selectAll().orderBy('updated_at', 'desc').orderBy('id')
-      if (filter.state !== undefined) query = query.where('state', '=', filter.state)
-      return (await query.execute()).map(toAlert)
+      return (await pageAlerts(db, filter)).items
     },
+
+    /** Newest activity first, one page (every alert when no limit is given): see pageAlerts. */
+    page: (query: AlertListQuery = {}): Promise<Page<Alert>> => pageAlerts(db, query),
 
     /** Alerts in state open: raised and not yet acknowledged. */
     openCount: () => openCount(),

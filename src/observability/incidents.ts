@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { KeyrotorError } from '../errors.js'
 import type { Kysely } from 'kysely'
 import { assertClosable, type IncidentSeverity, type IncidentState } from '../domain/incidents.js'
+import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
 import type { Database, IncidentRow } from '../store/tables.js'
 
 export { INCIDENT_SEVERITIES, INCIDENT_STATES } from '../domain/incidents.js'
@@ -51,6 +52,35 @@ export interface IncidentOutbox {
   ): Promise<void>
 }
 
+export interface IncidentListQuery extends PageQuery {
+  state?: IncidentState | undefined
+  severity?: IncidentSeverity | undefined
+  key?: string | undefined
+  /** Incidents opened at or after this time. */
+  since?: string | undefined
+  until?: string | undefined
+}
+
+const INCIDENTS_NEWEST_FIRST: KeysetOrder<IncidentRow> = {
+  list: 'incidents',
+  columns: ['opened_at', 'id'],
+  direction: 'desc',
+  positionOf: (row) => [row.opened_at, row.id],
+}
+
+async function pageIncidents(db: Kysely<Database>, query: IncidentListQuery): Promise<Page<Incident>> {
+  let select = db.selectFrom('incidents').selectAll()
+  if (query.state !== undefined) select = select.where('state', '=', query.state)
+  if (query.severity !== undefined) select = select.where('severity', '=', query.severity)
+  if (query.key !== undefined) select = select.where('key_id', '=', query.key)
+  const since = timeBound('since', query.since)
+  if (since !== undefined) select = select.where('opened_at', '>=', since)
+  const until = timeBound('until', query.until)
+  if (until !== undefined) select = select.where('opened_at', '<', until)
+  const page = await keysetPage(select, INCIDENTS_NEWEST_FIRST, query)
+  return { ...page, items: page.items.map(toIncident) }
+}
+
 /** Incident records: opened by failures that touch security or availability, closed with an RCA. */
 export function createIncidentService(deps: {
   db: Kysely<Database>
@@ -96,10 +126,11 @@ export function createIncidentService(deps: {
 
     /** Newest first. */
     async list(filter: { state?: IncidentState } = {}): Promise<Incident[]> {
-      let query = db.selectFrom('incidents').selectAll().orderBy('opened_at', 'desc').orderBy('id', 'desc')
-      if (filter.state !== undefined) query = query.where('state', '=', filter.state)
-      return (await query.execute()).map(toIncident)
+      return (await pageIncidents(db, filter)).items
     },
+
+    /** Newest first, one page (every incident when no limit is given). */
+    page: (query: IncidentListQuery = {}): Promise<Page<Incident>> => pageIncidents(db, query),
 
     get: (id: string): Promise<Incident> => find(db, id),
 

@@ -11,6 +11,7 @@ import * as notificationOutbox from './migrations/006-notification-outbox.js'
 import * as auditChain from './migrations/004-audit-chain.js'
 import * as auditStream from './migrations/007-audit-stream.js'
 import * as incidentTickets from './migrations/008-incident-tickets.js'
+import * as pagingIndexes from './migrations/010-paging-indexes.js'
 import { dialectOf, type DialectName } from './dialect.js'
 import { ImmediateSqliteDialect, withStatementCache } from './sqlite-immediate.js'
 import { ResilientKysely } from './resilient-kysely.js'
@@ -46,6 +47,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '004-audit-chain': auditChain,
   '007-audit-stream': auditStream,
   '008-incident-tickets': incidentTickets,
+  '010-paging-indexes': pagingIndexes,
 }
 
 export const SQLITE_FILE = 'keyrotor.db'

@@ -1,5 +1,6 @@
 import type { VersionState } from '../domain/lifecycle.js'
 import { KeyrotorError } from '../errors.js'
+import type { Page } from './keyset-page.js'
 import type { Executor } from './runs-repository.js'
 import type { DependentRow, KeyRow, KeyVersionRow, KeyVersionsTable } from './tables.js'
 import { sql, type Updateable } from 'kysely'
@@ -25,8 +26,11 @@ export interface KeyPage {
   search?: string | undefined
 }
 
-/** One page of keys in id order; an empty `page` is every key (the same as `listKeys`). */
-export async function listKeysPage(db: Executor, page: KeyPage): Promise<KeyRow[]> {
+/**
+ * One page of keys in id order; an empty `page` is every key (the same as `listKeys`). The
+ * cursor is a key id, as it always was: the next page's is the page's last id.
+ */
+export async function listKeysPage(db: Executor, page: KeyPage): Promise<Page<KeyRow>> {
   let query = db.selectFrom('keys').selectAll().orderBy('id')
   if (page.cursor !== undefined) query = query.where('id', '>', page.cursor)
   if (page.search !== undefined && page.search !== '') {
@@ -36,8 +40,11 @@ export async function listKeysPage(db: Executor, page: KeyPage): Promise<KeyRow[
       sql<boolean>`(lower(id) like ${pattern} escape '\\' or lower(owner) like ${pattern} escape '\\')`,
     )
   }
-  if (page.limit !== undefined) query = query.limit(page.limit)
-  return query.execute()
+  if (page.limit === undefined) return { items: await query.execute(), nextCursor: undefined }
+  // one row more than asked tells whether a next page exists without a count
+  const rows = await query.limit(page.limit + 1).execute()
+  const items = rows.slice(0, page.limit)
+  return { items, nextCursor: rows.length > page.limit ? items.at(-1)?.id : undefined }
 }
 
 export async function listVersions(db: Executor, keyId: string): Promise<KeyVersionRow[]> {

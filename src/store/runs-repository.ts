@@ -2,6 +2,7 @@ import { sql, type ExpressionOrFactory, type Kysely, type SqlBool, type Transact
 import { NON_TERMINAL_RUN_STATES, type RunState } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
 import type { DialectName } from './dialect.js'
+import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from './keyset-page.js'
 import type { Transact } from './transactor.js'
 import type { Database, NewRun, RunRow, RunUpdate } from './tables.js'
 
@@ -23,18 +24,34 @@ export async function findActiveRunForKey(db: Executor, keyId: string): Promise<
   return db.selectFrom('runs').selectAll().where('active_key', '=', keyId).executeTakeFirst()
 }
 
-export async function listRuns(
-  db: Executor,
-  filter: { key?: string | undefined; state?: string | undefined; limit?: number | undefined },
-): Promise<RunRow[]> {
+export interface RunListQuery extends PageQuery {
+  key?: string | undefined
+  state?: string | undefined
+  kind?: string | undefined
+  /** Runs created at or after this time (ISO 8601). */
+  since?: string | undefined
+  /** Runs created before this time (ISO 8601). */
+  until?: string | undefined
+}
+
+const RUNS_NEWEST_FIRST: KeysetOrder<RunRow> = {
+  list: 'runs',
+  columns: ['created_at', 'id'],
+  direction: 'desc',
+  positionOf: (run) => [run.created_at, run.id],
+}
+
+/** Runs newest first, one page of them (100 when no limit is given, as the list always answered). */
+export async function listRuns(db: Executor, filter: RunListQuery): Promise<Page<RunRow>> {
   let query = db.selectFrom('runs').selectAll()
   if (filter.key !== undefined) query = query.where('key_id', '=', filter.key)
   if (filter.state !== undefined) query = query.where('state', '=', filter.state)
-  return query
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(filter.limit ?? 100)
-    .execute()
+  if (filter.kind !== undefined) query = query.where('kind', '=', filter.kind)
+  const since = timeBound('since', filter.since)
+  if (since !== undefined) query = query.where('created_at', '>=', since)
+  const until = timeBound('until', filter.until)
+  if (until !== undefined) query = query.where('created_at', '<', until)
+  return keysetPage(query, RUNS_NEWEST_FIRST, { limit: filter.limit ?? 100, cursor: filter.cursor })
 }
 
 /** The newest run of each of `keyIds` (keys without a run are absent), in one query. */

@@ -6,11 +6,12 @@ import type { AuditLog } from '../../audit/audit-log.js'
 import type { AlertService } from '../../observability/alerts.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
+import { sendPage } from '../paging.js'
 import { IdParams, problems } from '../schemas/common.js'
 import { Alert, AlertsQuery } from '../schemas/observability.js'
 
 export interface AlertRoutesDeps {
-  alerts: Pick<AlertService, 'list' | 'ack'>
+  alerts: Pick<AlertService, 'page' | 'ack'>
   audit: Pick<AuditLog, 'append'>
   db: Kysely<Database>
 }
@@ -24,15 +25,14 @@ export function alertRoutes(deps: AlertRoutesDeps): FastifyPluginAsync {
       {
         config: { action: 'alerts.read' },
         schema: {
-          summary: 'List alerts, newest activity first',
+          summary: 'List alerts, newest activity first: all, or one page with `limit` and `cursor`',
           tags: ['alerts'],
           operationId: 'listAlerts',
           querystring: AlertsQuery,
           response: { 200: z.array(Alert), ...problems(400) },
         },
       },
-      async (request) =>
-        deps.alerts.list(request.query.state === undefined ? {} : { state: request.query.state }),
+      async (request, reply) => sendPage(request, reply, await deps.alerts.page(request.query)),
     )
 
     app.post(

@@ -3,12 +3,13 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { ApprovalService } from '../../governance/approvals.js'
 import { principalOf } from '../auth.js'
+import { sendPage } from '../paging.js'
 import { IdParams, problems } from '../schemas/common.js'
 import { Approval, ApprovalsQuery, ApproveBody, RejectBody } from '../schemas/governance.js'
 
 /** Four-eyes approvals: list, approve, reject. Requesting belongs to the action (halt release, …). */
 export function approvalRoutes(deps: {
-  approvals: Pick<ApprovalService, 'list' | 'get' | 'approve' | 'reject'>
+  approvals: Pick<ApprovalService, 'page' | 'get' | 'approve' | 'reject'>
 }): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<ZodTypeProvider>()
@@ -17,15 +18,14 @@ export function approvalRoutes(deps: {
       {
         config: { action: 'approvals.read' },
         schema: {
-          summary: 'List approvals, newest first',
+          summary: 'List approvals, newest first: all, or one page with `limit` and `cursor`',
           tags: ['approvals'],
           operationId: 'listApprovals',
           querystring: ApprovalsQuery,
           response: { 200: z.array(Approval), ...problems(400) },
         },
       },
-      async (request) =>
-        deps.approvals.list(request.query.state === undefined ? {} : { state: request.query.state }),
+      async (request, reply) => sendPage(request, reply, await deps.approvals.page(request.query)),
     )
 
     app.get(

@@ -2,16 +2,17 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { problems } from '../schemas/common.js'
-import { AuditChainReport, AuditEvent, AuditQuery } from '../schemas/observability.js'
+import { AuditChainReport, AuditEvent, AuditQuery, MAX_AUDIT_PAGE } from '../schemas/observability.js'
 import type { Kysely } from 'kysely'
 import type { AuditLog } from '../../audit/audit-log.js'
 import type { ChainReport } from '../../audit/verify-chain.js'
 import type { Database } from '../../store/tables.js'
+import { sendPage } from '../paging.js'
 
 /** Reading the audit log (export pages through it with afterSeq) and checking its hash chain. */
 export function auditRoutes(deps: {
   db: Kysely<Database>
-  audit: Pick<AuditLog, 'list'>
+  audit: Pick<AuditLog, 'page'>
   /** The chain checked against the checkpoints outside the store. */
   verify: () => Promise<ChainReport>
 }): FastifyPluginAsync {
@@ -22,7 +23,8 @@ export function auditRoutes(deps: {
       {
         config: { action: 'audit.read' },
         schema: {
-          summary: 'Audit records in seq order (at most `limit`, default 10000; page on with afterSeq)',
+          summary:
+            'Audit records in seq order (at most `limit`, default 10000; page on with `cursor`, or afterSeq)',
           tags: ['audit'],
           operationId: 'listAudit',
           querystring: AuditQuery,
@@ -30,7 +32,8 @@ export function auditRoutes(deps: {
         },
       },
       // an export wants everything since a time: the default is the most one answer may hold
-      async (request) => deps.audit.list(deps.db, { limit: 10_000, ...request.query }),
+      async (request, reply) =>
+        sendPage(request, reply, await deps.audit.page(deps.db, { limit: MAX_AUDIT_PAGE, ...request.query })),
     )
 
     app.get(

@@ -10,12 +10,14 @@ import {
   ConfigVersionParams,
   ProposalsQuery,
   ProposeBody,
+  VersionsQuery,
 } from '../schemas/governance.js'
 import type { Kysely } from 'kysely'
 import { activeConfigVersion, type BootstrapOutcome } from '../../config-changes/bootstrap.js'
 import type { ConfigChanges } from '../../config-changes/config-changes.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
+import { sendPage } from '../paging.js'
 
 export interface ConfigRoutesDeps {
   db: Kysely<Database>
@@ -68,13 +70,15 @@ export function configRoutes(deps: ConfigRoutesDeps): FastifyPluginAsync {
       {
         config: { action: 'config.read' },
         schema: {
-          summary: 'Every config version, oldest first, with who proposed, approved and applied it',
+          summary:
+            'Config versions, oldest first, with who proposed, approved and applied each: all, or one page with `limit` and `cursor`',
           tags: ['config'],
           operationId: 'listConfigVersions',
-          response: { 200: z.array(ConfigVersion) },
+          querystring: VersionsQuery,
+          response: { 200: z.array(ConfigVersion), ...problems(400) },
         },
       },
-      async () => changes.versions(),
+      async (request, reply) => sendPage(request, reply, await changes.versions(request.query)),
     )
 
     app.get(
@@ -97,14 +101,14 @@ export function configRoutes(deps: ConfigRoutesDeps): FastifyPluginAsync {
       {
         config: { action: 'config.read' },
         schema: {
-          summary: 'Config proposals, newest first',
+          summary: 'Config proposals, newest first: all, or one page with `limit` and `cursor`',
           tags: ['config'],
           operationId: 'listConfigProposals',
           querystring: ProposalsQuery,
           response: { 200: z.array(ConfigProposal), ...problems(400) },
         },
       },
-      async (request) => changes.list(request.query.state),
+      async (request, reply) => sendPage(request, reply, await changes.list(request.query)),
     )
 
     app.get(

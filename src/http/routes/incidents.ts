@@ -9,10 +9,11 @@ import type { IncidentService } from '../../observability/incidents.js'
 import { listIncidentTickets } from '../../store/incident-tickets-repository.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
+import { sendPage } from '../paging.js'
 
 /** Listing incidents and closing them with a root cause analysis; opening belongs to the engine. */
 export function incidentRoutes(deps: {
-  incidents: Pick<IncidentService, 'list' | 'get' | 'close'>
+  incidents: Pick<IncidentService, 'page' | 'get' | 'close'>
   audit: Pick<AuditLog, 'append'>
   db: Kysely<Database>
 }): FastifyPluginAsync {
@@ -23,15 +24,14 @@ export function incidentRoutes(deps: {
       {
         config: { action: 'incidents.read' },
         schema: {
-          summary: 'List incidents, newest first',
+          summary: 'List incidents, newest first: all, or one page with `limit` and `cursor`',
           tags: ['incidents'],
           operationId: 'listIncidents',
           querystring: IncidentsQuery,
           response: { 200: z.array(Incident), ...problems(400) },
         },
       },
-      async (request) =>
-        deps.incidents.list(request.query.state === undefined ? {} : { state: request.query.state }),
+      async (request, reply) => sendPage(request, reply, await deps.incidents.page(request.query)),
     )
 
     app.get(

@@ -7,9 +7,10 @@ import type { ForwardCorrection } from '../../engine/forward-correction.js'
 import type { MaterialService } from '../../engine/material-service.js'
 import type { RunService } from '../../engine/rotation-service.js'
 import { matchesEtag } from '../../engine/jwks-cache.js'
-import { keyView, keyViews, runView } from '../../engine/views.js'
+import { keyView, keyViewPage, runView } from '../../engine/views.js'
 import type { Database } from '../../store/tables.js'
 import { assertKeyBinding, principalOf } from '../auth.js'
+import { sendPage } from '../paging.js'
 import { idempotencyKeyOf } from '../idempotency-key.js'
 import { problems } from '../schemas/common.js'
 import { Jwk, Jwks, Key, KeyParams, KeysQuery, MaterialParams } from '../schemas/keys.js'
@@ -35,20 +36,18 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
           summary: 'List keys in id order: all of them, or one page with `limit` and `cursor`',
           description:
             'Without parameters every key is returned. For a large fleet, page: pass `limit`, then the ' +
-            'id of the last key received as `cursor` for the next page; `q` keeps the keys whose id or ' +
-            'owner contains it (case-insensitive).',
+            'id of the last key received (also sent as the X-Next-Cursor header while more follow) as ' +
+            '`cursor` for the next page; `q` keeps the keys whose id or owner contains it (case-insensitive).',
           tags: ['keys'],
           operationId: 'listKeys',
           querystring: KeysQuery,
           response: { 200: z.array(Key), ...problems(400) },
         },
       },
-      async (request) =>
-        keyViews(deps.db, {
-          limit: request.query.limit,
-          cursor: request.query.cursor,
-          search: request.query.q,
-        }),
+      async (request, reply) => {
+        const { limit, cursor, q } = request.query
+        return sendPage(request, reply, await keyViewPage(deps.db, { limit, cursor, search: q }))
+      },
     )
 
     app.get(

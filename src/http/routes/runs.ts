@@ -12,6 +12,7 @@ import { listRunEvents } from '../../store/events-repository.js'
 import { findRun, listRuns } from '../../store/runs-repository.js'
 import type { Database, RunRow } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
+import { sendPage } from '../paging.js'
 import { problems } from '../schemas/common.js'
 import {
   MAX_EVENT_ID,
@@ -61,14 +62,17 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
       {
         config: { action: 'runs.read' },
         schema: {
-          summary: 'List runs, newest first',
+          summary: 'List runs, newest first: 100 unless `limit` says; page on with `cursor`',
           tags: ['runs'],
           operationId: 'listRuns',
           querystring: RunsQuery,
           response: { 200: z.array(Run), ...problems(400) },
         },
       },
-      async (request) => (await listRuns(deps.db, request.query)).map(runView),
+      async (request, reply) => {
+        const page = await listRuns(deps.db, request.query)
+        return sendPage(request, reply, { ...page, items: page.items.map(runView) })
+      },
     )
 
     app.get(

@@ -6,12 +6,13 @@ import type { AuditLog } from '../../audit/audit-log.js'
 import type { TokenStore } from '../../governance/tokens.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
+import { sendPage } from '../paging.js'
 import { IdParams, problems } from '../schemas/common.js'
-import { CreatedToken, CreateTokenBody, TokenInfo } from '../schemas/governance.js'
+import { CreatedToken, CreateTokenBody, TokenInfo, TokensQuery } from '../schemas/governance.js'
 
 export interface TokenRoutesDeps {
   /** The token store over a given executor, so a change and its audit record share a transaction. */
-  tokenStore: (db: Kysely<Database>) => Pick<TokenStore, 'create' | 'list' | 'revoke'>
+  tokenStore: (db: Kysely<Database>) => Pick<TokenStore, 'create' | 'page' | 'revoke'>
   audit: Pick<AuditLog, 'append'>
   db: Kysely<Database>
 }
@@ -60,13 +61,15 @@ export function tokenRoutes(deps: TokenRoutesDeps): FastifyPluginAsync {
       {
         config,
         schema: {
-          summary: 'List tokens (never their secrets)',
+          summary:
+            'List tokens oldest first, never their secrets: all, or one page with `limit` and `cursor`',
           tags: ['tokens'],
           operationId: 'listTokens',
-          response: { 200: z.array(TokenInfo) },
+          querystring: TokensQuery,
+          response: { 200: z.array(TokenInfo), ...problems(400) },
         },
       },
-      async () => deps.tokenStore(deps.db).list(),
+      async (request, reply) => sendPage(request, reply, await deps.tokenStore(deps.db).page(request.query)),
     )
 
     app.post(

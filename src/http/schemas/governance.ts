@@ -3,6 +3,7 @@ import { APPROVAL_ACTIONS, APPROVAL_STATES } from '../../domain/approvals.js'
 import { PROPOSAL_STATES } from '../../config-changes/proposals.js'
 import { ROLES } from '../../domain/roles.js'
 import { nullableString, nullableTimestamp, Reason, timestamp } from './common.js'
+import { pageQuery, timeRangeQuery } from './paging.js'
 
 const Role = z.enum(ROLES)
 
@@ -38,7 +39,13 @@ export const Approval = z
   })
   .meta({ id: 'Approval' })
 
-export const ApprovalsQuery = z.object({ state: z.enum(APPROVAL_STATES).optional() })
+export const ApprovalsQuery = z.object({
+  state: z.enum(APPROVAL_STATES).optional(),
+  action: z.enum(APPROVAL_ACTIONS).optional(),
+  subject: z.string().max(200).optional(),
+  ...timeRangeQuery('Approvals requested'),
+  ...pageQuery(),
+})
 export const ApproveBody = z.strictObject({ reason: Reason.optional() }).nullish()
 export const RejectBody = z.strictObject({ reason: Reason })
 
@@ -71,6 +78,14 @@ export const TokenInfo = z
     lastUsedAt: nullableTimestamp,
   })
   .meta({ id: 'TokenInfo' })
+
+export const TokensQuery = z.object({
+  user: z.string().max(128).optional(),
+  role: Role.optional(),
+  key: z.string().max(200).optional().describe('Consumer tokens bound to this key'),
+  ...timeRangeQuery('Tokens created'),
+  ...pageQuery(),
+})
 
 export const CreateTokenBody = z.strictObject({
   user: z.string().min(1).max(128),
@@ -153,7 +168,12 @@ export const ConfigStatus = z.object({
 })
 
 export const ConfigVersionParams = z.object({ version: z.coerce.number().int().min(1).max(2_147_483_647) })
-export const ProposalsQuery = z.object({ state: z.enum(PROPOSAL_STATES).optional() })
+export const ProposalsQuery = z.object({
+  state: z.enum(PROPOSAL_STATES).optional(),
+  ...timeRangeQuery('Proposals made'),
+  ...pageQuery(),
+})
+export const VersionsQuery = z.object({ ...timeRangeQuery('Versions applied'), ...pageQuery() })
 export const ProposeBody = z.strictObject({
   yaml: z.string().max(1_000_000).optional(),
   fromVersion: z.number().int().min(1).max(2_147_483_647).optional(),

@@ -4,6 +4,7 @@ import { ALERT_SEVERITIES, ALERT_STATES, ALERT_TYPES } from '../../observability
 import { INCIDENT_SEVERITIES, INCIDENT_STATES } from '../../observability/incidents.js'
 import { TIMELINE_SOURCES } from '../../observability/timeline.js'
 import { nullableString, nullableTimestamp, timestamp } from './common.js'
+import { pageQuery, timeRangeQuery } from './paging.js'
 
 export const Alert = z
   .object({
@@ -21,7 +22,13 @@ export const Alert = z
   })
   .meta({ id: 'Alert' })
 
-export const AlertsQuery = z.object({ state: z.enum(ALERT_STATES).optional() })
+export const AlertsQuery = z.object({
+  state: z.enum(ALERT_STATES).optional(),
+  type: z.enum(ALERT_TYPES).optional(),
+  key: z.string().max(200).optional(),
+  ...timeRangeQuery('Alerts with activity'),
+  ...pageQuery(),
+})
 
 export const Incident = z
   .object({
@@ -52,7 +59,13 @@ export const IncidentTicket = z
   })
   .meta({ id: 'IncidentTicket' })
 
-export const IncidentsQuery = z.object({ state: z.enum(INCIDENT_STATES).optional() })
+export const IncidentsQuery = z.object({
+  state: z.enum(INCIDENT_STATES).optional(),
+  severity: z.enum(INCIDENT_SEVERITIES).optional(),
+  key: z.string().max(200).optional(),
+  ...timeRangeQuery('Incidents opened'),
+  ...pageQuery(),
+})
 export const CloseIncidentBody = z.strictObject({ rca: z.string().min(1).max(200_000) })
 
 export const AuditEvent = z
@@ -71,13 +84,17 @@ export const AuditEvent = z
   .meta({ id: 'AuditEvent' })
 
 // a date, or a date and time with an optional zone: ISO 8601, not whatever Date.parse takes
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/
+/** The most records one answer holds, and the default: an export wants everything since a time. */
+export const MAX_AUDIT_PAGE = 10_000
 
 export const AuditQuery = z.object({
-  since: z.string().max(64).regex(ISO_8601).optional().describe('records at or after this ISO 8601 time'),
+  ...timeRangeQuery('Records written'),
   correlationId: z.string().max(200).optional(),
+  action: z.string().max(200).optional(),
+  actor: z.string().max(200).optional(),
+  target: z.string().max(200).optional().describe('What was acted on: a key id, run id, …'),
   afterSeq: z.coerce.number().int().min(0).optional().describe('page on: records after this seq'),
-  limit: z.coerce.number().int().min(1).max(10_000).optional().describe('default and most: 10000'),
+  ...pageQuery(MAX_AUDIT_PAGE),
 })
 
 export const AuditChainReport = z.object({

@@ -4,6 +4,7 @@ import { RUN_KINDS, RUN_STATES, TRIGGERS } from '../../domain/runs.js'
 import { FAILURE_CLASSES } from '../../errors.js'
 import { IDEMPOTENCY_KEY_MAX } from '../idempotency-key.js'
 import { nullableString, nullableTimestamp, queryInt, timestamp } from './common.js'
+import { pageQuery, timeRangeQuery } from './paging.js'
 
 /** One consistency check of a verification or of post-rotation validation. */
 export const Check = z.object({ name: z.string(), passed: z.boolean(), detail: z.string() })
@@ -83,7 +84,9 @@ export const RunParams = z.object({ id: z.string().min(1).max(100) })
 export const RunsQuery = z.object({
   key: z.string().max(64).optional().describe('only runs of this key'),
   state: z.enum(RUN_STATES).optional().describe('only runs in this state'),
-  limit: queryInt(1, 1000).optional().describe('the most runs in the answer'),
+  kind: z.enum(RUN_KINDS).optional().describe('only runs of this kind'),
+  ...timeRangeQuery('Runs created'),
+  ...pageQuery(),
 })
 
 export const RunQuery = z.object({

@@ -1,0 +1,60 @@
+import type { Command } from 'commander'
+import { integerOption, str, type Session } from './session.js'
+
+/** The largest page the server answers (the API's documented maximum). */
+const MAX_PAGE = 1000
+
+/**
+ * `--limit`, `--cursor` and `--all` (and `--since`/`--until` where the list has a time): the
+ * paging every list command shares, passed through to the route's query parameters.
+ */
+export function withPaging(command: Command, options: { time?: boolean } = {}): Command {
+  command
+    .addOption(
+      integerOption(
+        '--limit <n>',
+        `at most this many (1 to ${MAX_PAGE}); when more follow, the next --cursor is printed on stderr`,
+        1,
+        MAX_PAGE,
+      ),
+    )
+    .option('--cursor <cursor>', 'continue after the page that printed this cursor')
+    .option('--all', `follow every page to the end (pages of --limit, default ${MAX_PAGE})`)
+  if (options.time !== false) {
+    command
+      .option('--since <time>', 'only those at or after this time (ISO 8601)')
+      .option('--until <time>', 'only those before this time (ISO 8601)')
+  }
+  return command
+}
+
+/**
+ * The list at `path` with `filters`: one page (its next cursor told on stderr, so stdout stays
+ * one document), or with --all every page after another until the server says there is no more.
+ */
+export async function listPages<T>(
+  session: Pick<Session, 'api' | 'opts' | 'out'>,
+  path: string,
+  filters: Record<string, string | undefined> = {},
+): Promise<T[]> {
+  const { opts } = session
+  const limit = typeof opts.limit === 'number' ? opts.limit : undefined
+  const query = { ...filters, since: str(opts, 'since'), until: str(opts, 'until') }
+  let cursor = str(opts, 'cursor')
+  if (opts.all !== true) {
+    const page = await session.api().getPage<T>(path, { ...query, limit: limitText(limit), cursor })
+    if (page.nextCursor !== undefined) session.out.note(`more follow: --cursor ${page.nextCursor}`)
+    return page.items
+  }
+  const items: T[] = []
+  for (;;) {
+    const page = await session.api().getPage<T>(path, { ...query, limit: String(limit ?? MAX_PAGE), cursor })
+    items.push(...page.items)
+    if (page.nextCursor === undefined) return items
+    cursor = page.nextCursor
+  }
+}
+
+function limitText(limit: number | undefined): string | undefined {
+  return limit === undefined ? undefined : String(limit)
+}
