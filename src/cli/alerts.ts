@@ -1,6 +1,4 @@
 import type { Command } from 'commander'
-import type { AlertView } from './api-types.js'
-import { seg } from './http-client.js'
 import { table } from './output.js'
 import { leaf, str } from './session.js'
 import type { Act } from './session.js'
@@ -12,7 +10,7 @@ export function registerAlerts(program: Command, act: Act): void {
     .option('--state <state>', 'only alerts in this state (e.g. open, acknowledged)')
     .action(
       act(async ({ api, out, opts }) => {
-        const list = await api().get<AlertView[]>('/v1/alerts', { state: str(opts, 'state') })
+        const list = (await api().call('listAlerts', { query: { state: str(opts, 'state') } })).body
         out.emit(list, () =>
           list.length === 0
             ? ['no alerts']
@@ -36,7 +34,7 @@ export function registerAlerts(program: Command, act: Act): void {
 
   leaf(alerts, 'ack <id>', 'acknowledge an alert').action(
     act(async ({ api, out }, [id]) => {
-      const { body } = await api().post<AlertView>(`/v1/alerts/${seg(id ?? '')}/ack`)
+      const { body } = await api().call('ackAlert', { params: { id: id ?? '' } })
       out.emit(body, () => `alert ${body.id} ${body.state}: ${body.type} ${body.message}`)
     }),
   )

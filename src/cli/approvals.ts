@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
 import type { ApprovalView } from './api-types.js'
-import { seg } from './http-client.js'
 import { cell, table } from './output.js'
 import { leaf } from './session.js'
 import type { Act } from './session.js'
@@ -19,7 +18,7 @@ export function registerApprovals(program: Command, act: Act): void {
 
   leaf(approvals, 'list', 'list approvals').action(
     act(async ({ api, out }) => {
-      const list = await api().get<ApprovalView[]>('/v1/approvals')
+      const list = (await api().call('listApprovals')).body
       out.emit(list, () =>
         list.length === 0
           ? ['no approvals']
@@ -42,7 +41,7 @@ export function registerApprovals(program: Command, act: Act): void {
 
   leaf(approvals, 'approve <id>', 'approve (refused for the requester: exit 7)').action(
     act(async ({ api, out }, [id]) => {
-      const { body } = await api().post<ApprovalView>(`/v1/approvals/${seg(id ?? '')}/approve`)
+      const { body } = await api().call('approve', { params: { id: id ?? '' } })
       out.emit(body, () => renderApproval(body))
     }),
   )
@@ -51,8 +50,9 @@ export function registerApprovals(program: Command, act: Act): void {
     .requiredOption('--reason <text>', 'why')
     .action(
       act(async ({ api, out, opts }, [id]) => {
-        const { body } = await api().post<ApprovalView>(`/v1/approvals/${seg(id ?? '')}/reject`, {
-          reason: opts.reason,
+        const { body } = await api().call('reject', {
+          params: { id: id ?? '' },
+          body: { reason: String(opts.reason) },
         })
         out.emit(body, () => renderApproval(body))
       }),

@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { KeyrotorError } from '../errors.js'
 import type { IncidentView } from './api-types.js'
-import { seg } from './http-client.js'
 import { cell, table } from './output.js'
 import { leaf } from './session.js'
 import type { Act } from './session.js'
@@ -24,7 +23,7 @@ export function registerIncidents(program: Command, act: Act): void {
 
   leaf(incidents, 'list', 'list incidents').action(
     act(async ({ api, out }) => {
-      const list = await api().get<IncidentView[]>('/v1/incidents')
+      const list = (await api().call('listIncidents')).body
       out.emit(list, () =>
         list.length === 0
           ? ['no incidents']
@@ -38,7 +37,7 @@ export function registerIncidents(program: Command, act: Act): void {
 
   leaf(incidents, 'show <id>', 'show one incident').action(
     act(async ({ api, out }, [id]) => {
-      const incident = await api().get<IncidentView>(`/v1/incidents/${seg(id ?? '')}`)
+      const incident = (await api().call('getIncident', { params: { id: id ?? '' } })).body
       out.emit(incident, () => renderIncident(incident))
     }),
   )
@@ -52,7 +51,7 @@ export function registerIncidents(program: Command, act: Act): void {
           throw new KeyrotorError('BAD_REQUEST', `cannot read --rca ${file}: ${(error as Error).message}`)
         })
         if (rca.trim() === '') throw new KeyrotorError('BAD_REQUEST', `--rca ${file} is empty`)
-        const { body } = await api().post<IncidentView>(`/v1/incidents/${seg(id ?? '')}/close`, { rca })
+        const { body } = await api().call('closeIncident', { params: { id: id ?? '' }, body: { rca } })
         out.emit(body, () => renderIncident(body))
       }),
     )

@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
 import type { KeyView } from './api-types.js'
-import { seg } from './http-client.js'
 import { cell, table } from './output.js'
 import { leaf } from './session.js'
 import type { Act } from './session.js'
@@ -10,14 +9,14 @@ export function registerKeys(program: Command, act: Act): void {
 
   leaf(keys, 'list', 'list the managed keys').action(
     act(async ({ api, out }) => {
-      const list = await api().get<KeyView[]>('/v1/keys')
+      const list = (await api().call('listKeys')).body
       out.emit(list, () => keyTable(list))
     }),
   )
 
   leaf(keys, 'show <key>', 'show one key: versions, aliases, dependents and their last answers').action(
     act(async ({ api, out }, [id]) => {
-      const key = await api().get<KeyView>(`/v1/keys/${seg(id ?? '')}`)
+      const key = (await api().call('getKey', { params: { key: id ?? '' } })).body
       out.emit(key, () => renderKey(key))
     }),
   )
