@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import SwaggerParser from '@apidevtools/swagger-parser'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { OPERATIONS } from '../src/client/operations.js'
 import { responseCheckerFor } from './helpers/documented-responses.js'
 import { startHarness, type Harness } from './helpers/harness.js'
 import { keyYaml } from './helpers/sample-dependents.js'
@@ -129,6 +130,17 @@ describe('/openapi.json', () => {
     expect(doc.paths['/v1/runs/{id}']?.get?.responses['200']).toBeDefined()
     expect(JSON.stringify(doc.paths['/v1/runs/{id}']?.get)).toContain('"in":"path"')
     expect(doc.servers).toHaveLength(1)
+  })
+
+  it('gives keyrotor/client the method and path of every JSON operation the document has', () => {
+    const documented = Object.entries(doc.paths).flatMap(([path, operations]) =>
+      Object.entries(operations).map(([method, op]) => `${op.operationId} ${method.toUpperCase()} ${path}`),
+    )
+    const client = Object.entries(OPERATIONS).map(([id, spec]) => `${id} ${spec.method} ${spec.path}`)
+    expect(documented).toEqual(expect.arrayContaining(client))
+    // only the probes, metrics and this document are not the client's
+    const left = documented.filter((line) => !client.includes(line)).map((line) => line.split(' ')[0])
+    expect(left.sort()).toEqual(['healthz', 'metrics', 'openapi', 'readyz'])
   })
 
   it('lets the suites catch a response outside the document (the check harness.api makes)', async () => {

@@ -1,6 +1,4 @@
 import type { Command } from 'commander'
-import type { AlertView } from './api-types.js'
-import { seg } from './http-client.js'
 import { table } from './output.js'
 import { listPages, withPaging } from './list-pages.js'
 import { leaf, str } from './session.js'
@@ -17,7 +15,7 @@ export function registerAlerts(program: Command, act: Act): void {
       act(async (session) => {
         const { out, opts } = session
         const filters = { state: str(opts, 'state'), type: str(opts, 'type'), key: str(opts, 'key') }
-        const list = await listPages<AlertView>(session, '/v1/alerts', filters)
+        const list = await listPages(session, 'listAlerts', filters)
         out.emit(list, () =>
           list.length === 0
             ? ['no alerts']
@@ -41,7 +39,7 @@ export function registerAlerts(program: Command, act: Act): void {
 
   leaf(alerts, 'ack <id>', 'acknowledge an alert').action(
     act(async ({ api, out }, [id]) => {
-      const { body } = await api().post<AlertView>(`/v1/alerts/${seg(id ?? '')}/ack`)
+      const { body } = await api().call('ackAlert', { params: { id: id ?? '' } })
       out.emit(body, () => `alert ${body.id} ${body.state}: ${body.type} ${body.message}`)
     }),
   )

@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
 import type { ApprovalView } from './api-types.js'
-import { seg } from './http-client.js'
 import { cell, table } from './output.js'
 import { listPages, withPaging } from './list-pages.js'
 import { leaf, str } from './session.js'
@@ -30,7 +29,7 @@ export function registerApprovals(program: Command, act: Act): void {
           action: str(opts, 'action'),
           subject: str(opts, 'subject'),
         }
-        const list = await listPages<ApprovalView>(session, '/v1/approvals', filters)
+        const list = await listPages(session, 'listApprovals', filters)
         out.emit(list, () =>
           list.length === 0
             ? ['no approvals']
@@ -53,7 +52,7 @@ export function registerApprovals(program: Command, act: Act): void {
 
   leaf(approvals, 'approve <id>', 'approve (refused for the requester: exit 7)').action(
     act(async ({ api, out }, [id]) => {
-      const { body } = await api().post<ApprovalView>(`/v1/approvals/${seg(id ?? '')}/approve`)
+      const { body } = await api().call('approve', { params: { id: id ?? '' } })
       out.emit(body, () => renderApproval(body))
     }),
   )
@@ -62,8 +61,9 @@ export function registerApprovals(program: Command, act: Act): void {
     .requiredOption('--reason <text>', 'why')
     .action(
       act(async ({ api, out, opts }, [id]) => {
-        const { body } = await api().post<ApprovalView>(`/v1/approvals/${seg(id ?? '')}/reject`, {
-          reason: opts.reason,
+        const { body } = await api().call('reject', {
+          params: { id: id ?? '' },
+          body: { reason: String(opts.reason) },
         })
         out.emit(body, () => renderApproval(body))
       }),

@@ -4,15 +4,10 @@ import { EXIT } from './exit-codes.js'
 import { verifyExportFile } from './audit-verify-export.js'
 import { leaf, str } from './session.js'
 import type { Act } from './session.js'
+import type { AuditChainReportView } from '../client/views.js'
 
-export interface AuditVerifyReport {
-  valid: boolean
-  checked: number
-  /** The first record whose hash does not chain, when `valid` is false. */
-  brokenAt?: { seq: number; reason: string } | null
-  /** What the check could not prove (no checkpoint yet): printed as warnings, the exit stays 0. */
-  warnings?: string[]
-}
+/** What `GET /v1/audit/verify` answers, as the server declares it (keyrotor/client). */
+export type AuditVerifyReport = AuditChainReportView
 
 const PAGE = 5000
 
@@ -26,7 +21,7 @@ export function registerAudit(program: Command, act: Act): void {
       act(async ({ api, ctx, out, opts }) => {
         const file = str(opts, 'export')
         if (file !== undefined) return verifyExportFile(file, str(opts, 'dataDir'), ctx.env.masterKey, out)
-        const report = await api().get<AuditVerifyReport>('/v1/audit/verify')
+        const report = (await api().call('verifyAudit')).body
         for (const warning of report.warnings ?? []) out.note(`warning: ${warning}`)
         out.emit(report, () =>
           report.valid
@@ -52,11 +47,11 @@ export function registerAudit(program: Command, act: Act): void {
         const records: { seq: number }[] = []
         for (;;) {
           const afterSeq = records.at(-1)?.seq
-          const page = await api().get<{ seq: number }[]>('/v1/audit', {
-            since,
-            limit: String(PAGE),
-            ...(afterSeq === undefined ? {} : { afterSeq: String(afterSeq) }),
-          })
+          const page = (
+            await api().call('listAudit', {
+              query: { since, limit: PAGE, ...(afterSeq === undefined ? {} : { afterSeq }) },
+            })
+          ).body
           records.push(...page)
           if (page.length < PAGE) break
         }

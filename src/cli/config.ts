@@ -5,41 +5,11 @@ import { checkTicketTemplates } from '../observability/tickets/template-check.js
 import { checkProviders, isProviderAvailable } from '../providers/registry.js'
 import { KeyrotorError, isKeyrotorError } from '../errors.js'
 import { EXIT } from './exit-codes.js'
-import { seg } from './http-client.js'
 import { table } from './output.js'
-import { integerOption, leaf, str } from './session.js'
+import { integerOption, leaf } from './session.js'
 import type { Act, Session } from './session.js'
-
-/** A config change as the server shows it (change management: propose → approve → apply). */
-export interface ConfigProposalView {
-  id: string
-  state: string
-  summary: string
-  rollbackPlan: string
-  hash: string
-  baseVersion: number
-  proposedBy: string
-  createdAt: string
-  approvalId: string
-  approvedBy: string | null
-  appliedBy: string | null
-  appliedVersion: number | null
-  diff?: string
-}
-
-/** One config version with who proposed, approved and applied it (version 1: the bootstrap). */
-export interface ConfigVersionView {
-  version: number
-  hash: string
-  active: boolean
-  source: string
-  summary: string | null
-  rollbackPlan: string | null
-  proposedBy: string | null
-  approvedBy: string | null
-  appliedBy: string
-  appliedAt: string
-}
+import type { ConfigProposalView } from '../client/views.js'
+import type { OperationInput } from '../client/index.js'
 
 function proposalLines(p: ConfigProposalView): string[] {
   const lines = [
@@ -108,9 +78,10 @@ export function registerConfig(program: Command, act: Act): void {
             'config propose takes a FILE or --from-version N (one of them)',
           )
         }
-        const summary = str(opts, 'summary')
-        const rollbackPlan = str(opts, 'rollbackPlan')
-        let body: Record<string, unknown> = { fromVersion, summary, rollbackPlan }
+        // both mandatory options
+        const summary = String(opts.summary)
+        const rollbackPlan = String(opts.rollbackPlan)
+        let body: OperationInput<'proposeConfig'>['body'] = { fromVersion, summary, rollbackPlan }
         if (file !== undefined) {
           // refuse locally what the server would refuse: no round trip for a typo
           await checkTicketTemplates(await loadConfigFile(file, { isProviderAvailable }), file)
@@ -119,14 +90,14 @@ export function registerConfig(program: Command, act: Act): void {
           })
           body = { yaml, summary, rollbackPlan }
         }
-        const { body: proposal } = await api().post<ConfigProposalView>('/v1/config/proposals', body)
+        const { body: proposal } = await api().call('proposeConfig', { body })
         out.emit(proposal, () => proposalLines(proposal))
       }),
     )
 
   leaf(config, 'show <id>', 'show a proposed change with its diff').action(
     act(async ({ api, out }, [id]) => {
-      const proposal = await api().get<ConfigProposalView>(`/v1/config/proposals/${seg(id ?? '')}`)
+      const proposal = (await api().call('getConfigProposal', { params: { id: id ?? '' } })).body
       out.emit(proposal, () => proposalLines(proposal))
     }),
   )
@@ -137,8 +108,11 @@ export function registerConfig(program: Command, act: Act): void {
   ] as const) {
     leaf(config, `${action} <id>`, description).action(
       act(async ({ api, out }, [id]) => {
-        const { body } = await api().post<ConfigProposalView>(
-          `/v1/config/proposals/${seg(id ?? '')}/${action}`,
+        const { body } = await api().call(
+          action === 'approve' ? 'approveConfigProposal' : 'applyConfigProposal',
+          {
+            params: { id: id ?? '' },
+          },
         )
         out.emit(body, () => proposalLines(body))
       }),
@@ -147,8 +121,8 @@ export function registerConfig(program: Command, act: Act): void {
 
   leaf(config, 'history', 'list config versions (who proposed, approved, applied) and open proposals').action(
     act(async ({ api, out }) => {
-      const versions = await api().get<ConfigVersionView[]>('/v1/config/versions')
-      const all = await api().get<ConfigProposalView[]>('/v1/config/proposals')
+      const versions = (await api().call('listConfigVersions')).body
+      const all = (await api().call('listConfigProposals')).body
       const open = all.filter((p) => p.state === 'pending' || p.state === 'approved')
       out.emit({ versions, proposals: open }, () => [
         ...table(

@@ -1,27 +1,23 @@
-import type { AlertView, ApprovalView, HaltView, KeyView, RunView } from './api-types.js'
-import type { ApiClient } from './http-client.js'
+import type { KeyrotorClient } from '../client/index.js'
 import { DRILL_KEY } from '../drills/drill-key.js'
 import type { SandboxState } from '../drills/sandbox-state.js'
-import type { AuditRecord, ConfigProposal, ConfigVersion, DrillFacts } from '../drills/scoring/facts.js'
+import type { DrillFacts } from '../drills/scoring/facts.js'
 import { scoreDrill, type DrillReport } from '../drills/scoring/index.js'
 
 /** `drill check`: reads what happened through the API, checks consistency, and scores it. */
-export async function checkDrill(api: ApiClient, state: SandboxState): Promise<DrillReport> {
+export async function checkDrill(api: KeyrotorClient, state: SandboxState): Promise<DrillReport> {
   const [audit, runs, approvals, alerts, halt, key, configVersions, configProposals] = await Promise.all([
-    api.get<AuditRecord[]>('/v1/audit', { since: state.startedAt }),
-    api.get<RunView[]>('/v1/runs'),
-    api.get<ApprovalView[]>('/v1/approvals'),
-    api.get<AlertView[]>('/v1/alerts'),
-    api.get<HaltView>('/v1/halt'),
-    api.get<KeyView>(`/v1/keys/${DRILL_KEY}`),
-    api.get<ConfigVersion[]>('/v1/config/versions'),
-    api.get<ConfigProposal[]>('/v1/config/proposals'),
+    body(api.call('listAudit', { query: { since: state.startedAt } })),
+    body(api.call('listRuns')),
+    body(api.call('listApprovals')),
+    body(api.call('listAlerts')),
+    body(api.call('getHalt')),
+    body(api.call('getKey', { params: { key: DRILL_KEY } })),
+    body(api.call('listConfigVersions')),
+    body(api.call('listConfigProposals')),
   ])
   // the check's own verify --all comes after the reads: it is not one of the trainee's steps
-  const { body: all } = await api.post<{
-    passed: boolean
-    keys: { key: string; mismatches: string[] }[]
-  }>('/v1/verify')
+  const { body: all } = await api.call('verifyAll')
   const facts: DrillFacts = {
     state,
     audit,
@@ -58,4 +54,8 @@ export function renderReport(report: DrillReport): string[] {
       ? 'time to recovery: not recovered yet'
       : `time to recovery: ${report.timeToRecoverySeconds.toFixed(1)} s (from ${report.faultAt})`,
   ]
+}
+
+async function body<T>(response: Promise<{ body: T }>): Promise<T> {
+  return (await response).body
 }

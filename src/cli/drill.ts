@@ -15,7 +15,7 @@ import { KeyrotorError } from '../errors.js'
 import { checkDrill, renderReport } from './drill-check.js'
 import { removeSandbox, stopSandbox } from './drill-stop.js'
 import { EXIT } from './exit-codes.js'
-import { createApiClient } from './http-client.js'
+import { createKeyrotorClient } from '../client/index.js'
 import { table } from './output.js'
 import { integerOption, str } from './session.js'
 import type { Act, Session } from './session.js'
@@ -104,7 +104,10 @@ export function registerDrill(program: Command, act: Act): void {
   drillLeaf(drill, 'check', 'score the drill: steps done, lessons, consistency, time to recovery').action(
     act(async ({ out, opts }) => {
       const state = requireSandbox(dirOf(opts))
-      const report = await checkDrill(createApiClient({ url: state.url, token: state.refereeToken }), state)
+      const report = await checkDrill(
+        createKeyrotorClient({ url: state.url, token: state.refereeToken }),
+        state,
+      )
       out.emit(report, () => renderReport(report))
       return report.recovered ? EXIT.ok : EXIT.runFailed
     }),

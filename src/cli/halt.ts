@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { KeyrotorError } from '../errors.js'
-import type { ApprovalView, HaltView } from './api-types.js'
+import type { HaltView } from './api-types.js'
 import { renderApproval } from './approvals.js'
 import { leaf, str } from './session.js'
 import type { Act } from './session.js'
@@ -27,27 +27,23 @@ export function registerHalt(program: Command, act: Act): void {
             '`halt` engages the stop switch and needs --reason (see `halt status`)',
           )
         }
-        const { body } = await api().post<HaltView>('/v1/halt', { reason })
+        const { body } = await api().call('engageHalt', { body: { reason } })
         out.emit(body, () => renderHalt(body))
       }),
     )
 
   leaf(halt, 'status', 'show whether the halt is engaged').action(
     act(async ({ api, out }) => {
-      const body = await api().get<HaltView>('/v1/halt')
+      const body = (await api().call('getHalt')).body
       out.emit(body, () => renderHalt(body))
     }),
   )
 
   leaf(halt, 'release', 'ask to release the halt (needs verify --all and two approvals)').action(
     act(async ({ api, out }) => {
-      // the server answers with the halt if it released, or with the approval it opened
-      const { body } = await api().post<HaltView | ApprovalView>('/v1/halt/release')
-      out.emit(body, () =>
-        'engaged' in body
-          ? renderHalt(body)
-          : [`release requested; approval needed:`, ...renderApproval(body)],
-      )
+      // the server answers 202 with the approval it opened (the release needs it)
+      const { body } = await api().call('requestHaltRelease')
+      out.emit(body, () => [`release requested; approval needed:`, ...renderApproval(body)])
     }),
   )
 }

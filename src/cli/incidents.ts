@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { KeyrotorError } from '../errors.js'
-import type { IncidentTicketView, IncidentView } from './api-types.js'
+import type { IncidentView } from './api-types.js'
 import { seg } from './http-client.js'
 import { cell, table } from './output.js'
 import { listPages, withPaging } from './list-pages.js'
@@ -30,7 +30,7 @@ export function registerIncidents(program: Command, act: Act): void {
       act(async (session) => {
         const { out, opts } = session
         const filters = { state: str(opts, 'state'), key: str(opts, 'key') }
-        const list = await listPages<IncidentView>(session, '/v1/incidents', filters)
+        const list = await listPages(session, 'listIncidents', filters)
         out.emit(list, () =>
           list.length === 0
             ? ['no incidents']
@@ -44,14 +44,14 @@ export function registerIncidents(program: Command, act: Act): void {
 
   leaf(incidents, 'show <id>', 'show one incident').action(
     act(async ({ api, out }, [id]) => {
-      const incident = await api().get<IncidentView>(`/v1/incidents/${seg(id ?? '')}`)
+      const incident = (await api().call('getIncident', { params: { id: id ?? '' } })).body
       out.emit(incident, () => renderIncident(incident))
     }),
   )
 
   leaf(incidents, 'tickets <id>', 'the tickets opened for an incident (GitHub, Jira, ServiceNow, …)').action(
     act(async ({ api, out }, [id]) => {
-      const tickets = await api().get<IncidentTicketView[]>(`/v1/incidents/${seg(id ?? '')}/tickets`)
+      const tickets = (await api().call('listIncidentTickets', { params: { id: id ?? '' } })).body
       out.emit(tickets, () =>
         tickets.length === 0
           ? ['no tickets']
@@ -72,7 +72,7 @@ export function registerIncidents(program: Command, act: Act): void {
           throw new KeyrotorError('BAD_REQUEST', `cannot read --rca ${file}: ${(error as Error).message}`)
         })
         if (rca.trim() === '') throw new KeyrotorError('BAD_REQUEST', `--rca ${file} is empty`)
-        const { body } = await api().post<IncidentView>(`/v1/incidents/${seg(id ?? '')}/close`, { rca })
+        const { body } = await api().call('closeIncident', { params: { id: id ?? '' }, body: { rca } })
         out.emit(body, () => renderIncident(body))
       }),
     )

@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
 import type { KeyView } from './api-types.js'
-import { seg } from './http-client.js'
 import { cell, table } from './output.js'
 import { listPages, withPaging } from './list-pages.js'
 import { leaf, str } from './session.js'
@@ -13,14 +12,14 @@ export function registerKeys(program: Command, act: Act): void {
     .option('--search <text>', 'only keys whose id or owner contains this (case-insensitive)')
     .action(
       act(async (session) => {
-        const list = await listPages<KeyView>(session, '/v1/keys', { q: str(session.opts, 'search') })
+        const list = await listPages(session, 'listKeys', { q: str(session.opts, 'search') })
         session.out.emit(list, () => keyTable(list))
       }),
     )
 
   leaf(keys, 'show <key>', 'show one key: versions, aliases, dependents and their last answers').action(
     act(async ({ api, out }, [id]) => {
-      const key = await api().get<KeyView>(`/v1/keys/${seg(id ?? '')}`)
+      const key = (await api().call('getKey', { params: { key: id ?? '' } })).body
       out.emit(key, () => renderKey(key))
     }),
   )

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { OPERATIONS, type ApiResponse, type OperationOutput } from '../client/index.js'
 import { integerOption, str, type Session } from './session.js'
 
 /** The largest page the server answers (the API's documented maximum). */
@@ -28,33 +29,46 @@ export function withPaging(command: Command, options: { time?: boolean } = {}): 
   return command
 }
 
+/** The operations that answer one page of a list (keyrotor/client's operation ids). */
+export type ListOperation =
+  'listKeys' | 'listRuns' | 'listAlerts' | 'listIncidents' | 'listApprovals' | 'listTokens'
+
 /**
- * The list at `path` with `filters`: one page (its next cursor told on stderr, so stdout stays
- * one document), or with --all every page after another until the server says there is no more.
+ * The list `operation` answers with `filters`: one page (its next cursor told on stderr, so stdout
+ * stays one document), or with --all every page after another until the server says there is no more.
  */
-export async function listPages<T>(
+export async function listPages<Id extends ListOperation>(
   session: Pick<Session, 'api' | 'opts' | 'out'>,
-  path: string,
+  operation: Id,
   filters: Record<string, string | undefined> = {},
-): Promise<T[]> {
+): Promise<OperationOutput<Id>> {
   const { opts } = session
   const limit = typeof opts.limit === 'number' ? opts.limit : undefined
   const query = { ...filters, since: str(opts, 'since'), until: str(opts, 'until') }
   let cursor = str(opts, 'cursor')
   if (opts.all !== true) {
-    const page = await session.api().getPage<T>(path, { ...query, limit: limitText(limit), cursor })
+    const page = await readPage(session, operation, { ...query, limit: text(limit), cursor })
     if (page.nextCursor !== undefined) session.out.note(`more follow: --cursor ${page.nextCursor}`)
-    return page.items
+    return page.body
   }
-  const items: T[] = []
+  const items: OperationOutput<Id>[number][] = []
   for (;;) {
-    const page = await session.api().getPage<T>(path, { ...query, limit: String(limit ?? MAX_PAGE), cursor })
-    items.push(...page.items)
-    if (page.nextCursor === undefined) return items
+    const page = await readPage(session, operation, { ...query, limit: String(limit ?? MAX_PAGE), cursor })
+    items.push(...page.body)
+    if (page.nextCursor === undefined) return items as OperationOutput<Id>
     cursor = page.nextCursor
   }
 }
 
-function limitText(limit: number | undefined): string | undefined {
+/** A list operation has no path parameters: its path is the operation's, the filters its query. */
+function readPage<Id extends ListOperation>(
+  session: Pick<Session, 'api'>,
+  operation: Id,
+  query: Record<string, string | undefined>,
+): Promise<ApiResponse<OperationOutput<Id>>> {
+  return session.api().getResponse<OperationOutput<Id>>(OPERATIONS[operation].path, query)
+}
+
+function text(limit: number | undefined): string | undefined {
   return limit === undefined ? undefined : String(limit)
 }

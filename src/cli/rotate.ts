@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Command } from 'commander'
 import { KeyrotorError, isKeyrotorError } from '../errors.js'
+import type { OperationInput } from '../client/index.js'
 import type { RunView } from './api-types.js'
 import { EXIT } from './exit-codes.js'
-import { seg } from './http-client.js'
 import { renderRun, runLine } from './render-run.js'
 import { durationOption, integerOption, leaf, reportError, str } from './session.js'
 import type { Act, Session } from './session.js'
@@ -23,11 +23,15 @@ export function registerRotate(program: Command, act: Act): void {
         if (session.opts.emergency === true && !str(session.opts, 'reason')) {
           throw new KeyrotorError('BAD_REQUEST', 'an emergency rotation needs --reason')
         }
-        return startRun(session, `/v1/keys/${seg(key ?? '')}/rotations`, {
-          reason: str(session.opts, 'reason'),
-          emergency: session.opts.emergency === true ? true : undefined,
-          attempt: session.opts.attempt,
-        })
+        return startRun(
+          session,
+          { operation: 'startRotation', key: key ?? '' },
+          {
+            reason: str(session.opts, 'reason'),
+            emergency: session.opts.emergency === true ? true : undefined,
+            attempt: session.opts.attempt,
+          },
+        )
       }),
     )
 
@@ -38,22 +42,36 @@ export function registerRotate(program: Command, act: Act): void {
     .option('--idempotency-key <key>', 'a repeated trigger with the same key attaches to the existing run')
     .action(
       act(async (session, [key]) =>
-        startRun(session, `/v1/keys/${seg(key ?? '')}/forward-corrections`, {
-          reason: str(session.opts, 'reason'),
-        }),
+        startRun(
+          session,
+          { operation: 'requestForwardCorrection', key: key ?? '' },
+          {
+            reason: str(session.opts, 'reason'),
+          },
+        ),
       ),
     )
 }
 
+/** The operation that starts the run, and on which key. */
+interface Trigger {
+  operation: 'startRotation' | 'requestForwardCorrection'
+  key: string
+}
+
 /** POSTs a run trigger; prints the run, or follows it with --wait. Shared by rotate and forward-correct. */
-async function startRun(session: Session, path: string, fields: Record<string, unknown>): Promise<number> {
+async function startRun(
+  session: Session,
+  trigger: Trigger,
+  fields: Record<string, unknown>,
+): Promise<number> {
   const { out, opts } = session
   const wait = opts.wait === true
   // with --wait a key is generated when none is given, so re-sending after a dropped connection attaches
   const idempotencyKey = str(opts, 'idempotencyKey') ?? (wait ? `cli-${randomUUID()}` : undefined)
   let response: { status: number; body: RunView }
   try {
-    response = await postTrigger(session, path, fields, idempotencyKey)
+    response = await postTrigger(session, trigger, fields, idempotencyKey)
   } catch (error) {
     const code = reportError(out, error)
     if (wait) {
@@ -87,13 +105,13 @@ async function startRun(session: Session, path: string, fields: Record<string, u
  */
 async function postTrigger(
   session: Session,
-  path: string,
+  trigger: Trigger,
   fields: Record<string, unknown>,
   idempotencyKey: string | undefined,
 ): Promise<{ status: number; body: RunView }> {
   let response = await postWithReconnect(
     session,
-    path,
+    trigger,
     { ...fields, idempotencyKey },
     idempotencyKey !== undefined,
   )
@@ -102,7 +120,7 @@ async function postTrigger(
     if (run.state !== 'failed' || run.failure?.class !== 'preflight_rejected') break
     const next = `${idempotencyKey}#${link}`
     session.out.note(`run ${run.id} was refused by pre-flight and changed nothing; trying again as ${next}`)
-    response = await postWithReconnect(session, path, { ...fields, idempotencyKey: next }, true)
+    response = await postWithReconnect(session, trigger, { ...fields, idempotencyKey: next }, true)
   }
   return response
 }
@@ -110,14 +128,18 @@ async function postTrigger(
 /** Only a trigger carrying an idempotency key is safe to send twice; others get one try. */
 async function postWithReconnect(
   session: Session,
-  path: string,
+  trigger: Trigger,
   body: Record<string, unknown>,
   repeatable: boolean,
 ): Promise<{ status: number; body: RunView }> {
   const attempts = repeatable ? 3 : 1
   for (let attempt = 1; ; attempt++) {
     try {
-      return await session.api().post<RunView>(path, body)
+      // the fields come from the command's options; the server checks them (400 naming the field)
+      const input = { params: { key: trigger.key }, body: body as OperationInput<'startRotation'>['body'] }
+      return trigger.operation === 'startRotation'
+        ? await session.api().call('startRotation', input)
+        : await session.api().call('requestForwardCorrection', input)
     } catch (error) {
       if (attempt >= attempts || !isKeyrotorError(error, 'UNREACHABLE')) throw error
       session.out.note(`keyrotor: ${error.message}; trying again with the same idempotency key`)

@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander'
 import { RUN_KINDS } from '../domain/runs.js'
-import type { RunView } from './api-types.js'
-import { renderReport, type KeyVerifyReport } from './verify.js'
+import { renderReport } from './verify.js'
 import { EXIT } from './exit-codes.js'
 import { seg } from './http-client.js'
 import { listPages, withPaging } from './list-pages.js'
@@ -20,7 +19,7 @@ export function registerRuns(program: Command, act: Act): void {
     .action(
       act(async (session) => {
         const { opts } = session
-        const list = await listPages<RunView>(session, '/v1/runs', {
+        const list = await listPages(session, 'listRuns', {
           key: str(opts, 'key'),
           state: str(opts, 'state'),
           kind: str(opts, 'kind'),
@@ -31,7 +30,7 @@ export function registerRuns(program: Command, act: Act): void {
 
   leaf(runs, 'show <run>', 'show one run').action(
     act(async ({ api, out }, [id]) => {
-      const run = await api().get<RunView>(`/v1/runs/${seg(id ?? '')}`)
+      const run = (await api().call('getRun', { params: { id: id ?? '' } })).body
       out.emit(run, () => renderRun(run))
     }),
   )
@@ -40,7 +39,7 @@ export function registerRuns(program: Command, act: Act): void {
     .addOption(durationOption('--timeout <duration>', 'stop waiting after this long (exit 6)'))
     .action(
       act(async (session, [id]) => {
-        const run = await session.api().get<RunView>(`/v1/runs/${seg(id ?? '')}`)
+        const run = (await session.api().call('getRun', { params: { id: id ?? '' } })).body
         return waitForRun(session, run, session.opts.timeout as number | undefined)
       }),
     )
@@ -54,15 +53,15 @@ export function registerRuns(program: Command, act: Act): void {
   for (const [action, description] of actions) {
     leaf(runs, `${action} <run>`, description).action(
       act(async ({ api, out }, [id]) => {
-        const { body: run } = await api().post<RunView & Partial<KeyVerifyReport>>(
-          `/v1/runs/${seg(id ?? '')}/${action}`,
-        )
+        const params = { params: { id: id ?? '' } }
         if (action !== 'verify') {
+          const { body: run } = await api().call(action === 'retry' ? 'retryRun' : 'cancelRun', params)
           out.emit(run, () => renderRun(run))
           return EXIT.ok
         }
         // a verify answers the run with the check's result: exit 1 when it found mismatches
-        const report = { key: run.key, passed: run.passed === true, checks: run.checks ?? [] }
+        const { body: run } = await api().call('verifyRun', params)
+        const report = { key: run.key, passed: run.passed, checks: run.checks }
         out.emit(run, () => [...renderRun(run), ...renderReport(report)])
         return report.passed ? EXIT.ok : EXIT.runFailed
       }),

@@ -2,25 +2,7 @@ import type { Command } from 'commander'
 import { table } from './output.js'
 import { leaf } from './session.js'
 import type { Act } from './session.js'
-
-/** `GET /v1/schedule` (src/engine/rotation-scheduler.ts ScheduleView), as the CLI reads it. */
-interface ScheduleView {
-  at: string
-  halted: boolean
-  concurrency: number
-  running: number
-  keys: {
-    key: string
-    rotationPeriod: string | null
-    window: string | null
-    activeVersion: number | null
-    dueAt: string | null
-    nextAttemptAt: string | null
-    status: string
-    reason: string
-    runId: string | null
-  }[]
-}
+import type { ScheduleView } from '../client/views.js'
 
 export function registerSchedule(program: Command, act: Act): void {
   leaf(
@@ -29,7 +11,7 @@ export function registerSchedule(program: Command, act: Act): void {
     'the built-in schedule: next due time per key and why a key is not due now',
   ).action(
     act(async ({ api, out }) => {
-      const view = await api().get<ScheduleView>('/v1/schedule')
+      const view = (await api().call('getSchedule')).body
       out.emit(view, () => renderSchedule(view))
     }),
   )

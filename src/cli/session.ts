@@ -7,8 +7,7 @@ import { parseDuration } from '../domain/duration.js'
 import type { LogLevel } from '../config/env.js'
 import type { AppEntry } from './app-entry.js'
 import { EXIT, exitCodeForError } from './exit-codes.js'
-import { createApiClient } from './http-client.js'
-import type { ApiClient } from './http-client.js'
+import { createKeyrotorClient, type KeyrotorClient } from '../client/index.js'
 import { createOutput } from './output.js'
 import type { Output, Streams } from './output.js'
 
@@ -39,7 +38,7 @@ export interface Session {
   out: Output
   /** The command's own options (the common ones included). */
   opts: Record<string, unknown>
-  api: () => ApiClient
+  api: () => KeyrotorClient
 }
 
 export type ActionFn = (session: Session, args: string[]) => Promise<number | void>
@@ -52,13 +51,13 @@ export function createAct(ctx: CliContext, result: { code: number }): Act {
       const command = params[params.length - 1] as Command
       const opts = command.opts()
       const out = createOutput(opts.json === true, ctx)
-      let client: ApiClient | undefined
+      let client: KeyrotorClient | undefined
       const session: Session = {
         ctx,
         out,
         opts,
         api: () =>
-          (client ??= createApiClient({
+          (client ??= createKeyrotorClient({
             url: typeof opts.url === 'string' ? opts.url : ctx.env.url,
             token: typeof opts.token === 'string' ? opts.token : ctx.env.token,
             fetch: ctx.fetch ?? fetchTrusting(readCa(str(opts, 'caFile') ?? ctx.env.caFile)),

@@ -1,8 +1,6 @@
 import type { Command } from 'commander'
 import { Option } from 'commander'
 import { timelineMarkdown } from '../observability/timeline-markdown.js'
-import type { TimelineView } from './api-types.js'
-import { seg } from './http-client.js'
 import { leaf } from './session.js'
 import type { Act } from './session.js'
 
@@ -13,7 +11,8 @@ export function registerTimeline(program: Command, act: Act): void {
     )
     .action(
       act(async ({ api, out, opts, ctx }, [correlationId]) => {
-        const timeline = await api().get<TimelineView>(`/v1/timeline/${seg(correlationId ?? '')}`)
+        const timeline = (await api().call('getTimeline', { params: { correlationId: correlationId ?? '' } }))
+          .body
         if (opts.format === 'json' && !out.json) {
           ctx.stdout(`${JSON.stringify(timeline, null, 2)}\n`)
           return

@@ -1,24 +1,13 @@
 import type { Command } from 'commander'
 import { InvalidArgumentError, Option } from 'commander'
 import { isDuration } from '../domain/duration.js'
-import { seg } from './http-client.js'
+import { ROLES, type Role } from '../domain/roles.js'
 import { table } from './output.js'
 import { listPages, withPaging } from './list-pages.js'
 import { leaf, str } from './session.js'
 import type { Act } from './session.js'
 
-export const ROLES = ['viewer', 'operator', 'security', 'admin', 'consumer'] as const
-
-interface TokenSummary {
-  id: string
-  user: string
-  role: string
-  key?: string | null
-  createdAt?: string
-  expiresAt?: string | null
-  revokedAt?: string | null
-  lastUsedAt?: string | null
-}
+export { ROLES }
 
 export function registerTokens(program: Command, act: Act): void {
   const tokens = program.command('tokens').description('API tokens for people and dependent services')
@@ -41,15 +30,13 @@ export function registerTokens(program: Command, act: Act): void {
     .action(
       act(async ({ api, out, opts }) => {
         const body = {
-          user: str(opts, 'user'),
-          role: str(opts, 'role'),
+          // both mandatory options; commander keeps --role to ROLES
+          user: String(opts.user),
+          role: String(opts.role) as Role,
           key: str(opts, 'key'),
           expiresIn: str(opts, 'expiresIn'),
         }
-        const { body: created } = await api().post<{ token: string; id: string; expiresAt: string | null }>(
-          '/v1/tokens',
-          body,
-        )
+        const { body: created } = await api().call('createToken', { body })
         out.emit({ token: created.token, id: created.id, expiresAt: created.expiresAt }, () => [
           `token ${created.id} for ${body.user} (${body.role}), ${created.expiresAt === null ? 'no expiry' : `expires ${created.expiresAt}`}:`,
           created.token,
@@ -66,7 +53,7 @@ export function registerTokens(program: Command, act: Act): void {
       act(async (session) => {
         const { out, opts } = session
         const filters = { user: str(opts, 'user'), role: str(opts, 'role'), key: str(opts, 'key') }
-        const list = await listPages<TokenSummary>(session, '/v1/tokens', filters)
+        const list = await listPages(session, 'listTokens', filters)
         out.emit(list, () =>
           list.length === 0
             ? ['no tokens']
@@ -90,9 +77,7 @@ export function registerTokens(program: Command, act: Act): void {
 
   leaf(tokens, 'revoke <id>', 'revoke a token').action(
     act(async ({ api, out }, [id]) => {
-      const { body } = await api().post<{ id: string; revokedAt: string }>(
-        `/v1/tokens/${seg(id ?? '')}/revoke`,
-      )
+      const { body } = await api().call('revokeToken', { params: { id: id ?? '' } })
       out.emit(body, () => `token ${body.id} revoked at ${body.revokedAt}`)
     }),
   )

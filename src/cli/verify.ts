@@ -1,24 +1,12 @@
 import type { Command } from 'commander'
 import { KeyrotorError } from '../errors.js'
 import { EXIT } from './exit-codes.js'
-import { seg } from './http-client.js'
 import { leaf } from './session.js'
 import type { Act } from './session.js'
+import type { KeyVerificationView } from '../client/views.js'
 
-export interface VerifyCheck {
-  name: string
-  passed: boolean
-  detail?: string
-}
-export interface KeyVerifyReport {
-  key: string
-  passed: boolean
-  checks: VerifyCheck[]
-}
-export interface VerifyAllReport {
-  passed: boolean
-  keys: KeyVerifyReport[]
-}
+/** What `verify` answers, as the server declares it (keyrotor/client). */
+export type KeyVerifyReport = Pick<KeyVerificationView, 'key' | 'passed' | 'checks'>
 
 export function renderReport(report: KeyVerifyReport): string[] {
   return [
@@ -38,14 +26,14 @@ export function registerVerify(program: Command, act: Act): void {
         if (all === (key !== undefined)) throw new KeyrotorError('BAD_REQUEST', 'give either a KEY or --all')
         // a verify is recorded (a retry and a halt release need one that passed), hence POST
         if (all) {
-          const { body } = await api().post<VerifyAllReport>('/v1/verify')
+          const { body } = await api().call('verifyAll')
           out.emit(body, () => [
             ...body.keys.flatMap(renderReport),
             `all keys: ${body.passed ? 'consistent' : 'INCONSISTENT'}`,
           ])
           return body.passed ? EXIT.ok : EXIT.runFailed
         }
-        const { body } = await api().post<KeyVerifyReport>(`/v1/keys/${seg(key ?? '')}/verify`)
+        const { body } = await api().call('verifyKey', { params: { key: key ?? '' } })
         out.emit(body, () => renderReport(body))
         return body.passed ? EXIT.ok : EXIT.runFailed
       }),

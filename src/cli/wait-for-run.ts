@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { isTerminal } from '../domain/runs.js'
-import type { RunEventView, RunEventsPage, RunView } from './api-types.js'
+import type { RunEventView, RunView } from './api-types.js'
 import { exitCodeForRun, EXIT } from './exit-codes.js'
 import type { ExitCode } from './exit-codes.js'
-import { seg } from './http-client.js'
 import type { Output } from './output.js'
 import { renderRun } from './render-run.js'
 import type { Session } from './session.js'
@@ -31,12 +30,14 @@ export async function waitForRun(
   try {
     for (;;) {
       // state first, events second: once the state is terminal, this page holds every event
-      run = await api.get<RunView>(`/v1/runs/${seg(run.id)}`, {}, { signal: detach.signal })
-      const page = await api.get<RunEventsPage>(
-        `/v1/runs/${seg(run.id)}/events`,
-        { after: String(cursor) },
-        { signal: detach.signal },
-      )
+      run = (await api.call('getRun', { params: { id: run.id } }, { signal: detach.signal })).body
+      const page = (
+        await api.call(
+          'listRunEvents',
+          { params: { id: run.id }, query: { after: cursor } },
+          { signal: detach.signal },
+        )
+      ).body
       for (const event of page.events) out.progress(eventLine(event))
       cursor = page.cursor
       if (isTerminal(run.state)) break

@@ -21,14 +21,6 @@ declare module 'fastify' {
     /** The request's correlation id (the same as `request.id`). */
     readonly correlationId: string
   }
-  interface FastifySchema {
-    /** For the OpenAPI document (the @fastify/swagger convention). */
-    summary?: string
-    description?: string
-    tags?: string[]
-    /** Left out of the OpenAPI document (the console's page and assets). */
-    hide?: boolean
-  }
 }
 
 export interface AuthDeps {

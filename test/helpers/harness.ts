@@ -58,7 +58,8 @@ export async function startHarness(
     ...options,
   })
   const url = keyrotor.url
-  let checker: Promise<ResponseChecker> | undefined
+  // built now, not on the first call: a test that times a token's expiry must not wait for it
+  const checker: ResponseChecker = await responseCheckerFor(url)
   const harness: Harness = {
     keyrotor,
     url,
@@ -77,8 +78,7 @@ export async function startHarness(
       const text = await response.text()
       const contentType = response.headers.get('content-type')
       const parsed: unknown = text === '' ? null : contentType?.includes('json') ? JSON.parse(text) : text
-      checker ??= responseCheckerFor(url)
-      const problems = (await checker).problemsWith({
+      const problems = checker.problemsWith({
         method,
         path,
         status: response.status,

@@ -150,7 +150,7 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
           tags: ['runs'],
           operationId: 'verifyRun',
           params: RunParams,
-          response: { 200: RunVerification, ...problems(400, 404, 502, 503) },
+          response: { 200: RunVerification, ...problems(400, 404, 409, 502, 503) },
         },
       },
       async (request) => {
