@@ -17,7 +17,7 @@ export const LAYERS = [
   ['engine'],
   ['governance'],
   ['config-changes'],
-  ['http', 'agent'],
+  ['http', 'agent', 'client'],
   // the entry points and the composition root: the CLI starts a server in process
   ['app', 'demo', 'drills', 'cli', 'main.ts', 'index.ts'],
 ]
