@@ -2,7 +2,8 @@ import { setMaxListeners } from 'node:events'
 import { isKeyrotorError } from '../errors.js'
 import type { DialectName } from '../store/dialect.js'
 import { isStoreFailure } from '../store/store-errors.js'
-import { claimNextRun, renewLease } from '../store/runs-repository.js'
+import { claimRuns } from '../store/run-claims.js'
+import { renewLease } from '../store/runs-repository.js'
 import type { RunRow } from '../store/tables.js'
 import type { EngineDeps } from './engine-deps.js'
 import type { RunExecutor } from './run-executor.js'
@@ -31,21 +32,24 @@ export function createWorker(deps: EngineDeps, executor: RunExecutor, options: W
 
   async function run(): Promise<void> {
     while (!controller.signal.aborted) {
-      let claimed: RunRow | undefined
-      if (inFlight.size < options.concurrency) {
-        claimed = await claimNextRun(
+      let claimed: RunRow[] = []
+      const free = options.concurrency - inFlight.size
+      if (free > 0) {
+        // every free slot in one claim: one transaction starts as many runs as there is room for
+        claimed = await claimRuns(
           deps.transact,
           options.dialect,
           options.workerId,
           deps.now(),
           options.leaseMs,
+          free,
         ).catch((error: unknown) => {
-          deps.log.error({ err: error }, 'claiming a run failed')
-          return undefined
+          deps.log.error({ err: error }, 'claiming runs failed')
+          return []
         })
       }
-      if (claimed !== undefined) {
-        start(claimed)
+      if (claimed.length > 0) {
+        for (const run of claimed) start(run)
         continue
       }
       await new Promise<void>((resolve) => {
