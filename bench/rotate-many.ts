@@ -4,6 +4,7 @@ import type { DialectName } from '../src/store/dialect.js'
 import { postgresAnswers } from './bench-store.js'
 import { installCommitCounter } from './commit-counter.js'
 import { benchmarkJwksFlood, type JwksFloodResult } from './jwks-flood.js'
+import { measureLatency, type LatencyResult } from './latency.js'
 import { benchmarkDialect, type DialectResult } from './run-dialect.js'
 
 /**
@@ -23,6 +24,8 @@ interface Args {
   dialects: DialectName[]
   concurrency: number
   jwksRequests: number
+  /** Rotations of the unloaded-latency mode (concurrency 1), 0 for none. */
+  latency: number
 }
 
 function parse(argv: string[]): Args {
@@ -34,6 +37,7 @@ function parse(argv: string[]): Args {
       dialects: { type: 'string' },
       concurrency: { type: 'string' },
       'jwks-requests': { type: 'string' },
+      latency: { type: 'string' },
       help: { type: 'boolean' },
     },
   })
@@ -44,7 +48,10 @@ function parse(argv: string[]): Args {
   const count = (name: string, text: string | undefined, fallback: number) => {
     if (text === undefined) return fallback
     const n = Number(text)
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not ${text}`)
+    if (!Number.isInteger(n) || n < (name === 'latency' ? 0 : 1))
+      throw new Error(
+        `--${name} must be a ${name === 'latency' ? 'whole number' : 'positive integer'}, not ${text}`,
+      )
     return n
   }
   const dialects = (values.dialects ?? 'sqlite,postgres').split(',').map((d) => d.trim())
@@ -58,6 +65,7 @@ function parse(argv: string[]): Args {
     dialects: dialects as DialectName[],
     concurrency: count('concurrency', values.concurrency, DEFAULT_CONCURRENCY),
     jwksRequests: count('jwks-requests', values['jwks-requests'], 20_000),
+    latency: count('latency', values.latency, 50),
   }
 }
 
@@ -74,6 +82,7 @@ async function main(): Promise<number> {
   const counter = installCommitCounter()
   const results: DialectResult[] = []
   const jwksFlood: JwksFloodResult[] = []
+  const latency: LatencyResult[] = []
   const skipped: string[] = []
   for (const dialect of args.dialects) {
     if (dialect === 'postgres' && !(await postgresAnswers(databaseUrl))) {
@@ -104,6 +113,13 @@ async function main(): Promise<number> {
       `${dialect}: JWKS flood ${flood.requestsPerSecond} req/s, p99 ${flood.latencyMs.p99} ms, store statements ${flood.floodStatementsPerSecond}/s (idle ${flood.idleStatementsPerSecond}/s)`,
     )
     jwksFlood.push(flood)
+    if (args.latency > 0) {
+      const unloaded = await measureLatency({ dialect, rotations: args.latency, databaseUrl, progress })
+      progress(
+        `${dialect}: unloaded latency min ${unloaded.ms.min} ms, median ${unloaded.ms.p50} ms, p99 ${unloaded.ms.p99} ms`,
+      )
+      latency.push(unloaded)
+    }
   }
   counter.uninstall()
   const cpu = cpus()
@@ -118,6 +134,7 @@ async function main(): Promise<number> {
     date: new Date().toISOString(),
     results,
     jwksFlood,
+    latency,
     ...(skipped.length > 0 ? { skipped } : {}),
   }
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)

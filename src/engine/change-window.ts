@@ -1,5 +1,6 @@
 import { iso, lastClosing, rotationAllowedAt, type RotationDecision } from '../domain/windows.js'
 import { KeyrotorError } from '../errors.js'
+import type { KeyrotorConfig } from '../config/schema.js'
 import { loadActiveConfig } from '../store/config-versions-repository.js'
 import type { Executor } from '../store/runs-repository.js'
 
@@ -18,7 +19,7 @@ export async function changeWindowDecision(
 ): Promise<{ decision: RotationDecision; windowName: string | undefined }> {
   const config = await loadActiveConfig(db)
   if (config === null) return { decision: { allowed: true, closesAt: null }, windowName: undefined }
-  const inConfig = config.keys.find((k) => k.id === keyId)
+  const inConfig = keysById(config).get(keyId)
   const windowName = inConfig === undefined ? await storedWindow(db, keyId) : inConfig.policy.window
   const decision = rotationAllowedAt({
     keyId,
@@ -59,6 +60,20 @@ export async function promoteWait(
       ? `window ${windowName} closed at ${iso(closed)}; waits for the next opening at ${iso(until)}`
       : `${decision.reason}; waits until ${iso(until)}`
   return { until, detail }
+}
+
+// Each phase gate before promote looks its key up in the active config: a scan of the key list
+// made that cost grow with the fleet. A parsed config is frozen and shared, so its index is kept
+// beside it for as long as it lives.
+const indexes = new WeakMap<KeyrotorConfig, Map<string, KeyrotorConfig['keys'][number]>>()
+
+function keysById(config: KeyrotorConfig): Map<string, KeyrotorConfig['keys'][number]> {
+  let index = indexes.get(config)
+  if (index === undefined) {
+    index = new Map(config.keys.map((k) => [k.id, k]))
+    indexes.set(config, index)
+  }
+  return index
 }
 
 async function storedWindow(db: Executor, keyId: string): Promise<string | undefined> {

@@ -12,6 +12,7 @@ import * as auditChain from './migrations/004-audit-chain.js'
 import * as auditStream from './migrations/007-audit-stream.js'
 import * as incidentTickets from './migrations/008-incident-tickets.js'
 import * as pagingIndexes from './migrations/010-paging-indexes.js'
+import * as throughputIndexes from './migrations/011-throughput-indexes.js'
 import { dialectOf, type DialectName } from './dialect.js'
 import { ImmediateSqliteDialect, withStatementCache } from './sqlite-immediate.js'
 import { ResilientKysely } from './resilient-kysely.js'
@@ -48,6 +49,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '007-audit-stream': auditStream,
   '008-incident-tickets': incidentTickets,
   '010-paging-indexes': pagingIndexes,
+  '011-throughput-indexes': throughputIndexes,
 }
 
 export const SQLITE_FILE = 'keyrotor.db'

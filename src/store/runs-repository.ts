@@ -1,9 +1,7 @@
-import { sql, type ExpressionOrFactory, type Kysely, type SqlBool, type Transaction } from 'kysely'
+import { sql, type Kysely, type Transaction } from 'kysely'
 import { NON_TERMINAL_RUN_STATES, type RunState } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
-import type { DialectName } from './dialect.js'
 import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from './keyset-page.js'
-import type { Transact } from './transactor.js'
 import type { Database, NewRun, RunRow, RunUpdate } from './tables.js'
 
 export type Executor = Kysely<Database> | Transaction<Database>
@@ -105,81 +103,6 @@ export async function updateRunFenced(
       `run ${id}: this worker's claim (token ${fencingToken}) is no longer current`,
     )
   }
-}
-
-/**
- * The next runnable run: queued and due, or running and due with no live lease (its worker died,
- * or gave it back: paused by the halt, waiting for a change window).
- */
-export async function claimNextRun(
-  transact: Transact,
-  dialect: DialectName,
-  owner: string,
-  now: Date,
-  leaseMs: number,
-): Promise<RunRow | undefined> {
-  const nowIso = now.toISOString()
-  return transact(async (trx) => {
-    const haltRow = await trx.selectFrom('halt').select('engaged').where('id', '=', 1).executeTakeFirst()
-    const halted = haltRow?.engaged === 1
-    // One lookup per state, each a walk of runs_by_state (state, priority, created_at) in order:
-    // a single query with an OR across the two states cannot use the index's order, so it sorted
-    // every queued run at each claim (quadratic in a large backlog).
-    const first = (state: 'queued' | 'running', due: ExpressionOrFactory<Database, 'runs', SqlBool>) => {
-      let query = trx
-        .selectFrom('runs')
-        .selectAll()
-        .where('state', '=', state)
-        .where(due)
-        // while the global halt is engaged only forward correction may start a phase
-        .$if(halted, (q) => q.where('kind', '=', 'forward-correct'))
-        .orderBy('priority')
-        .orderBy('created_at')
-        .limit(1)
-      if (dialect === 'postgres') query = query.forUpdate().skipLocked()
-      return query.executeTakeFirst()
-    }
-    const queued = await first('queued', (eb) =>
-      eb.or([eb('not_before', 'is', null), eb('not_before', '<=', nowIso)]),
-    )
-    // A running run is claimable once no worker holds it (lease expired, or given back with the
-    // owner cleared, which a late heartbeat cannot undo) and it is due: a run waiting for its
-    // change window has not_before at the next opening, unless a cancel request wakes it early.
-    const orphaned = await first('running', (eb) =>
-      eb.and([
-        eb.or([eb('lease_expires_at', '<', nowIso), eb('lease_owner', 'is', null)]),
-        eb.or([
-          eb('not_before', 'is', null),
-          eb('not_before', '<=', nowIso),
-          eb('cancel_requested_at', 'is not', null),
-        ]),
-      ]),
-    )
-    const candidate =
-      queued === undefined || (orphaned !== undefined && comesBefore(orphaned, queued)) ? orphaned : queued
-    if (candidate === undefined) return undefined
-    const claimed: RunUpdate = {
-      state: 'running',
-      lease_owner: owner,
-      lease_expires_at: new Date(now.getTime() + leaseMs).toISOString(),
-      fencing_token: candidate.fencing_token + 1,
-      started_at: candidate.started_at ?? nowIso,
-    }
-    const result = await trx
-      .updateTable('runs')
-      .set(claimed)
-      .where('id', '=', candidate.id)
-      .where('fencing_token', '=', candidate.fencing_token)
-      .executeTakeFirst()
-    // another instance claimed it between our read and our write: not ours
-    if (result.numUpdatedRows !== 1n) return undefined
-    return { ...candidate, ...claimed }
-  })
-}
-
-/** The claim order: priority first, then the older run. */
-function comesBefore(a: RunRow, b: RunRow): boolean {
-  return a.priority !== b.priority ? a.priority < b.priority : a.created_at < b.created_at
 }
 
 /** Ends every lease at once: only for SQLite, whose data-dir lock proves their holders are gone. */
