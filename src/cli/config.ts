@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { loadConfigFile } from '../config/load-config.js'
-import { checkProviders, isProviderAvailable } from '../providers/registry.js'
+import type { KeyrotorConfig } from '../config/schema.js'
+import type { ProviderKind } from '../domain/algorithms.js'
 import { KeyrotorError, isKeyrotorError } from '../errors.js'
 import { EXIT } from './exit-codes.js'
 import { seg } from './http-client.js'
@@ -55,8 +55,9 @@ function proposalLines(p: ConfigProposalView): string[] {
 
 /** Validates locally, without a server: the same parser the server uses. */
 async function validate({ ctx, out }: Session, file: string): Promise<number> {
+  const { checkProviders, isProviderAvailable } = await import('../providers/registry.js')
   try {
-    const config = await loadConfigFile(file, { isProviderAvailable })
+    const config = await loadConfig(file, isProviderAvailable)
     // each provider instance must answer (module loads, token found, KMS reachable, hook runs)
     await checkProviders(config.providers, ctx.providerEnv ?? {}, config.keys)
     out.emit(
@@ -110,7 +111,8 @@ export function registerConfig(program: Command, act: Act): void {
         let body: Record<string, unknown> = { fromVersion, summary, rollbackPlan }
         if (file !== undefined) {
           // refuse locally what the server would refuse: no round trip for a typo
-          await loadConfigFile(file, { isProviderAvailable })
+          const { isProviderAvailable } = await import('../providers/registry.js')
+          await loadConfig(file, isProviderAvailable)
           const yaml = await readFile(file, 'utf8').catch((error: unknown) => {
             throw new KeyrotorError('BAD_REQUEST', `cannot read ${file}: ${(error as Error).message}`)
           })
@@ -182,4 +184,16 @@ export function registerConfig(program: Command, act: Act): void {
       ])
     }),
   )
+}
+
+/**
+ * The config parser and the provider registry (AWS SDK, PKCS#11) load only for the commands that
+ * read a config file: every other command starts without them (docs/benchmarks.md, CLI start).
+ */
+async function loadConfig(
+  file: string,
+  isProviderAvailable: (kind: ProviderKind) => boolean,
+): Promise<KeyrotorConfig> {
+  const { loadConfigFile } = await import('../config/load-config.js')
+  return loadConfigFile(file, { isProviderAvailable })
 }
