@@ -44,8 +44,14 @@ async function main(): Promise<void> {
     const env = { ...process.env, KEYROTOR_URL: server.url, KEYROTOR_TOKEN: adminToken }
     const commands: { name: string; args: string[] }[] = [
       { name: 'node -e 0', args: ['-e', '0'] },
-      { name: 'keyrotor --version', args: [...cpuProfArgs(values['cpu-prof'], 'cli-version'), CLI, '--version'] },
-      { name: 'keyrotor keys list', args: [...cpuProfArgs(values['cpu-prof'], 'cli-keys-list'), CLI, 'keys', 'list'] },
+      {
+        name: 'keyrotor --version',
+        args: [...cpuProfArgs(values['cpu-prof'], 'cli-version'), CLI, '--version'],
+      },
+      {
+        name: 'keyrotor keys list',
+        args: [...cpuProfArgs(values['cpu-prof'], 'cli-keys-list'), CLI, 'keys', 'list'],
+      },
       { name: 'keyrotor --help', args: [CLI, '--help'] },
     ]
     const times = new Map(commands.map((c) => [c.name, [] as number[]]))
@@ -94,7 +100,11 @@ async function timeChild(args: string[], env: NodeJS.ProcessEnv): Promise<number
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
-  return sorted.length === 0 ? 0 : sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+  return sorted.length === 0
+    ? 0
+    : sorted.length % 2 === 1
+      ? (sorted[mid] ?? 0)
+      : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }
 
 const round1 = (ms: number) => Math.round(ms * 10) / 10

@@ -80,4 +80,3 @@ function shortUrl(url: string): string {
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10
-

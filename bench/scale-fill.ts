@@ -29,7 +29,6 @@ export interface FilledStore {
   seconds: { keys: number; history: number; audit: number }
 }
 
-
 const EVENTS_PER_RUN = 6
 const PHASES = ['preflight', 'generate', 'distribute', 'verify', 'promote', 'finalize'] as const
 const AUDIT_ACTIONS = ['rotate', 'run.succeeded', 'material.fetched', 'alert.acked', 'token.used'] as const
@@ -67,7 +66,9 @@ export async function fillStore(
     started = performance.now()
     const sampleCorrelationId = writeHistory(sqlite, counts)
     const historySeconds = (performance.now() - started) / 1000
-    progress(`wrote ${counts.runs} runs, ${counts.runs * EVENTS_PER_RUN} run events, ${counts.alerts} alerts in ${historySeconds.toFixed(1)} s`)
+    progress(
+      `wrote ${counts.runs} runs, ${counts.runs * EVENTS_PER_RUN} run events, ${counts.alerts} alerts in ${historySeconds.toFixed(1)} s`,
+    )
     started = performance.now()
     appendAudit(sqlite, auditKey, chain, counts, dataDir, progress)
     const auditSeconds = (performance.now() - started) / 1000
@@ -113,12 +114,29 @@ function writeHistory(sqlite: SqliteDatabase.Database, counts: FillCounts): stri
       const iso = (offset: number) => new Date(at + offset).toISOString()
       insertRun.run(id, keyId, correlationId, iso(0), iso(5), iso(60))
       for (let e = 0; e < EVENTS_PER_RUN; e++) {
-        insertEvent.run(id, correlationId, iso(10 * e), 'phase.succeeded', PHASES[e], `phase ${PHASES[e]} succeeded`)
+        insertEvent.run(
+          id,
+          correlationId,
+          iso(10 * e),
+          'phase.succeeded',
+          PHASES[e],
+          `phase ${PHASES[e]} succeeded`,
+        )
       }
       if (i < counts.alerts) {
         const state = i % 3 === 0 ? 'open' : 'acknowledged'
         const message = `dependent app of ${keyId} did not answer its probe`
-        insertAlert.run(randomUUID(), keyId, id, correlationId, message, state, `probe.failed|${keyId}|${id}`, iso(30), iso(30))
+        insertAlert.run(
+          randomUUID(),
+          keyId,
+          id,
+          correlationId,
+          message,
+          state,
+          `probe.failed|${keyId}|${id}`,
+          iso(30),
+          iso(30),
+        )
       }
       if (i === Math.floor(counts.runs / 2)) sample = correlationId
     }
@@ -158,7 +176,18 @@ function appendAudit(
         prev_hash: prev,
       }
       prev = hashRecord(key, row)
-      insert.run(row.seq, row.at, row.actor, row.action, row.target, row.correlation_id, row.reason, row.details, row.prev_hash, prev)
+      insert.run(
+        row.seq,
+        row.at,
+        row.actor,
+        row.action,
+        row.target,
+        row.correlation_id,
+        row.reason,
+        row.details,
+        row.prev_hash,
+        prev,
+      )
     }
   })
   while (seq < counts.audit) {

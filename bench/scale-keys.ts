@@ -38,8 +38,7 @@ export async function enrolKeys(
   const sealer = createSealer(options.masterKey)
   // init may have chained records already (the admin token's creation): continue from its head
   const head = sqlite.prepare('select seq, hash from audit_events order by seq desc limit 1').get() as
-    | ChainCursor
-    | undefined
+    ChainCursor | undefined
   const chain: ChainCursor = head ?? { seq: 0, hash: GENESIS_HASH }
   const insertAudit = sqlite.prepare(
     `insert into audit_events (seq, at, actor, action, target, correlation_id, reason, details, prev_hash, hash)
@@ -86,7 +85,9 @@ export async function enrolKeys(
     `insert into local_keystore (key_id, version, algorithm, state, sealed_material, public_jwk, created_at)
      values (?, 1, ?, 'enabled', ?, ?, ?)`,
   )
-  const insertLocalAlias = sqlite.prepare(`insert into local_aliases (key_id, alias, version) values (?, ?, 1)`)
+  const insertLocalAlias = sqlite.prepare(
+    `insert into local_aliases (key_id, alias, version) values (?, ?, 1)`,
+  )
   const writeBatch = sqlite.transaction(
     (batch: typeof config.keys, materials: Awaited<ReturnType<typeof generateMaterial>>[]) => {
       batch.forEach((key, i) => {

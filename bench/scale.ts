@@ -63,9 +63,16 @@ async function main(): Promise<void> {
     const server = await startServer(filled)
     try {
       const figures = await measureRoutes(server.url, filled)
-      const verify = await measureVerify(server.url, filled.adminToken)
+      const verify = await measureVerify(server.url, filled.adminToken, server.child.pid ?? 0)
       const rss = residentMb(server.child.pid ?? 0)
-      const report = { store: counts, fillSeconds: filled.seconds, startupMs: server.startupMs, rss, verify, routes: figures }
+      const report = {
+        store: counts,
+        fillSeconds: filled.seconds,
+        startupMs: server.startupMs,
+        rss,
+        verify,
+        routes: figures,
+      }
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
       printTable(report.startupMs, rss, verify, figures)
     } finally {
@@ -78,13 +85,25 @@ async function main(): Promise<void> {
 }
 
 /** The real server as a process; start-up is spawn → first 200 from /readyz. */
-async function startServer(filled: FilledStore): Promise<{ child: ChildProcess; url: string; startupMs: number }> {
+async function startServer(
+  filled: FilledStore,
+): Promise<{ child: ChildProcess; url: string; startupMs: number }> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const started = performance.now()
   const child = spawn(
     process.execPath,
-    [...cpuProfArgs(values['cpu-prof'], 'scale-server'), CLI, 'server', '--data-dir', filled.dataDir, '--config', filled.configPath, '--port', String(port)],
+    [
+      ...cpuProfArgs(values['cpu-prof'], 'scale-server'),
+      CLI,
+      'server',
+      '--data-dir',
+      filled.dataDir,
+      '--config',
+      filled.configPath,
+      '--port',
+      String(port),
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KEYROTOR_LOG_LEVEL: 'warn' } },
   )
   for (;;) {
@@ -111,7 +130,10 @@ async function measureRoutes(url: string, filled: FilledStore): Promise<RouteFig
     if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${text.slice(0, 200)}`)
     return { ms, body: JSON.parse(text) as unknown, bytes: text.length }
   }
-  const measure = async (route: string, pathOf: (i: number) => string | Promise<string>): Promise<RouteFigure> => {
+  const measure = async (
+    route: string,
+    pathOf: (i: number) => string | Promise<string>,
+  ): Promise<RouteFigure> => {
     const times: number[] = []
     let items = 0
     let bytes = 0
@@ -138,7 +160,10 @@ async function measureRoutes(url: string, filled: FilledStore): Promise<RouteFig
   const sampleRun = ((await get(`/v1/runs?key=${filled.sampleKey}`)).body as { id: string }[])[0]?.id
   return [
     await measure('GET /v1/keys?limit=100 (paged)', keysPage),
-    await measure('GET /v1/keys?limit=100&cursor=<middle>', () => `/v1/keys?limit=100&cursor=${filled.sampleKey}`),
+    await measure(
+      'GET /v1/keys?limit=100&cursor=<middle>',
+      () => `/v1/keys?limit=100&cursor=${filled.sampleKey}`,
+    ),
     await measure('GET /v1/keys/:key', (i) => `/v1/keys/${i % 2 === 0 ? filled.sampleKey : 'scale-000001'}`),
     await measure('GET /v1/runs', () => '/v1/runs'),
     await measure('GET /v1/runs?key=K', () => `/v1/runs?key=${filled.sampleKey}`),
@@ -157,14 +182,45 @@ function countItems(body: unknown): number {
   return 1
 }
 
-async function measureVerify(url: string, token: string): Promise<{ records: number; seconds: number; recordsPerSecond: number; valid: boolean }> {
+/** CPU seconds (user + system) a process has used so far (Linux /proc; clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/**
+ * `audit verify` over HTTP: records per second of wall time, and per CPU second of the server (on
+ * a machine shared with other work the wall figure shows the load; the CPU one shows the code).
+ */
+async function measureVerify(
+  url: string,
+  token: string,
+  pid: number,
+): Promise<{
+  records: number
+  seconds: number
+  recordsPerSecond: number
+  recordsPerCpuSecond: number
+  valid: boolean
+}> {
+  const cpuBefore = cpuSeconds(pid)
   const started = performance.now()
   const response = await fetch(`${url}/v1/audit/verify`, { headers: { authorization: `Bearer ${token}` } })
   const report = (await response.json()) as { valid: boolean; checked: number; brokenAt?: unknown }
   const seconds = (performance.now() - started) / 1000
-  if (!report.valid) throw new Error(`audit verify says the chain is broken: ${JSON.stringify(report.brokenAt)}`)
-  const figure = { records: report.checked, seconds: Math.round(seconds * 100) / 100, recordsPerSecond: Math.round(report.checked / seconds), valid: report.valid }
-  progress(`audit verify: ${figure.records} records in ${figure.seconds} s = ${figure.recordsPerSecond}/s`)
+  const cpu = cpuSeconds(pid) - cpuBefore
+  if (!report.valid)
+    throw new Error(`audit verify says the chain is broken: ${JSON.stringify(report.brokenAt)}`)
+  const figure = {
+    records: report.checked,
+    seconds: Math.round(seconds * 100) / 100,
+    recordsPerSecond: Math.round(report.checked / seconds),
+    recordsPerCpuSecond: Math.round(report.checked / cpu),
+    valid: report.valid,
+  }
+  progress(
+    `audit verify: ${figure.records} records in ${figure.seconds} s = ${figure.recordsPerSecond}/s (${figure.recordsPerCpuSecond} per CPU second of the server)`,
+  )
   return figure
 }
 
@@ -178,13 +234,16 @@ function residentMb(pid: number): { currentMb: number; peakMb: number } {
 function printTable(
   startupMs: number,
   rss: { currentMb: number; peakMb: number },
-  verify: { recordsPerSecond: number },
+  verify: { recordsPerSecond: number; recordsPerCpuSecond: number },
   routes: RouteFigure[],
 ): void {
   const lines = [
     `store: ${counts.keys} keys, ${counts.audit} audit records, ${counts.runs} runs, ${counts.alerts} alerts`,
-    `start-up ${startupMs} ms (target ≤ 3000) · RSS ${rss.currentMb} MB, peak ${rss.peakMb} MB (target ≤ 300) · audit verify ${verify.recordsPerSecond} records/s (target ≥ 100000)`,
-    ...routes.map((r) => `${r.route.padEnd(42)} p50 ${String(r.latencyMs.p50).padStart(8)} ms  p99 ${String(r.latencyMs.p99).padStart(8)} ms  ${r.items} items, ${r.bytes} bytes`),
+    `start-up ${startupMs} ms (target ≤ 3000) · RSS ${rss.currentMb} MB, peak ${rss.peakMb} MB (target ≤ 300) · audit verify ${verify.recordsPerSecond} records/s, ${verify.recordsPerCpuSecond} per CPU second (target ≥ 100000)`,
+    ...routes.map(
+      (r) =>
+        `${r.route.padEnd(42)} p50 ${String(r.latencyMs.p50).padStart(8)} ms  p99 ${String(r.latencyMs.p99).padStart(8)} ms  ${r.items} items, ${r.bytes} bytes`,
+    ),
   ]
   process.stderr.write(`${lines.join('\n')}\n`)
 }

@@ -17,9 +17,8 @@ export function registerRunbooks(program: Command, act: Act): void {
     .action(
       act(async ({ out, opts }) => {
         // loaded here, not at start: it brings the YAML parser, which no other command needs
-        const { DEFAULT_REVIEW_PERIOD_MS, packagedRunbooksDir, reviewRunbooks } = await import(
-          '../governance/runbook-review.js'
-        )
+        const { DEFAULT_REVIEW_PERIOD_MS, packagedRunbooksDir, reviewRunbooks } =
+          await import('../governance/runbook-review.js')
         const dir = runbooksDir(str(opts, 'dir'), packagedRunbooksDir)
         const period = typeof opts.reviewPeriod === 'number' ? opts.reviewPeriod : DEFAULT_REVIEW_PERIOD_MS
         const list = reviewRunbooks(dir, { now: new Date(), reviewPeriodMs: period })
