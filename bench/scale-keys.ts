@@ -28,9 +28,16 @@ export interface ChainCursor {
  */
 export async function enrolKeys(
   sqlite: SqliteDatabase.Database,
-  options: { keys: number; configPath: string; masterKey: Buffer; auditKey: Buffer },
+  options: {
+    keys: number
+    configPath: string
+    masterKey: Buffer
+    auditKey: Buffer
+    /** Each key's one dependent (an http probe nobody answers); none: rotations need no probe. */
+    dependents?: boolean
+  },
 ): Promise<ChainCursor> {
-  const text = configYaml(options.keys)
+  const text = configYaml(options.keys, options.dependents ?? true)
   writeFileSync(options.configPath, text)
   const config = parseConfig(text, options.configPath)
   const at = new Date().toISOString()
@@ -125,7 +132,7 @@ export async function enrolKeys(
   return chain
 }
 
-export function configYaml(keys: number): string {
+export function configYaml(keys: number, dependents: boolean): string {
   const lines = ['keys:']
   for (let i = 0; i < keys; i++) {
     const id = scaleKeyId(i)
@@ -135,8 +142,12 @@ export function configYaml(keys: number): string {
       '    algorithm: aes-256-gcm',
       `    owner: team-${i % 50}`,
       `    aliases: [alias/${id}]`,
-      '    dependents:',
-      `      - { name: app, probe: { http: "http://app.${id}.scale.invalid/keyrotor/probe" } }`,
+      ...(dependents
+        ? [
+            '    dependents:',
+            `      - { name: app, probe: { http: "http://app.${id}.scale.invalid/keyrotor/probe" } }`,
+          ]
+        : ['    dependents: []']),
     )
   }
   return `${lines.join('\n')}\n`
