@@ -10,6 +10,7 @@ import * as configProposals from './migrations/005-config-proposals.js'
 import * as notificationOutbox from './migrations/006-notification-outbox.js'
 import * as auditChain from './migrations/004-audit-chain.js'
 import * as auditStream from './migrations/007-audit-stream.js'
+import * as scaleIndexes from './migrations/009-scale-indexes.js'
 import { dialectOf, type DialectName } from './dialect.js'
 import { ImmediateSqliteDialect, withStatementCache } from './sqlite-immediate.js'
 import { ResilientKysely } from './resilient-kysely.js'
@@ -44,6 +45,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '006-notification-outbox': notificationOutbox,
   '004-audit-chain': auditChain,
   '007-audit-stream': auditStream,
+  '009-scale-indexes': scaleIndexes,
 }
 
 export const SQLITE_FILE = 'keyrotor.db'
