@@ -18,14 +18,22 @@ const { values } = parseArgs({
 })
 const runs = Number(values.runs)
 const CLI = resolve(import.meta.dirname, '../src/cli/main.js')
+// GNU time: the child's CPU time (Node has no rusage of a child)
+const TIME = '/usr/bin/time'
 
-export interface StartFigure {
-  command: string
+/** min/median/max of one measure over the runs, and its median over `node -e 0`'s. */
+export interface Spread {
   minMs: number
   medianMs: number
   maxMs: number
-  /** median − the median of `node -e 0`: the time the command's own code costs. */
+  /** median − the median of `node -e 0`: what the command's own code costs. */
   overNodeMs: number
+}
+
+export interface StartFigure {
+  command: string
+  wall: Spread
+  cpu: Spread
 }
 
 const YAML = `keys:
@@ -54,30 +62,27 @@ async function main(): Promise<void> {
       },
       { name: 'keyrotor --help', args: [CLI, '--help'] },
     ]
-    const times = new Map(commands.map((c) => [c.name, [] as number[]]))
+    const wall = new Map(commands.map((c) => [c.name, [] as number[]]))
+    const cpu = new Map(commands.map((c) => [c.name, [] as number[]]))
     for (let round = 0; round < runs + 1; round++) {
       for (const command of commands) {
         // asynchronous: the server that `keys list` asks lives in this process and must answer
-        const ms = await timeChild(command.args, env)
-        if (round > 0) times.get(command.name)?.push(ms) // round 0 warms the file cache
+        const time = await timeChild(command.args, env)
+        if (round === 0) continue // round 0 warms the file cache
+        wall.get(command.name)?.push(time.wallMs)
+        cpu.get(command.name)?.push(time.cpuMs)
       }
     }
-    const baseline = median(times.get('node -e 0') ?? [])
-    const figures: StartFigure[] = commands.map(({ name }) => {
-      const list = [...(times.get(name) ?? [])].sort((a, b) => a - b)
-      return {
-        command: name,
-        minMs: round1(list[0] ?? 0),
-        medianMs: round1(median(list)),
-        maxMs: round1(list.at(-1) ?? 0),
-        overNodeMs: round1(median(list) - baseline),
-      }
-    })
+    const figures: StartFigure[] = commands.map(({ name }) => ({
+      command: name,
+      wall: spread(wall.get(name) ?? [], wall.get('node -e 0') ?? []),
+      cpu: spread(cpu.get(name) ?? [], cpu.get('node -e 0') ?? []),
+    }))
     process.stdout.write(`${JSON.stringify({ runs, figures }, null, 2)}\n`)
+    const show = (s: Spread) =>
+      `min ${s.minMs.toFixed(0).padStart(5)}  median ${s.medianMs.toFixed(0).padStart(5)}  max ${s.maxMs.toFixed(0).padStart(5)}  (+${s.overNodeMs.toFixed(0)} over node -e 0)`
     for (const f of figures) {
-      process.stderr.write(
-        `${f.command.padEnd(22)} min ${f.minMs.toFixed(1).padStart(7)} ms  median ${f.medianMs.toFixed(1).padStart(7)} ms  max ${f.maxMs.toFixed(1).padStart(7)} ms  (+${f.overNodeMs.toFixed(1)} ms over node -e 0)\n`,
-      )
+      process.stderr.write(`${f.command.padEnd(20)} wall ms ${show(f.wall)}  | CPU ms ${show(f.cpu)}\n`)
     }
   } finally {
     await server.close()
@@ -85,16 +90,35 @@ async function main(): Promise<void> {
   }
 }
 
-/** Wall time of one child run to its exit; a failed run is an error, not a figure. */
-async function timeChild(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+/**
+ * One child run to its exit: wall time, and CPU time (user + system) as GNU time reports it. On a
+ * machine shared with other work the wall time mostly measures the queue for a core; the CPU time
+ * is what the command itself costs. A failed run is an error, not a figure.
+ */
+async function timeChild(args: string[], env: NodeJS.ProcessEnv): Promise<{ wallMs: number; cpuMs: number }> {
   const started = performance.now()
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(TIME, ['-f', 'CPU %U %S', process.execPath, ...args], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const code = await new Promise<number | null>((done) => child.once('exit', done))
-  const ms = performance.now() - started
+  const wallMs = performance.now() - started
   if (code !== 0) throw new Error(`node ${args.join(' ')} exited with ${code}: ${stderr}`)
-  return ms
+  const cpu = /CPU (\d+\.\d+) (\d+\.\d+)\s*$/.exec(stderr)
+  if (cpu === null) throw new Error(`no CPU time in ${TIME}'s output: ${stderr}`)
+  return { wallMs, cpuMs: (Number(cpu[1]) + Number(cpu[2])) * 1000 }
+}
+
+function spread(values: readonly number[], floor: readonly number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b)
+  return {
+    minMs: round1(sorted[0] ?? 0),
+    medianMs: round1(median(sorted)),
+    maxMs: round1(sorted.at(-1) ?? 0),
+    overNodeMs: round1(median(sorted) - median(floor)),
+  }
 }
 
 function median(values: readonly number[]): number {
