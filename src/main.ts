@@ -271,7 +271,7 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
   // the providers of the config in force (the active version; the file on a first start) must
   // answer before anything is enrolled on them or a run touches them
   try {
-    const inForce = (await loadActiveConfig(db)) ?? file?.config
+    const inForce = (await loadActiveConfig(db, file?.config)) ?? file?.config
     await providers.configure(inForce?.providers ?? {})
     await providers.checkAll(inForce?.keys)
   } catch (error) {

@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import { KeyrotorError } from '../errors.js'
 import { EXIT } from './exit-codes.js'
-import { verifyExportFile } from './audit-verify-export.js'
 import { leaf, str } from './session.js'
 import type { Act } from './session.js'
 import type { AuditChainReportView } from '../client/views.js'
@@ -20,7 +19,10 @@ export function registerAudit(program: Command, act: Act): void {
     .action(
       act(async ({ api, ctx, out, opts }) => {
         const file = str(opts, 'export')
-        if (file !== undefined) return verifyExportFile(file, str(opts, 'dataDir'), ctx.env.masterKey, out)
+        if (file !== undefined) {
+          const { verifyExportFile } = await import('./audit-verify-export.js')
+          return verifyExportFile(file, str(opts, 'dataDir'), ctx.env.masterKey, out)
+        }
         const report = (await api().call('verifyAudit')).body
         for (const warning of report.warnings ?? []) out.note(`warning: ${warning}`)
         out.emit(report, () =>

@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { loadConfigFile } from '../config/load-config.js'
-import { checkTicketTemplates } from '../observability/tickets/template-check.js'
-import { checkProviders, isProviderAvailable } from '../providers/registry.js'
+import type { KeyrotorConfig } from '../config/schema.js'
+import type { ProviderKind } from '../domain/algorithms.js'
 import { KeyrotorError, isKeyrotorError } from '../errors.js'
 import { EXIT } from './exit-codes.js'
 import { table } from './output.js'
@@ -26,8 +25,9 @@ function proposalLines(p: ConfigProposalView): string[] {
 
 /** Validates locally, without a server: the same parser the server uses. */
 async function validate({ ctx, out }: Session, file: string): Promise<number> {
+  const { checkProviders, isProviderAvailable } = await import('../providers/registry.js')
   try {
-    const config = await loadConfigFile(file, { isProviderAvailable })
+    const config = await loadConfig(file, isProviderAvailable)
     // a ticket template that does not parse or render is refused here, not at the first incident
     await checkTicketTemplates(config, file)
     // each provider instance must answer (module loads, token found, KMS reachable, hook runs)
@@ -84,7 +84,8 @@ export function registerConfig(program: Command, act: Act): void {
         let body: OperationInput<'proposeConfig'>['body'] = { fromVersion, summary, rollbackPlan }
         if (file !== undefined) {
           // refuse locally what the server would refuse: no round trip for a typo
-          await checkTicketTemplates(await loadConfigFile(file, { isProviderAvailable }), file)
+          const { isProviderAvailable } = await import('../providers/registry.js')
+          await checkTicketTemplates(await loadConfig(file, isProviderAvailable), file)
           const yaml = await readFile(file, 'utf8').catch((error: unknown) => {
             throw new KeyrotorError('BAD_REQUEST', `cannot read ${file}: ${(error as Error).message}`)
           })
@@ -159,4 +160,22 @@ export function registerConfig(program: Command, act: Act): void {
       ])
     }),
   )
+}
+
+/**
+ * The config parser and the provider registry (AWS SDK, PKCS#11) load only for the commands that
+ * read a config file: every other command starts without them (docs/benchmarks.md, CLI start).
+ */
+async function loadConfig(
+  file: string,
+  isProviderAvailable: (kind: ProviderKind) => boolean,
+): Promise<KeyrotorConfig> {
+  const { loadConfigFile } = await import('../config/load-config.js')
+  return loadConfigFile(file, { isProviderAvailable })
+}
+
+/** A ticket template that does not parse or render (loaded only by the commands that read a config). */
+async function checkTicketTemplates(config: KeyrotorConfig, file: string): Promise<void> {
+  const { checkTicketTemplates: check } = await import('../observability/tickets/template-check.js')
+  await check(config, file)
 }

@@ -2,11 +2,6 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { KeyrotorError } from '../errors.js'
-import {
-  DEFAULT_REVIEW_PERIOD_MS,
-  packagedRunbooksDir,
-  reviewRunbooks,
-} from '../governance/runbook-review.js'
 import { table } from './output.js'
 import { durationOption, str } from './session.js'
 import type { Act } from './session.js'
@@ -21,7 +16,10 @@ export function registerRunbooks(program: Command, act: Act): void {
     .addOption(durationOption('--review-period <duration>', 'overdue after this long (default 90d)'))
     .action(
       act(async ({ out, opts }) => {
-        const dir = runbooksDir(str(opts, 'dir'))
+        // loaded here, not at start: it brings the YAML parser, which no other command needs
+        const { DEFAULT_REVIEW_PERIOD_MS, packagedRunbooksDir, reviewRunbooks } =
+          await import('../governance/runbook-review.js')
+        const dir = runbooksDir(str(opts, 'dir'), packagedRunbooksDir)
         const period = typeof opts.reviewPeriod === 'number' ? opts.reviewPeriod : DEFAULT_REVIEW_PERIOD_MS
         const list = reviewRunbooks(dir, { now: new Date(), reviewPeriodMs: period })
         const overdue = list.filter((r) => r.overdue).length
@@ -43,7 +41,7 @@ export function registerRunbooks(program: Command, act: Act): void {
     )
 }
 
-function runbooksDir(given: string | undefined): string {
+function runbooksDir(given: string | undefined, packagedRunbooksDir: () => string | undefined): string {
   if (given !== undefined) {
     if (!existsSync(given)) throw new KeyrotorError('BAD_REQUEST', `--dir ${given}: no such directory`)
     return resolve(given)

@@ -8,6 +8,18 @@ import type { KeyrotorConfig } from './schema.js'
  * this hash, which is how a server notices that the file on disk has drifted from it.
  */
 export function configHash(config: KeyrotorConfig): string {
+  // a parsed config is deep-frozen: its hash cannot change, and at start the file's config is
+  // hashed by more than one caller (canonical JSON of 100,000 keys takes seconds)
+  const known = hashes.get(config)
+  if (known !== undefined) return known
+  const hash = hashOf(config)
+  hashes.set(config, hash)
+  return hash
+}
+
+const hashes = new WeakMap<KeyrotorConfig, string>()
+
+function hashOf(config: KeyrotorConfig): string {
   // a config without provider instances hashes as it did before `providers` existed, so an
   // upgraded server does not see every stored active version as drifted from its file
   const { providers, ...rest } = config

@@ -1,6 +1,4 @@
-import { z } from 'zod'
 import { KeyrotorError } from '../errors.js'
-import { formatPath } from './config-problems.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -23,42 +21,52 @@ export interface Env {
   readonly caFile: string | undefined
 }
 
-// an exported-but-empty variable (`KEYROTOR_TOKEN= keyrotor …`) means "not set", as shells intend
-const optional = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional())
-
-const envSchema = z.object({
-  KEYROTOR_URL: z.preprocess(
-    (v) => (v === '' || v === undefined ? DEFAULT_URL : v),
-    z.url({ protocol: /^https?$/, message: 'must be an http(s) URL such as http://127.0.0.1:8420' }),
-  ),
-  KEYROTOR_TOKEN: optional,
-  KEYROTOR_MASTER_KEY: optional,
-  KEYROTOR_LOG_LEVEL: z.preprocess(
-    (v) => (v === '' || v === undefined ? 'info' : typeof v === 'string' ? v.toLowerCase() : v),
-    z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }),
-  ),
-  KEYROTOR_CRASH_POINT: optional,
-  KEYROTOR_CA_FILE: optional,
-})
-
 /**
  * Reads and validates keyrotor's environment variables from the given record (process.env at
  * the edge, a literal in tests). Throws INVALID_CONFIG naming each bad variable; never echoes
  * a value, since some of them are secrets.
+ *
+ * Checked by hand rather than with a zod schema like the config file: every CLI command reads the
+ * environment first, and importing zod (~100 ms) would be most of the CLI's start-up budget
+ * (docs/benchmarks.md, CLI start). Six strings need no schema library.
  */
 export function readEnv(env: Record<string, string | undefined>): Env {
-  const result = envSchema.safeParse(env)
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `environment: ${formatPath(i.path)}: ${i.message}`)
+  const problems: string[] = []
+  const url = given(env.KEYROTOR_URL) ?? DEFAULT_URL
+  if (!isHttpUrl(url)) {
+    problems.push('KEYROTOR_URL: must be an http(s) URL such as http://127.0.0.1:8420')
+  }
+  const level = (given(env.KEYROTOR_LOG_LEVEL) ?? 'info').toLowerCase()
+  if (!isLogLevel(level)) problems.push(`KEYROTOR_LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}`)
+  // the second test narrows `level` for the type checker; it adds no case the first misses
+  if (problems.length > 0 || !isLogLevel(level)) {
+    const lines = problems.map((problem) => `environment: ${problem}`)
     throw new KeyrotorError('INVALID_CONFIG', lines.join('\n'), { details: { problems: lines } })
   }
-  const e = result.data
   return Object.freeze({
-    url: e.KEYROTOR_URL.replace(/\/+$/, ''),
-    token: e.KEYROTOR_TOKEN,
-    masterKey: e.KEYROTOR_MASTER_KEY,
-    logLevel: e.KEYROTOR_LOG_LEVEL,
-    crashPoint: e.KEYROTOR_CRASH_POINT,
-    caFile: e.KEYROTOR_CA_FILE,
+    url: url.replace(/\/+$/, ''),
+    token: given(env.KEYROTOR_TOKEN),
+    masterKey: given(env.KEYROTOR_MASTER_KEY),
+    logLevel: level,
+    crashPoint: given(env.KEYROTOR_CRASH_POINT),
+    caFile: given(env.KEYROTOR_CA_FILE),
   })
+}
+
+// an exported-but-empty variable (`KEYROTOR_TOKEN= keyrotor …`) means "not set", as shells intend
+function given(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== ''
+  } catch {
+    return false
+  }
+}
+
+function isLogLevel(text: string): text is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(text)
 }

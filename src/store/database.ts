@@ -13,6 +13,7 @@ import * as auditStream from './migrations/007-audit-stream.js'
 import * as incidentTickets from './migrations/008-incident-tickets.js'
 import * as pagingIndexes from './migrations/010-paging-indexes.js'
 import * as throughputIndexes from './migrations/011-throughput-indexes.js'
+import * as scaleIndexes from './migrations/009-scale-indexes.js'
 import { dialectOf, type DialectName } from './dialect.js'
 import { ImmediateSqliteDialect, withStatementCache } from './sqlite-immediate.js'
 import { ResilientKysely } from './resilient-kysely.js'
@@ -50,6 +51,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '008-incident-tickets': incidentTickets,
   '010-paging-indexes': pagingIndexes,
   '011-throughput-indexes': throughputIndexes,
+  '009-scale-indexes': scaleIndexes,
 }
 
 export const SQLITE_FILE = 'keyrotor.db'
