@@ -25,7 +25,7 @@ export async function findActiveRunForKey(db: Executor, keyId: string): Promise<
 
 export async function listRuns(
   db: Executor,
-  filter: { key?: string | undefined; state?: string | undefined; limit?: number | undefined },
+  filter: { key?: string | undefined; state?: RunState | undefined; limit?: number | undefined },
 ): Promise<RunRow[]> {
   let query = db.selectFrom('runs').selectAll()
   if (filter.key !== undefined) query = query.where('key_id', '=', filter.key)

@@ -1,6 +1,24 @@
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely'
+import type { AlertSeverity, AlertState, AlertType } from '../domain/alerts.js'
+import type { ApprovalAction, ApprovalState } from '../domain/approvals.js'
+import type { IncidentSeverity, IncidentState } from '../domain/incidents.js'
+import type { VersionState } from '../domain/lifecycle.js'
+import type { Phase } from '../domain/phases.js'
+import type { Role } from '../domain/roles.js'
+import type { RunKind, RunState, Trigger } from '../domain/runs.js'
+import type { FailureClass } from '../errors.js'
 
-/** Row types of every table. Times are ISO-8601 UTC strings; JSON columns hold text. */
+/**
+ * Where a run stands in its phase: 'pending' before its first phase began, 'started' while a phase
+ * acts (its intent is recorded), 'done' once its outcome is.
+ */
+export type PhaseStatus = 'pending' | 'started' | 'done'
+
+/**
+ * Row types of every table. Times are ISO-8601 UTC strings; JSON columns hold text. A column that
+ * holds one of the domain's values is typed with its union, so a read needs no cast and a write of
+ * anything else does not compile.
+ */
 export interface KeysTable {
   id: string
   provider: string
@@ -18,7 +36,7 @@ export interface KeysTable {
 export interface KeyVersionsTable {
   key_id: string
   version: number
-  state: string
+  state: VersionState
   compromised: number
   provider_ref: string
   created_at: string
@@ -54,22 +72,21 @@ export interface DependentsTable {
 export interface RunsTable {
   id: string
   key_id: string
-  kind: string
-  state: string
-  phase: string
-  /** 'started' while a phase acts (its intent is recorded), 'done' once its outcome is. */
-  phase_status: string
+  kind: RunKind
+  state: RunState
+  phase: Phase
+  phase_status: PhaseStatus
   from_version: number | null
   to_version: number | null
   correlation_id: string
   idempotency_key: string | null
-  trigger: string
+  trigger: Trigger
   requested_by: string
   reason: string | null
   priority: number
   attempt: number | null
-  failure_class: string | null
-  failure_phase: string | null
+  failure_class: FailureClass | null
+  failure_phase: Phase | null
   failure_message: string | null
   duplicate_count: number
   validation: string | null
@@ -124,7 +141,7 @@ export interface AuditHeadTable {
 export interface TokensTable {
   id: string
   user_name: string
-  role: string
+  role: Role
   key_id: string | null
   hash: string
   created_at: string
@@ -171,14 +188,14 @@ export interface ConfigProposalsTable {
 
 export interface AlertsTable {
   id: string
-  type: string
-  severity: string
+  type: AlertType
+  severity: AlertSeverity
   key_id: string | null
   run_id: string | null
   correlation_id: string | null
   message: string
   count: number
-  state: string
+  state: AlertState
   /** (type, key, run) joined: repeats raise `count` instead of adding a row. */
   dedup_key: string
   created_at: string
@@ -214,12 +231,12 @@ export interface LocalAliasesTable {
 
 export interface ApprovalsTable {
   id: string
-  action: string
+  action: ApprovalAction
   subject: string
   digest: string
   /** The approved action's parameters as JSON (never a secret). */
   payload: string
-  state: string
+  state: ApprovalState
   requested_by: string
   reason: string
   /** JSON array of roles that must each approve, each by a different person. */
@@ -234,7 +251,7 @@ export interface ApprovalsTable {
 export interface ApprovalDecisionsTable {
   approval_id: string
   by_user: string
-  role: string
+  role: Role
   decision: string
   reason: string | null
   at: string
@@ -242,8 +259,8 @@ export interface ApprovalDecisionsTable {
 
 export interface IncidentsTable {
   id: string
-  state: string
-  severity: string
+  state: IncidentState
+  severity: IncidentSeverity
   title: string
   summary: string
   correlation_id: string | null

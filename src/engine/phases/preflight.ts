@@ -1,4 +1,3 @@
-import type { RunKind, Trigger } from '../../domain/runs.js'
 import { windowsApply } from '../../domain/windows.js'
 import { KeyrotorError } from '../../errors.js'
 import { listVersions } from '../../store/keys-repository.js'
@@ -24,7 +23,7 @@ export const preflightRotate: PhaseHandler = async (ctx) => {
     )
   }
   // a run queued (or approved) earlier may find its change window closed by now
-  if (windowsApply(ctx.run.kind as RunKind, ctx.run.trigger as Trigger)) {
+  if (windowsApply(ctx.run.kind, ctx.run.trigger)) {
     await assertInChangeWindow(ctx.db, ctx.key.id, ctx.now())
   }
   const versions = await listVersions(ctx.db, ctx.key.id)

@@ -88,7 +88,7 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
         const waitMs =
           request.query.wait === undefined ? 0 : Math.min(parseWait(request.query.wait), MAX_WAIT_MS)
         const until = Date.now() + waitMs
-        while (!isTerminal(run.state as RunState) && Date.now() < until && !request.raw.destroyed) {
+        while (!isTerminal(run.state) && Date.now() < until && !request.raw.destroyed) {
           await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, until - Date.now())))
           run = await requireRun(request.params.id)
         }
