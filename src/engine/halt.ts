@@ -1,4 +1,4 @@
-import type { Executor } from '../store/runs-repository.js'
+import type { Executor } from '../store/database.js'
 
 /** The global stop switch (DESIGN §1): while engaged, no run starts a phase. */
 export interface HaltStatus {

@@ -6,12 +6,12 @@ import { windowsApply } from '../domain/windows.js'
 import { KeyrotorError } from '../errors.js'
 import { appendEvents } from '../store/events-repository.js'
 import { listVersions, requireKey } from '../store/keys-repository.js'
+import type { Executor } from '../store/database.js'
 import {
   countDuplicate,
   findActiveRunForKey,
   findRunByIdempotencyKey,
   insertRun,
-  type Executor,
 } from '../store/runs-repository.js'
 import type { Database, NewRun, RunRow } from '../store/tables.js'
 import { violates } from '../store/unique-violation.js'

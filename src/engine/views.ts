@@ -1,6 +1,7 @@
 import type { KeyPolicy } from '../config/schema.js'
 import { listKeyPartsOf, listKeys, listKeysPage, requireKey, type KeyPage } from '../store/keys-repository.js'
-import { latestRunsOf, type Executor } from '../store/runs-repository.js'
+import type { Executor } from '../store/database.js'
+import { latestRunsOf } from '../store/runs-repository.js'
 import type { KeyRow, RunRow } from '../store/tables.js'
 
 /** A run as every JSON output shows it (CONTRACT.md). */

@@ -1,6 +1,6 @@
 import { parseConfig } from '../config/load-config.js'
 import type { KeyrotorConfig } from '../config/schema.js'
-import type { Executor } from './runs-repository.js'
+import type { Executor } from './database.js'
 
 // Parsed configurations by version and content hash. Every phase gate asks for the active config;
 // parsing YAML each time would be wasteful, and keying by the hash too keeps two stores in one

@@ -1,6 +1,6 @@
 import type { VersionState } from '../domain/lifecycle.js'
 import { KeyrotorError } from '../errors.js'
-import type { Executor } from './runs-repository.js'
+import type { Executor } from './database.js'
 import type { DependentRow, KeyRow, KeyVersionRow, KeyVersionsTable } from './tables.js'
 import { sql, type Updateable } from 'kysely'
 

@@ -1,11 +1,10 @@
-import { sql, type ExpressionOrFactory, type Kysely, type SqlBool, type Transaction } from 'kysely'
+import { sql, type ExpressionOrFactory, type SqlBool } from 'kysely'
 import { NON_TERMINAL_RUN_STATES, type RunState } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
 import type { DialectName } from './dialect.js'
+import type { Executor } from './database.js'
 import type { Transact } from './transactor.js'
 import type { Database, NewRun, RunRow, RunUpdate } from './tables.js'
-
-export type Executor = Kysely<Database> | Transaction<Database>
 
 export async function insertRun(db: Executor, run: NewRun): Promise<void> {
   await db.insertInto('runs').values(run).execute()
