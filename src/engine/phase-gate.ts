@@ -3,7 +3,7 @@ import { isPastPointOfNoReturn, type Phase } from '../domain/phases.js'
 import { windowsApply } from '../domain/windows.js'
 import type { Database, RunRow } from '../store/tables.js'
 import { promoteWait } from './change-window.js'
-import { readHalt } from './halt.js'
+import { readHalt } from '../store/halt-repository.js'
 import { jwksPublicationWait } from './jwks-publication.js'
 
 /** Whether a run may start its next phase: decided inside the transaction that records the intent. */

@@ -17,7 +17,7 @@ import type { Database, NewRun, RunRow } from '../store/tables.js'
 import { violates } from '../store/unique-violation.js'
 import { assertInChangeWindow } from './change-window.js'
 import type { EngineDeps } from './engine-deps.js'
-import { readHalt } from './halt.js'
+import { readHalt } from '../store/halt-repository.js'
 import { newCorrelationId, newRunId } from './ids.js'
 import { runEvent } from './journal.js'
 

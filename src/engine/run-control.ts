@@ -6,7 +6,7 @@ import { findActiveRunForKey, findRun } from '../store/runs-repository.js'
 import type { RunRow, RunUpdate } from '../store/tables.js'
 import { violates } from '../store/unique-violation.js'
 import type { EngineDeps } from './engine-deps.js'
-import { readHalt } from './halt.js'
+import { readHalt } from '../store/halt-repository.js'
 import { runEvent } from './journal.js'
 import { terminal } from './run-fields.js'
 

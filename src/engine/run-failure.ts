@@ -9,7 +9,7 @@ import type { Database, RunRow, RunUpdate } from '../store/tables.js'
 import { messageOf } from './dependent-ops.js'
 import { ENGINE_ACTOR } from '../domain/actors.js'
 import type { EngineDeps } from './engine-deps.js'
-import { engageHalt } from './halt.js'
+import { engageHalt } from '../store/halt-repository.js'
 import { runEvent } from './journal.js'
 import { elapsedSeconds, terminal } from './run-fields.js'
 

@@ -3,6 +3,7 @@ import { NON_TERMINAL_RUN_STATES, type RunState } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
 import type { DialectName } from './dialect.js'
 import type { Executor } from './database.js'
+import { isHalted } from './halt-repository.js'
 import type { Transact } from './transactor.js'
 import type { Database, NewRun, RunRow, RunUpdate } from './tables.js'
 
@@ -102,8 +103,7 @@ export async function claimNextRun(
 ): Promise<RunRow | undefined> {
   const nowIso = now.toISOString()
   return transact(async (trx) => {
-    const haltRow = await trx.selectFrom('halt').select('engaged').where('id', '=', 1).executeTakeFirst()
-    const halted = haltRow?.engaged === 1
+    const halted = await isHalted(trx)
     // One lookup per state, each a walk of runs_by_state (state, priority, created_at) in order:
     // a single query with an OR across the two states cannot use the index's order, so it sorted
     // every queued run at each claim (quadratic in a large backlog).
