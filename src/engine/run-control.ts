@@ -2,6 +2,7 @@ import { isPastPointOfNoReturn, phasesOf, type Phase } from '../domain/phases.js
 import { transitionRun, type RunState } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
 import { appendEvents } from '../store/events-repository.js'
+import { frozenSince } from '../store/keys-repository.js'
 import { findActiveRunForKey, findRun } from '../store/runs-repository.js'
 import type { RunRow, RunUpdate } from '../store/tables.js'
 import { violates } from '../store/unique-violation.js'
@@ -162,15 +163,11 @@ export function createRunControl(deps: RunControlDeps) {
         `run ${run.id} failed at ${since} and no verify has passed since: run \`keyrotor runs verify ${run.id}\` first`,
       )
     }
-    const key = await db
-      .selectFrom('keys')
-      .select(['frozen_at', 'frozen_reason'])
-      .where('id', '=', run.key_id)
-      .executeTakeFirst()
-    if (key?.frozen_at != null) {
+    const frozen = await frozenSince(db, run.key_id)
+    if (frozen !== null) {
       throw new KeyrotorError(
         'NOT_VERIFIED',
-        `key ${run.key_id} is frozen since ${key.frozen_at}: ${key.frozen_reason ?? ''}; run \`keyrotor runs verify ${run.id}\``,
+        `key ${run.key_id} is frozen since ${frozen.at}: ${frozen.reason}; run \`keyrotor runs verify ${run.id}\``,
       )
     }
   }
