@@ -8,7 +8,7 @@ import type {
 /**
  * Dependents that live in this process and answer at once, so that the benchmark measures the
  * orchestrator (engine, store, provider), not the network or the services. They stand in only for
- * the remote services; they follow the contract a real dependent follows (src/dependent/):
+ * the remote services; they follow the contract a real dependent follows (src/dependent-sdk/):
  * staged v → accepts v; promoted v → uses v; retired or revoked v → lets go of v.
  */
 export function createInProcessDependents(options: {

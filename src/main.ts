@@ -40,6 +40,7 @@ import { packageVersion } from './cli/version.js'
 import { createAuditStreamer } from './audit/stream/audit-streamer.js'
 import { loadActiveConfig } from './store/config-versions-repository.js'
 import { createDeliveryOutbox } from './observability/sinks/delivery-outbox.js'
+import { withIncidentComments } from './observability/incident-comments.js'
 import { createLogger } from './observability/logger.js'
 import { createLogBuffer, readLogFile } from './observability/log-buffer.js'
 import { createTimelineService } from './observability/timeline.js'
@@ -163,7 +164,8 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     db,
     onChange: (n) => metrics.setAlertsOpen(n),
     onRaised: (type) => metrics.alertRaised(type),
-    outbox,
+    // alert changes also comment on the tickets of the open incidents they belong to
+    outbox: withIncidentComments(outbox),
   })
   const incidents = createIncidentService({ db, outbox })
   const approvals = createApprovalService({ db, audit, now: () => new Date() })

@@ -168,7 +168,10 @@ describe.runIf(PROMTOOL !== undefined)('metrics read by Prometheus’s own tools
       `keys:${key('payments-dek', '{ gracePeriod: 1h, phaseTimeout: 3s, rotationPeriod: 90d }', dep.yaml)}
 notifications:
   alerts:
-    - { type: webhook, url: "${hookUrl}" }`,
+    - { type: webhook, url: "${hookUrl}" }
+  incidents:
+    - { type: jira, url: "${hookUrl}", project: OPS, user: ops@acme.example, tokenEnv: JIRA_TOKEN }
+    - { type: github, url: "${hookUrl}", repo: acme/ops, tokenEnv: GH_TOKEN }`,
     )
     try {
       // before anything happened: the counters the rules watch are there, at 0

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { loadConfigFile } from '../config/load-config.js'
+import { checkTicketTemplates } from '../observability/tickets/template-check.js'
 import { checkProviders, isProviderAvailable } from '../providers/registry.js'
 import { KeyrotorError, isKeyrotorError } from '../errors.js'
 import { EXIT } from './exit-codes.js'
@@ -57,6 +58,8 @@ function proposalLines(p: ConfigProposalView): string[] {
 async function validate({ ctx, out }: Session, file: string): Promise<number> {
   try {
     const config = await loadConfigFile(file, { isProviderAvailable })
+    // a ticket template that does not parse or render is refused here, not at the first incident
+    await checkTicketTemplates(config, file)
     // each provider instance must answer (module loads, token found, KMS reachable, hook runs)
     await checkProviders(config.providers, ctx.providerEnv ?? {}, config.keys)
     out.emit(
@@ -110,7 +113,7 @@ export function registerConfig(program: Command, act: Act): void {
         let body: Record<string, unknown> = { fromVersion, summary, rollbackPlan }
         if (file !== undefined) {
           // refuse locally what the server would refuse: no round trip for a typo
-          await loadConfigFile(file, { isProviderAvailable })
+          await checkTicketTemplates(await loadConfigFile(file, { isProviderAvailable }), file)
           const yaml = await readFile(file, 'utf8').catch((error: unknown) => {
             throw new KeyrotorError('BAD_REQUEST', `cannot read ${file}: ${(error as Error).message}`)
           })

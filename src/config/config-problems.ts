@@ -1,5 +1,6 @@
 import type { z } from 'zod'
 import { CONFIGURABLE_PROVIDER_TYPES } from './provider-settings.js'
+import { INCIDENT_SINK_TYPES } from './ticket-sinks-schema.js'
 
 /** One thing wrong with a configuration: where (a path into the document) and what. */
 export interface ConfigProblem {
@@ -77,6 +78,11 @@ function unionMessage(path: readonly PropertyKey[], input: unknown): string {
     const type = input !== null && typeof input === 'object' ? (input as { type?: unknown }).type : input
     const hint = type === 'vault-transit' ? ' (Vault/OpenBao Transit: type exec with its example hook)' : ''
     return `${shown(type)}must be one of ${CONFIGURABLE_PROVIDER_TYPES.join(', ')}${hint}`
+  }
+  // an incident sink's `type` picks its form: a webhook-like sink or a ticketing system
+  if (path[0] === 'notifications' && path[1] === 'incidents' && path.at(-1) === 'type') {
+    const type = input !== null && typeof input === 'object' ? (input as { type?: unknown }).type : input
+    return `${shown(type)}must be one of ${INCIDENT_SINK_TYPES.join(', ')}`
   }
   return 'does not match any of the allowed forms'
 }

@@ -2,6 +2,12 @@ import { z } from 'zod'
 import { ALGORITHMS } from '../domain/algorithms.js'
 import { isDuration, parseDuration } from '../domain/duration.js'
 import { providerSettingsSchema } from './provider-settings.js'
+import {
+  githubSinkSchema,
+  jiraSinkSchema,
+  servicenowSinkSchema,
+  templateSinkSchema,
+} from './ticket-sinks-schema.js'
 
 // Messages are phrased to follow "<path>: ", as load-config prints them. The regex patterns
 // repeat what the refinements check so that the published JSON Schema catches them in editors too.
@@ -132,6 +138,15 @@ const sinkSchema = z
     message: 'give exactly one of url and urlEnv',
   })
 
+/** An incident sink: a webhook, Slack or PagerDuty, or a ticketing system (ticket-sinks-schema.ts). */
+const incidentSinkSchema = z.discriminatedUnion('type', [
+  sinkSchema,
+  githubSinkSchema,
+  jiraSinkSchema,
+  servicenowSinkSchema,
+  templateSinkSchema,
+])
+
 // `host:port`, the host a name, IPv4 or [IPv6]
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
   message: 'must be host:port, e.g. siem.example:6514',
@@ -193,7 +208,10 @@ export const configSchema = z
     notifications: z
       .object({
         alerts: z.array(sinkSchema).default([]).describe('Where alerts are sent.'),
-        incidents: z.array(sinkSchema).default([]).describe('Where incidents are sent.'),
+        incidents: z
+          .array(incidentSinkSchema)
+          .default([])
+          .describe('Where incidents are sent: webhooks, or tickets in GitHub, Jira, ServiceNow or any API.'),
         // optional without a default: a config without audit sinks keeps the hash it had before
         audit: z
           .array(auditSinkSchema)

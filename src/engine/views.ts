@@ -1,24 +1,31 @@
 import type { KeyPolicy } from '../config/schema.js'
+import type { VersionState } from '../domain/lifecycle.js'
+import type { Phase } from '../domain/phases.js'
+import type { RunKind, RunState, Trigger } from '../domain/runs.js'
+import type { FailureClass } from '../errors.js'
 import { listKeyPartsOf, listKeys, listKeysPage, requireKey, type KeyPage } from '../store/keys-repository.js'
 import type { Executor } from '../store/database.js'
 import { latestRunsOf } from '../store/runs-repository.js'
 import type { KeyRow, RunRow } from '../store/tables.js'
 
-/** A run as every JSON output shows it (CONTRACT.md). */
+/**
+ * A run as every JSON output shows it (CONTRACT.md). The HTTP schema `Run` (src/http/schemas)
+ * declares it for the API; the routes' types check that this producer stays inside it.
+ */
 export interface RunView {
   id: string
   key: string
-  kind: string
-  state: string
-  phase: string
+  kind: RunKind
+  state: RunState
+  phase: Phase
   fromVersion: number | null
   toVersion: number | null
   correlationId: string
   idempotencyKey: string | null
-  trigger: string
+  trigger: Trigger
   requestedBy: string
   priority: number
-  failure: { class: string; phase: string; message: string } | null
+  failure: { class: FailureClass; phase: Phase; message: string } | null
   duplicateCount: number
   attempt: number | null
   reason: string | null
@@ -32,22 +39,23 @@ export function runView(row: RunRow): RunView {
   return {
     id: row.id,
     key: row.key_id,
-    kind: row.kind,
-    state: row.state,
-    phase: row.phase,
+    // the store's text columns, written only from these unions
+    kind: row.kind as RunKind,
+    state: row.state as RunState,
+    phase: row.phase as Phase,
     fromVersion: row.from_version,
     toVersion: row.to_version,
     correlationId: row.correlation_id,
     idempotencyKey: row.idempotency_key,
-    trigger: row.trigger,
+    trigger: row.trigger as Trigger,
     requestedBy: row.requested_by,
     priority: row.priority,
     failure:
       row.failure_class === null
         ? null
         : {
-            class: row.failure_class,
-            phase: row.failure_phase ?? row.phase,
+            class: row.failure_class as FailureClass,
+            phase: (row.failure_phase ?? row.phase) as Phase,
             message: row.failure_message ?? '',
           },
     duplicateCount: row.duplicate_count,
@@ -60,7 +68,7 @@ export function runView(row: RunRow): RunView {
   }
 }
 
-/** A key as every JSON output shows it (CONTRACT.md), with each dependent's last answer. */
+/** A key as every JSON output shows it (CONTRACT.md), with each dependent's last answer (HTTP schema `Key`). */
 export interface KeyView {
   id: string
   provider: string
@@ -69,7 +77,13 @@ export interface KeyView {
   activeVersion: number | null
   aliases: { name: string; version: number }[]
   /** `providerRef`: the provider's own name of the version (label, ARN, hook id); never material. */
-  versions: { version: number; state: string; compromised: boolean; providerRef: string; createdAt: string }[]
+  versions: {
+    version: number
+    state: VersionState
+    compromised: boolean
+    providerRef: string
+    createdAt: string
+  }[]
   dependents: {
     name: string
     critical: boolean
@@ -84,7 +98,7 @@ export interface KeyView {
   /** Set while an unexpected transition holds the key: no rotation until `verify` thaws it. */
   frozen: { since: string; reason: string | null } | null
   /** The key's newest run, so a fleet view shows its last outcome without one request per key. */
-  lastRun: { id: string; kind: string; state: string; createdAt: string } | null
+  lastRun: { id: string; kind: RunKind; state: RunState; createdAt: string } | null
 }
 
 export async function keyView(db: Executor, keyId: string): Promise<KeyView> {
@@ -123,7 +137,7 @@ async function assembleKeys(db: Executor, rows: readonly KeyRow[]): Promise<KeyV
       aliases: parts.aliases.get(row.id) ?? [],
       versions: versions.map((v) => ({
         version: v.version,
-        state: v.state,
+        state: v.state as VersionState,
         compromised: v.compromised === 1,
         providerRef: v.provider_ref,
         createdAt: v.created_at,
@@ -143,7 +157,12 @@ async function assembleKeys(db: Executor, rows: readonly KeyRow[]): Promise<KeyV
       lastRun:
         lastRun === undefined
           ? null
-          : { id: lastRun.id, kind: lastRun.kind, state: lastRun.state, createdAt: lastRun.created_at },
+          : {
+              id: lastRun.id,
+              kind: lastRun.kind as RunKind,
+              state: lastRun.state as RunState,
+              createdAt: lastRun.created_at,
+            },
     }
   })
 }

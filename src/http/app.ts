@@ -18,7 +18,7 @@ import type { Database } from '../store/tables.js'
 import { registerAuth, type Authenticator } from './auth.js'
 import { registerAuthThrottle, type AuthThrottle, type AuthThrottleOptions } from './auth-throttle.js'
 import { registerMetricsGuard } from './metrics-guard.js'
-import { createOpenApiCollector } from './openapi.js'
+import { registerOpenApi, type OpenApiDocument } from './openapi.js'
 import type { Readiness } from '../observability/readiness.js'
 import { problemErrorHandlerWith } from './problem.js'
 import { alertRoutes } from './routes/alerts.js'
@@ -102,7 +102,6 @@ export function createHttpApp(deps: HttpDeps): FastifyInstance {
     }),
     ...(deps.tls === undefined ? {} : { https: deps.tls }),
   })
-  const openapi = createOpenApiCollector({ title: 'keyrotor', version: deps.version ?? '0.0.0' })
   app.addHook('onRoute', (route) => {
     if (route.config?.action === undefined && route.method !== 'HEAD') {
       deps.logger.error(
@@ -110,8 +109,10 @@ export function createHttpApp(deps: HttpDeps): FastifyInstance {
         'route declares no action: every request is refused',
       )
     }
-    openapi.onRoute(route)
   })
+  registerStrictValidation(app, deps.logger)
+  // before any route: the document is collected as they register
+  registerOpenApi(app, { title: 'keyrotor', version: deps.version ?? '0.0.0' })
 
   app.decorateRequest('correlationId', {
     getter() {
@@ -136,7 +137,6 @@ export function createHttpApp(deps: HttpDeps): FastifyInstance {
   app.setErrorHandler(
     problemErrorHandlerWith((problem) => deps.readiness?.set('store', problem.detail, STORE_FAILURE_HOLD_MS)),
   )
-  registerStrictValidation(app)
   app.setNotFoundHandler((request) => {
     throw new KeyrotorError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)
   })
@@ -148,7 +148,7 @@ export function createHttpApp(deps: HttpDeps): FastifyInstance {
     (_request, body, done) => done(null, body),
   )
 
-  void app.register(healthRoutes({ ...deps, openapi: () => openapi.document() }))
+  void app.register(healthRoutes({ ...deps, openapi: () => app.swagger() as unknown as OpenApiDocument }))
   void app.register(tokenRoutes(deps))
   void app.register(alertRoutes(deps))
   void app.register(haltRoutes(deps))

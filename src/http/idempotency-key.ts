@@ -4,19 +4,6 @@ import { KeyrotorError } from '../errors.js'
 /** The longest idempotency key the body field accepts; the header keeps the same limit. */
 export const IDEMPOTENCY_KEY_MAX = 200
 
-/** Documents the header in each route's schema (and so in /openapi.json). */
-export const IDEMPOTENCY_KEY_HEADER = {
-  type: 'object',
-  properties: {
-    'idempotency-key': {
-      type: 'string',
-      description:
-        'IETF draft-ietf-httpapi-idempotency-key-header: a structured-field string ("…"); ' +
-        'a bare token is accepted too. Same meaning as the body field idempotencyKey.',
-    },
-  },
-} as const
-
 /**
  * The request's idempotency key, from the `Idempotency-Key` header (the IETF draft: a
  * structured-field string, e.g. `"order-42"`) or the body field. Both may be given only when

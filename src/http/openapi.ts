@@ -1,98 +1,105 @@
-import type { RouteOptions } from 'fastify'
-import { PROBLEM_CONTENT_TYPE } from './problem.js'
-
-/** Builds the OpenAPI document from the routes as they register, so it cannot drift from them. */
-export interface OpenApiCollector {
-  /** Install as the app's `onRoute` hook before any route registers. */
-  onRoute(route: RouteOptions): void
-  document(): OpenApiDocument
-}
+import fastifySwagger from '@fastify/swagger'
+import type { FastifyInstance, RouteOptions } from 'fastify'
+import { createJsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
+import { problemResponse } from './schemas/common.js'
 
 export type OpenApiDocument = Record<string, unknown> & { paths: Record<string, Record<string, unknown>> }
 
-type JsonSchema = { properties?: Record<string, unknown>; required?: string[] } & Record<string, unknown>
+/** Statuses any route with a token may answer, whatever it does: documented on every such operation. */
+const AUTHENTICATED_ERRORS = [401, 403, 429] as const
+/** Statuses any route may answer: an internal error, and a store that cannot serve now. */
+const SERVER_ERRORS = [500, 503] as const
 
-const PROBLEM_REF = { $ref: '#/components/schemas/Problem' }
-
-export function createOpenApiCollector(info: { title: string; version: string }): OpenApiCollector {
-  const paths: Record<string, Record<string, unknown>> = {}
-  return {
-    onRoute(route) {
-      if (route.schema?.hide === true) return
-      const methods = Array.isArray(route.method) ? route.method : [route.method]
-      const path = route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}')
-      for (const method of methods) {
-        // Fastify adds a HEAD twin for every GET; it says nothing new
-        if (method === 'HEAD') continue
-        paths[path] = { ...paths[path], [method.toLowerCase()]: operation(route) }
-      }
+/**
+ * Registers @fastify/swagger so that /openapi.json is written from the routes' own zod schemas
+ * (src/http/schemas). Each operation also gets its `operationId` (from the route's `schema`),
+ * the permission it needs as `x-keyrotor-action`, its security, and the error answers every route
+ * shares. Call before any route registers: the document is collected as they do.
+ */
+export function registerOpenApi(app: FastifyInstance, info: { title: string; version: string }): void {
+  const zodTransform = createJsonSchemaTransform({ skipList: [] })
+  void app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        ...info,
+        description:
+          'Key rotation orchestrator. Every error is RFC 9457 problem+json with a keyrotor `code` ' +
+          '(docs/errors.md). Tokens are Bearer tokens (`keyrotor token create`).',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+      },
+      // relative: the document is served by the server it describes, wherever that is
+      servers: [{ url: '/', description: 'the keyrotor server serving this document' }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      tags: TAGS,
     },
-    document() {
-      return {
-        openapi: '3.1.0',
-        info,
-        paths,
-        components: {
-          securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-          schemas: { Problem: PROBLEM_SCHEMA },
-        },
-      }
+    // Fastify adds a HEAD twin for every GET; it says nothing new
+    exposeHeadRoutes: false,
+    transform: (input) => {
+      const { schema, url } = zodTransform({
+        ...input,
+        schema: { ...input.schema, ...operationExtras(input.route, input.schema?.response) },
+      })
+      // the provider drops empty members; a route without an action must still show as null
+      return { schema: { ...schema, 'x-keyrotor-action': input.route.config?.action ?? null }, url }
     },
-  }
+    transformObject: (input) => withoutUnusedSchemas(jsonSchemaTransformObject(input) as OpenApiDocument),
+  })
 }
 
-function operation(route: RouteOptions): Record<string, unknown> {
-  const schema = route.schema ?? {}
+function operationExtras(route: RouteOptions, response: unknown): Record<string, unknown> {
   const action = route.config?.action
-  const parameters = [
-    ...parametersOf(schema.params as JsonSchema | undefined, 'path'),
-    ...parametersOf(schema.querystring as JsonSchema | undefined, 'query'),
-  ]
+  const shared = [...(action === 'public' ? [] : AUTHENTICATED_ERRORS), ...SERVER_ERRORS]
+  const declared = (response ?? {}) as Record<string, unknown>
+  const errors = Object.fromEntries(
+    shared.filter((status) => declared[status] === undefined).map((s) => [s, problemResponse(s)]),
+  )
   return {
-    ...(schema.summary === undefined ? {} : { summary: schema.summary }),
-    ...(schema.description === undefined ? {} : { description: schema.description }),
-    ...(schema.tags === undefined ? {} : { tags: schema.tags }),
     // the permission a token's role needs; 'public' routes take no token
     'x-keyrotor-action': action ?? null,
     security: action === 'public' ? [] : [{ bearer: [] }],
-    ...(parameters.length === 0 ? {} : { parameters }),
-    ...(schema.body === undefined
-      ? {}
-      : { requestBody: { required: true, content: { 'application/json': { schema: schema.body } } } }),
-    responses: responsesOf(schema.response as Record<string, unknown> | undefined),
+    response: { ...declared, ...errors },
   }
 }
 
-function parametersOf(schema: JsonSchema | undefined, where: 'path' | 'query'): Record<string, unknown>[] {
-  return Object.entries(schema?.properties ?? {}).map(([name, property]) => ({
-    name,
-    in: where,
-    required: where === 'path' || (schema?.required ?? []).includes(name),
-    schema: property,
-  }))
+/**
+ * The provider registers every named schema twice, as read (input) and as written (output); only
+ * the ones an operation refers to belong in the document.
+ */
+function withoutUnusedSchemas(document: OpenApiDocument): OpenApiDocument {
+  const components = document.components as { schemas?: Record<string, unknown> } | undefined
+  const schemas = components?.schemas
+  if (schemas === undefined) return document
+  const text = JSON.stringify({ ...document, components: { ...components, schemas: {} } })
+  const used = new Set<string>()
+  let added = true
+  // schemas refer to schemas: keep the closure of what the operations use
+  while (added) {
+    added = false
+    const haystack = text + JSON.stringify([...used].map((name) => schemas[name]))
+    for (const name of Object.keys(schemas)) {
+      if (!used.has(name) && haystack.includes(`"#/components/schemas/${name}"`)) {
+        used.add(name)
+        added = true
+      }
+    }
+  }
+  const kept = Object.fromEntries(Object.entries(schemas).filter(([name]) => used.has(name)))
+  return { ...document, components: { ...components, schemas: kept } }
 }
 
-function responsesOf(response: Record<string, unknown> | undefined): Record<string, unknown> {
-  const responses: Record<string, unknown> = {}
-  for (const [status, schema] of Object.entries(response ?? { 200: {} })) {
-    responses[status] = { description: `${status} response`, content: { 'application/json': { schema } } }
-  }
-  responses.default = {
-    description: 'an error',
-    content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
-  }
-  return responses
-}
-
-const PROBLEM_SCHEMA = {
-  type: 'object',
-  required: ['type', 'title', 'status', 'detail', 'code', 'correlationId'],
-  properties: {
-    type: { type: 'string', format: 'uri' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string' },
-    code: { type: 'string' },
-    correlationId: { type: 'string' },
-  },
-}
+const TAGS = [
+  { name: 'keys', description: 'Keys, their versions, dependents and verification' },
+  { name: 'runs', description: 'Rotations and other runs: start, follow, recover' },
+  { name: 'material', description: 'Public keys and material that dependents load' },
+  { name: 'schedule', description: 'The built-in rotation schedule' },
+  { name: 'config', description: 'The active configuration and its change management' },
+  { name: 'approvals', description: 'Four-eyes approvals' },
+  { name: 'halt', description: 'The global halt' },
+  { name: 'alerts', description: 'Alerts raised by the engine' },
+  { name: 'incidents', description: 'Incidents and their root cause analyses' },
+  { name: 'timeline', description: 'Everything recorded under one correlation id' },
+  { name: 'audit', description: 'The hash-chained audit log' },
+  { name: 'tokens', description: 'API tokens and the caller’s session' },
+  { name: 'health', description: 'Probes, metrics and this document' },
+]

@@ -1,28 +1,17 @@
-import { AjvCompiler, type RouteDefinition } from '@fastify/ajv-compiler'
-import type {
-  FastifyInstance,
-  FastifySchemaCompiler,
-  preValidationAsyncHookHandler,
-  RouteOptions,
-} from 'fastify'
+import type { FastifyInstance, preValidationAsyncHookHandler, RouteOptions } from 'fastify'
 import { KeyrotorError } from '../errors.js'
+import type { Logger } from '../observability/logger.js'
+import { zodSerializerCompiler, zodValidatorCompiler } from './zod-compilers.js'
 
 /**
- * Fastify's Ajv defaults drop unknown fields and coerce types ("1" becomes 1, `{"expires_in"}`
- * silently vanishes): fine for a query string, where everything arrives as text, but a body that
- * says something keyrotor does not understand must be refused, not half-read. So bodies are
- * validated strictly, and the URL parts keep the coercion they need.
+ * Every route declares its params, query, body and responses as zod schemas (src/http/schemas).
+ * Bodies are strict objects: a field keyrotor does not understand is refused, not half-read, and
+ * nothing is coerced ("1" stays a string, so `{"attempt": "3"}` is a 400). The URL parts, which
+ * arrive as text, coerce where their schema says so.
  */
-export function registerStrictValidation(app: FastifyInstance): void {
-  const factory = AjvCompiler()
-  const strict = factory(
-    {},
-    { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
-  )
-  const lenient = factory({}, { customOptions: {} })
-  const compiler: FastifySchemaCompiler<RouteDefinition['schema']> = (route) =>
-    route.httpPart === 'body' ? strict(route) : lenient(route)
-  app.setValidatorCompiler(compiler)
+export function registerStrictValidation(app: FastifyInstance, logger: Pick<Logger, 'error'>): void {
+  app.setValidatorCompiler(zodValidatorCompiler)
+  app.setSerializerCompiler(zodSerializerCompiler(logger))
   app.addHook('onRoute', refuseBodyWhereNoneIsRead)
   app.addHook('preValidation', async (request) => {
     assertWellFormed(request.body, 'body')

@@ -121,6 +121,29 @@ export function createIncidentService(deps: {
   }
 }
 
+/** The open incidents of a correlation id or a run (what a timeline event belongs to). */
+export async function openIncidentsLinkedTo(
+  executor: Kysely<Database>,
+  link: { correlationId: string | null; runId: string | null },
+): Promise<Incident[]> {
+  const { correlationId, runId } = link
+  if (correlationId === null && runId === null) return []
+  const rows = await executor
+    .selectFrom('incidents')
+    .selectAll()
+    .where('state', '=', 'open')
+    .where((eb) =>
+      eb.or([
+        ...(correlationId === null ? [] : [eb('correlation_id', '=', correlationId)]),
+        ...(runId === null ? [] : [eb('run_id', '=', runId)]),
+      ]),
+    )
+    .orderBy('opened_at')
+    .orderBy('id')
+    .execute()
+  return rows.map(toIncident)
+}
+
 function toIncident(row: IncidentRow): Incident {
   return {
     id: row.id,

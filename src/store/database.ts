@@ -10,6 +10,7 @@ import * as configProposals from './migrations/005-config-proposals.js'
 import * as notificationOutbox from './migrations/006-notification-outbox.js'
 import * as auditChain from './migrations/004-audit-chain.js'
 import * as auditStream from './migrations/007-audit-stream.js'
+import * as incidentTickets from './migrations/008-incident-tickets.js'
 import { dialectOf, type DialectName } from './dialect.js'
 import { ImmediateSqliteDialect, withStatementCache } from './sqlite-immediate.js'
 import { ResilientKysely } from './resilient-kysely.js'
@@ -47,6 +48,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '006-notification-outbox': notificationOutbox,
   '004-audit-chain': auditChain,
   '007-audit-stream': auditStream,
+  '008-incident-tickets': incidentTickets,
 }
 
 export const SQLITE_FILE = 'keyrotor.db'

@@ -309,6 +309,19 @@ export interface NotificationOutboxTable {
   delivered_at: string | null
 }
 
+/** The ticket a ticketing sink opened for an incident (migration 008). */
+export interface IncidentTicketsTable {
+  incident_id: string
+  /** The sink's id, as in notification_outbox: never a URL or a credential. */
+  sink: string
+  sink_type: string
+  /** The ticketing system's id: a GitHub issue number, a Jira issue key, a ServiceNow sys_id. */
+  external_id: string
+  /** Where a person opens the ticket, when the system says. */
+  external_url: string | null
+  created_at: string
+}
+
 /** How far each audit sink has received the chain (migration 007). */
 export interface AuditStreamCursorsTable {
   /** A stable id of the sink (type and a hash of its address); never a secret. */
@@ -347,6 +360,7 @@ export interface Database {
   verifications: VerificationsTable
   notification_outbox: NotificationOutboxTable
   audit_stream_cursors: AuditStreamCursorsTable
+  incident_tickets: IncidentTicketsTable
 }
 
 export type RunRow = Selectable<RunsTable>
@@ -360,3 +374,4 @@ export type AlertRow = Selectable<AlertsTable>
 export type ApprovalRow = Selectable<ApprovalsTable>
 export type IncidentRow = Selectable<IncidentsTable>
 export type NotificationRow = Selectable<NotificationOutboxTable>
+export type IncidentTicketRow = Selectable<IncidentTicketsTable>

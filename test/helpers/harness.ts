@@ -6,6 +6,7 @@ import pg from 'pg'
 import { startDataKeyService, type DataKeyService } from '../../src/demo/sample-services.js'
 import { runInit, startKeyrotor, type Keyrotor, type StartOptions } from '../../src/main.js'
 import type { DialectName } from '../../src/store/dialect.js'
+import { responseCheckerFor, type ResponseChecker } from './documented-responses.js'
 import { TEST_DATABASE_URL } from './stores.js'
 
 export interface Harness {
@@ -15,7 +16,10 @@ export interface Harness {
   dataDir: string
   /** Options that start another server process on the same store. */
   storeOptions: { dataDir: string; databaseUrl?: string; schema?: string }
-  /** Calls the API with a token (the admin's by default); returns status and parsed body. */
+  /**
+   * Calls the API with a token (the admin's by default); returns status and parsed body. A response
+   * that /openapi.json does not document (status, media type or body) throws: the test fails.
+   */
   api<T = unknown>(
     method: string,
     path: string,
@@ -54,6 +58,7 @@ export async function startHarness(
     ...options,
   })
   const url = keyrotor.url
+  let checker: Promise<ResponseChecker> | undefined
   const harness: Harness = {
     keyrotor,
     url,
@@ -70,7 +75,18 @@ export async function startHarness(
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       })
       const text = await response.text()
-      return { status: response.status, body: (text === '' ? null : JSON.parse(text)) as T }
+      const contentType = response.headers.get('content-type')
+      const parsed: unknown = text === '' ? null : contentType?.includes('json') ? JSON.parse(text) : text
+      checker ??= responseCheckerFor(url)
+      const problems = (await checker).problemsWith({
+        method,
+        path,
+        status: response.status,
+        contentType,
+        body: parsed,
+      })
+      if (problems.length > 0) throw new Error(`response outside /openapi.json:\n${problems.join('\n')}`)
+      return { status: response.status, body: parsed as T }
     },
     async stop() {
       // a test may have restarted the server on the same store: close whichever runs now

@@ -8,7 +8,7 @@ import { notReady } from '../../src/dependents/probe-answer.js'
 
 /**
  * How a dependent behaves now:
- * - `healthy` follows the contract (src/dependent/): staged v → accepts v; promoted v → uses v;
+ * - `healthy` follows the contract (src/dependent-sdk/): staged v → accepts v; promoted v → uses v;
  *   retired or revoked v → lets go of v.
  * - `unreachable` answers neither probes nor notices (every call fails at once).
  * - `hangs` accepts the connection and never answers: each call ends at the client's request

@@ -1,15 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
 import type { Kysely } from 'kysely'
 import type { AuditLog } from '../../audit/audit-log.js'
-import {
-  ALERT_SEVERITIES,
-  ALERT_STATES,
-  ALERT_TYPES,
-  type AlertService,
-  type AlertState,
-} from '../../observability/alerts.js'
+import type { AlertService } from '../../observability/alerts.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
+import { IdParams, problems } from '../schemas/common.js'
+import { Alert, AlertsQuery } from '../schemas/observability.js'
 
 export interface AlertRoutesDeps {
   alerts: Pick<AlertService, 'list' | 'ack'>
@@ -17,57 +15,36 @@ export interface AlertRoutesDeps {
   db: Kysely<Database>
 }
 
-const NULLABLE_STRING = { type: ['string', 'null'] }
-
-export const ALERT_SCHEMA = {
-  type: 'object',
-  required: ['id', 'type', 'severity', 'key', 'runId', 'correlationId', 'message', 'count', 'state'],
-  properties: {
-    id: { type: 'string' },
-    type: { type: 'string', enum: [...ALERT_TYPES] },
-    severity: { type: 'string', enum: [...ALERT_SEVERITIES] },
-    key: NULLABLE_STRING,
-    runId: NULLABLE_STRING,
-    correlationId: NULLABLE_STRING,
-    message: { type: 'string' },
-    count: { type: 'integer' },
-    state: { type: 'string', enum: [...ALERT_STATES] },
-    createdAt: { type: 'string' },
-    updatedAt: { type: 'string' },
-  },
-}
-
 /** Listing and acknowledging alerts; raising and resolving belong to the engine. */
 export function alertRoutes(deps: AlertRoutesDeps): FastifyPluginAsync {
-  return async (app) => {
-    app.get<{ Querystring: { state?: AlertState } }>(
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>()
+    app.get(
       '/v1/alerts',
       {
         config: { action: 'alerts.read' },
         schema: {
           summary: 'List alerts, newest activity first',
           tags: ['alerts'],
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: { state: { type: 'string', enum: [...ALERT_STATES] } },
-          },
-          response: { 200: { type: 'array', items: ALERT_SCHEMA } },
+          operationId: 'listAlerts',
+          querystring: AlertsQuery,
+          response: { 200: z.array(Alert), ...problems(400) },
         },
       },
       async (request) =>
         deps.alerts.list(request.query.state === undefined ? {} : { state: request.query.state }),
     )
 
-    app.post<{ Params: { id: string } }>(
+    app.post(
       '/v1/alerts/:id/ack',
       {
         config: { action: 'alerts.ack' },
         schema: {
           summary: 'Acknowledge an alert',
           tags: ['alerts'],
-          params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
-          response: { 200: ALERT_SCHEMA },
+          operationId: 'ackAlert',
+          params: IdParams,
+          response: { 200: Alert, ...problems(400, 404, 409) },
         },
       },
       async (request) => {

@@ -1,118 +1,76 @@
 import type { FastifyPluginAsync } from 'fastify'
-import {
-  APPROVAL_ACTIONS,
-  APPROVAL_STATES,
-  type ApprovalService,
-  type ApprovalState,
-} from '../../governance/approvals.js'
-import { ROLES } from '../../domain/roles.js'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import type { ApprovalService } from '../../governance/approvals.js'
 import { principalOf } from '../auth.js'
-
-const NULLABLE_STRING = { type: ['string', 'null'] }
-const GRANT = {
-  type: 'object',
-  required: ['by', 'role', 'at'],
-  properties: { by: { type: 'string' }, role: { type: 'string', enum: [...ROLES] }, at: { type: 'string' } },
-}
-
-export const APPROVAL_SCHEMA = {
-  type: 'object',
-  required: ['id', 'action', 'subject', 'state', 'requestedBy', 'requiredRoles', 'approvals', 'expiresAt'],
-  properties: {
-    id: { type: 'string' },
-    action: { type: 'string', enum: [...APPROVAL_ACTIONS] },
-    subject: { type: 'string' },
-    state: { type: 'string', enum: [...APPROVAL_STATES] },
-    requestedBy: { type: 'string' },
-    requiredRoles: { type: 'array', items: { type: 'string', enum: [...ROLES] } },
-    approvals: { type: 'array', items: GRANT },
-    rejections: {
-      type: 'array',
-      items: { ...GRANT, properties: { ...GRANT.properties, reason: NULLABLE_STRING } },
-    },
-    expiresAt: { type: 'string' },
-    payload: { type: 'object', additionalProperties: true },
-    digest: { type: 'string' },
-    reason: { type: 'string' },
-    runId: NULLABLE_STRING,
-    correlationId: { type: 'string' },
-    createdAt: { type: 'string' },
-    decidedAt: NULLABLE_STRING,
-  },
-}
-
-const ID_PARAMS = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } }
-const REASON = { type: 'string', minLength: 1, maxLength: 2000 }
+import { IdParams, problems } from '../schemas/common.js'
+import { Approval, ApprovalsQuery, ApproveBody, RejectBody } from '../schemas/governance.js'
 
 /** Four-eyes approvals: list, approve, reject. Requesting belongs to the action (halt release, …). */
 export function approvalRoutes(deps: {
   approvals: Pick<ApprovalService, 'list' | 'get' | 'approve' | 'reject'>
 }): FastifyPluginAsync {
-  return async (app) => {
-    app.get<{ Querystring: { state?: ApprovalState } }>(
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>()
+    app.get(
       '/v1/approvals',
       {
         config: { action: 'approvals.read' },
         schema: {
           summary: 'List approvals, newest first',
           tags: ['approvals'],
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: { state: { type: 'string', enum: [...APPROVAL_STATES] } },
-          },
-          response: { 200: { type: 'array', items: APPROVAL_SCHEMA } },
+          operationId: 'listApprovals',
+          querystring: ApprovalsQuery,
+          response: { 200: z.array(Approval), ...problems(400) },
         },
       },
       async (request) =>
         deps.approvals.list(request.query.state === undefined ? {} : { state: request.query.state }),
     )
 
-    app.get<{ Params: { id: string } }>(
+    app.get(
       '/v1/approvals/:id',
       {
         config: { action: 'approvals.read' },
         schema: {
           summary: 'One approval',
           tags: ['approvals'],
-          params: ID_PARAMS,
-          response: { 200: APPROVAL_SCHEMA },
+          operationId: 'getApproval',
+          params: IdParams,
+          response: { 200: Approval, ...problems(400, 404) },
         },
       },
       async (request) => deps.approvals.get(request.params.id),
     )
 
-    app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
+    app.post(
       '/v1/approvals/:id/approve',
       {
         config: { action: 'approvals.decide' },
         schema: {
           summary: 'Approve (403 SELF_APPROVAL for the requester); the last approval executes the action',
           tags: ['approvals'],
-          params: ID_PARAMS,
-          body: { type: 'object', additionalProperties: false, properties: { reason: REASON } },
-          response: { 200: APPROVAL_SCHEMA },
+          operationId: 'approve',
+          params: IdParams,
+          body: ApproveBody,
+          response: { 200: Approval, ...problems(400, 404, 409) },
         },
       },
       async (request) =>
         deps.approvals.approve(request.params.id, principalOf(request), request.body?.reason),
     )
 
-    app.post<{ Params: { id: string }; Body: { reason: string } }>(
+    app.post(
       '/v1/approvals/:id/reject',
       {
         config: { action: 'approvals.decide' },
         schema: {
           summary: 'Reject; the requester rejecting withdraws the request',
           tags: ['approvals'],
-          params: ID_PARAMS,
-          body: {
-            type: 'object',
-            required: ['reason'],
-            additionalProperties: false,
-            properties: { reason: REASON },
-          },
-          response: { 200: APPROVAL_SCHEMA },
+          operationId: 'reject',
+          params: IdParams,
+          body: RejectBody,
+          response: { 200: Approval, ...problems(400, 404, 409) },
         },
       },
       async (request) => deps.approvals.reject(request.params.id, principalOf(request), request.body.reason),

@@ -1,8 +1,19 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { IdParams, problems } from '../schemas/common.js'
+import {
+  ApproveProposalBody,
+  ConfigProposal,
+  ConfigStatus,
+  ConfigVersion,
+  ConfigVersionParams,
+  ProposalsQuery,
+  ProposeBody,
+} from '../schemas/governance.js'
 import type { Kysely } from 'kysely'
 import { activeConfigVersion, type BootstrapOutcome } from '../../config-changes/bootstrap.js'
-import type { ConfigChanges, ProposalState } from '../../config-changes/config-changes.js'
-import { PROPOSAL_STATES } from '../../config-changes/proposals.js'
+import type { ConfigChanges } from '../../config-changes/config-changes.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
 
@@ -13,78 +24,24 @@ export interface ConfigRoutesDeps {
   changes: Pick<ConfigChanges, 'propose' | 'approve' | 'apply' | 'get' | 'list' | 'versions' | 'version'>
 }
 
-const S = { type: 'string' }
-const NS = { type: ['string', 'null'] }
-const NI = { type: ['integer', 'null'] }
-const TEXT = { type: 'string', minLength: 1, maxLength: 4000 }
-
-const PROPOSAL = {
-  type: 'object',
-  required: ['id', 'state', 'summary', 'rollbackPlan', 'hash', 'baseVersion', 'proposedBy', 'createdAt'],
-  properties: {
-    id: S,
-    state: { type: 'string', enum: [...PROPOSAL_STATES] },
-    summary: S,
-    rollbackPlan: S,
-    hash: S,
-    baseVersion: { type: 'integer' },
-    proposedBy: S,
-    createdAt: S,
-    approvalId: S,
-    approvedBy: NS,
-    approvedAt: NS,
-    appliedBy: NS,
-    appliedAt: NS,
-    appliedVersion: NI,
-    decidedAt: NS,
-    diff: S,
-    yaml: S,
-    changes: { type: 'object', additionalProperties: true },
-  },
-}
-
-const VERSION = {
-  type: 'object',
-  required: ['version', 'hash', 'active', 'source', 'appliedBy', 'appliedAt'],
-  properties: {
-    version: { type: 'integer' },
-    hash: S,
-    active: { type: 'boolean' },
-    source: S,
-    proposalId: NS,
-    summary: NS,
-    rollbackPlan: NS,
-    proposedBy: NS,
-    proposedAt: NS,
-    approvedBy: NS,
-    approvedAt: NS,
-    appliedBy: S,
-    appliedAt: S,
-    yaml: S,
-  },
-}
-
-const ID_PARAMS = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } }
-
-interface ProposeBody {
-  yaml?: string
-  fromVersion?: number
-  summary: string
-  rollbackPlan: string
-}
-
 /**
  * The active configuration and its change management: propose (admin), approve (a second admin
  * or security), apply (admin), history. The --config file of a running server is only compared.
  */
 export function configRoutes(deps: ConfigRoutesDeps): FastifyPluginAsync {
   const { changes } = deps
-  return async (app) => {
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>()
     app.get(
       '/v1/config',
       {
         config: { action: 'config.read' },
-        schema: { summary: 'The active config version and file drift', tags: ['config'] },
+        schema: {
+          summary: 'The active config version and file drift',
+          tags: ['config'],
+          operationId: 'getConfig',
+          response: { 200: ConfigStatus },
+        },
       },
       async () => {
         const active = await activeConfigVersion(deps)
@@ -97,7 +54,7 @@ export function configRoutes(deps: ConfigRoutesDeps): FastifyPluginAsync {
           file:
             s.status === 'differs'
               ? {
-                  status: 'differs',
+                  status: 'differs' as const,
                   fileHash: s.fileHash,
                   note: 'the --config file is not applied; propose it as a change',
                 }
@@ -113,63 +70,59 @@ export function configRoutes(deps: ConfigRoutesDeps): FastifyPluginAsync {
         schema: {
           summary: 'Every config version, oldest first, with who proposed, approved and applied it',
           tags: ['config'],
-          response: { 200: { type: 'array', items: VERSION } },
+          operationId: 'listConfigVersions',
+          response: { 200: z.array(ConfigVersion) },
         },
       },
       async () => changes.versions(),
     )
 
-    app.get<{ Params: { version: number } }>(
+    app.get(
       '/v1/config/versions/:version',
       {
         config: { action: 'config.read' },
         schema: {
           summary: 'One config version with its YAML',
           tags: ['config'],
-          params: {
-            type: 'object',
-            required: ['version'],
-            properties: { version: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } },
-          },
-          response: { 200: VERSION },
+          operationId: 'getConfigVersion',
+          params: ConfigVersionParams,
+          response: { 200: ConfigVersion, ...problems(400, 404) },
         },
       },
       async (request) => changes.version(request.params.version),
     )
 
-    app.get<{ Querystring: { state?: ProposalState } }>(
+    app.get(
       '/v1/config/proposals',
       {
         config: { action: 'config.read' },
         schema: {
           summary: 'Config proposals, newest first',
           tags: ['config'],
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: { state: { type: 'string', enum: [...PROPOSAL_STATES] } },
-          },
-          response: { 200: { type: 'array', items: PROPOSAL } },
+          operationId: 'listConfigProposals',
+          querystring: ProposalsQuery,
+          response: { 200: z.array(ConfigProposal), ...problems(400) },
         },
       },
       async (request) => changes.list(request.query.state),
     )
 
-    app.get<{ Params: { id: string } }>(
+    app.get(
       '/v1/config/proposals/:id',
       {
         config: { action: 'config.read' },
         schema: {
           summary: 'One proposal with its YAML and diff',
           tags: ['config'],
-          params: ID_PARAMS,
-          response: { 200: PROPOSAL },
+          operationId: 'getConfigProposal',
+          params: IdParams,
+          response: { 200: ConfigProposal, ...problems(400, 404) },
         },
       },
       async (request) => changes.get(request.params.id),
     )
 
-    app.post<{ Body: ProposeBody }>(
+    app.post(
       '/v1/config/proposals',
       {
         config: { action: 'config.propose' },
@@ -177,18 +130,9 @@ export function configRoutes(deps: ConfigRoutesDeps): FastifyPluginAsync {
           summary:
             'Propose a config change (YAML, or fromVersion to roll back); 400 INVALID_CONFIG names the path',
           tags: ['config'],
-          body: {
-            type: 'object',
-            required: ['summary', 'rollbackPlan'],
-            additionalProperties: false,
-            properties: {
-              yaml: { type: 'string', maxLength: 1_000_000 },
-              fromVersion: { type: 'integer', minimum: 1, maximum: 2_147_483_647 },
-              summary: TEXT,
-              rollbackPlan: TEXT,
-            },
-          },
-          response: { 201: PROPOSAL },
+          operationId: 'proposeConfig',
+          body: ProposeBody,
+          response: { 201: ConfigProposal, ...problems(400, 404, 409) },
         },
       },
       async (request, reply) => {
@@ -197,7 +141,7 @@ export function configRoutes(deps: ConfigRoutesDeps): FastifyPluginAsync {
       },
     )
 
-    app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
+    app.post(
       '/v1/config/proposals/:id/approve',
       {
         config: { action: 'approvals.decide' },
@@ -205,15 +149,16 @@ export function configRoutes(deps: ConfigRoutesDeps): FastifyPluginAsync {
           summary:
             "Approve a proposal's approval (an admin or security person; 403 SELF_APPROVAL for the proposer)",
           tags: ['config'],
-          params: ID_PARAMS,
-          body: { type: 'object', additionalProperties: false, properties: { reason: TEXT } },
-          response: { 200: PROPOSAL },
+          operationId: 'approveConfigProposal',
+          params: IdParams,
+          body: ApproveProposalBody,
+          response: { 200: ConfigProposal, ...problems(400, 404, 409) },
         },
       },
       async (request) => changes.approve(request.params.id, principalOf(request), request.body?.reason),
     )
 
-    app.post<{ Params: { id: string } }>(
+    app.post(
       '/v1/config/proposals/:id/apply',
       {
         config: { action: 'config.apply' },
@@ -221,8 +166,9 @@ export function configRoutes(deps: ConfigRoutesDeps): FastifyPluginAsync {
           summary:
             'Apply an approved proposal as the next version; 409 CONFLICT when not approved, stale or a run is in progress',
           tags: ['config'],
-          params: ID_PARAMS,
-          response: { 200: PROPOSAL },
+          operationId: 'applyConfigProposal',
+          params: IdParams,
+          response: { 200: ConfigProposal, ...problems(400, 404, 409, 423) },
         },
       },
       async (request) => changes.apply(request.params.id, principalOf(request), request.correlationId),

@@ -1,9 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Kysely } from 'kysely'
 import type { HaltControl } from '../../governance/halt-control.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
-import { APPROVAL_SCHEMA } from './approvals.js'
+import { problems } from '../schemas/common.js'
+import { Approval, EngageHaltBody, Halt, ReleaseHaltBody } from '../schemas/governance.js'
 
 /** The global halt as CONTRACT.md shows it. */
 export interface HaltStatus {
@@ -29,20 +31,10 @@ export function createHaltReader(db: Kysely<Database>): HaltReader {
   }
 }
 
-export const HALT_SCHEMA = {
-  type: 'object',
-  required: ['engaged', 'reason', 'by', 'since'],
-  properties: {
-    engaged: { type: 'boolean' },
-    reason: { type: ['string', 'null'] },
-    by: { type: ['string', 'null'] },
-    since: { type: ['string', 'null'], format: 'date-time' },
-  },
-}
-
 /** `GET /v1/halt`; engaging and releasing are `haltControlRoutes`. */
 export function haltRoutes(deps: { halt: HaltReader }): FastifyPluginAsync {
-  return async (app) => {
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>()
     app.get(
       '/v1/halt',
       {
@@ -50,15 +42,14 @@ export function haltRoutes(deps: { halt: HaltReader }): FastifyPluginAsync {
         schema: {
           summary: 'Whether the global halt is engaged',
           tags: ['halt'],
-          response: { 200: HALT_SCHEMA },
+          operationId: 'getHalt',
+          response: { 200: Halt },
         },
       },
       async () => deps.halt.read(),
     )
   }
 }
-
-const REASON = { type: 'string', minLength: 1, maxLength: 2000 }
 
 /**
  * `POST /v1/halt` engages the halt (409 when it is engaged already); `POST /v1/halt/release`
@@ -68,35 +59,33 @@ const REASON = { type: 'string', minLength: 1, maxLength: 2000 }
 export function haltControlRoutes(deps: {
   halt: Pick<HaltControl, 'engage' | 'requestRelease'>
 }): FastifyPluginAsync {
-  return async (app) => {
-    app.post<{ Body: { reason: string } }>(
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>()
+    app.post(
       '/v1/halt',
       {
         config: { action: 'halt.engage' },
         schema: {
           summary: 'Engage the global halt: no run starts a phase until it is released',
           tags: ['halt'],
-          body: {
-            type: 'object',
-            required: ['reason'],
-            additionalProperties: false,
-            properties: { reason: REASON },
-          },
-          response: { 200: HALT_SCHEMA },
+          operationId: 'engageHalt',
+          body: EngageHaltBody,
+          response: { 200: Halt, ...problems(400, 409) },
         },
       },
       async (request) => deps.halt.engage(principalOf(request), request.body.reason, request.correlationId),
     )
 
-    app.post<{ Body: { reason?: string } | undefined }>(
+    app.post(
       '/v1/halt/release',
       {
         config: { action: 'halt.release' },
         schema: {
           summary: 'Ask to release the halt: needs verify --all and a security and an admin approval',
           tags: ['halt'],
-          body: { type: 'object', additionalProperties: false, properties: { reason: REASON } },
-          response: { 202: APPROVAL_SCHEMA },
+          operationId: 'requestHaltRelease',
+          body: ReleaseHaltBody,
+          response: { 202: Approval.describe('the release approval it opened'), ...problems(400, 409) },
         },
       },
       async (request, reply) => {

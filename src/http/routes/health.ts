@@ -1,9 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
 import { sql, type Kysely } from 'kysely'
 import type { AlertService } from '../../observability/alerts.js'
 import type { Metrics } from '../../observability/metrics.js'
 import type { Readiness } from '../../observability/readiness.js'
 import type { OpenApiDocument } from '../openapi.js'
+import { problems, textResponse } from '../schemas/common.js'
+import { HealthStatus, ReadyStatus } from '../schemas/observability.js'
 import { storeFailureIn, storeUnavailable } from '../../store/store-errors.js'
 import type { HaltReader } from './halt.js'
 
@@ -38,20 +42,25 @@ export function storeAnswers<DB>(db: Kysely<DB>): () => Promise<boolean> {
   }
 }
 
-const STATUS = {
-  type: 'object',
-  required: ['status'],
-  properties: { status: { type: 'string' }, reasons: { type: 'array', items: { type: 'string' } } },
-}
-
 /** Public probes, metrics and the API description: no token, so probes and scrapers need none. */
 export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
-  return async (app) => {
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>()
     const config = { action: 'public' } as const
 
-    app.get('/healthz', { config, schema: { summary: 'Liveness', tags: ['health'] } }, async () => ({
-      status: 'ok',
-    }))
+    app.get(
+      '/healthz',
+      {
+        config,
+        schema: {
+          summary: 'Liveness',
+          tags: ['health'],
+          operationId: 'healthz',
+          response: { 200: HealthStatus },
+        },
+      },
+      async () => ({ status: 'ok' as const }),
+    )
 
     app.get(
       '/readyz',
@@ -60,7 +69,8 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
         schema: {
           summary: 'Readiness: the store answers',
           tags: ['health'],
-          response: { 200: STATUS, 503: STATUS },
+          operationId: 'readyz',
+          response: { 200: ReadyStatus, 503: ReadyStatus.describe('Not ready: `reasons` says why') },
         },
       },
       async (request, reply) => {
@@ -73,14 +83,25 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
         if (!ready && reasons.length === 0) reasons.push('store: not ready')
         reasons.push(...(deps.readiness?.reasons() ?? []))
         return reasons.length === 0
-          ? { status: 'ready' }
-          : reply.code(503).send({ status: 'not_ready', reasons })
+          ? { status: 'ready' as const }
+          : reply.code(503).send({ status: 'not_ready' as const, reasons })
       },
     )
 
     app.get(
       '/metrics',
-      { config, schema: { summary: 'Prometheus metrics', tags: ['health'] } },
+      {
+        config,
+        schema: {
+          summary: 'Prometheus metrics (text exposition format)',
+          tags: ['health'],
+          operationId: 'metrics',
+          response: {
+            200: textResponse('The metrics', 'text/plain'),
+            ...problems(401, 429),
+          },
+        },
+      },
       async (request, reply) => {
         // Refreshed from the store on every scrape: with several instances on one database, an
         // alert raised or a halt engaged by another instance never passed through this one.
@@ -94,8 +115,18 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
       },
     )
 
-    app.get('/openapi.json', { config, schema: { summary: 'This document', tags: ['health'] } }, async () =>
-      deps.openapi(),
+    app.get(
+      '/openapi.json',
+      {
+        config,
+        schema: {
+          summary: 'This document (OpenAPI 3.1)',
+          tags: ['health'],
+          operationId: 'openapi',
+          response: { 200: z.record(z.string(), z.unknown()).describe('An OpenAPI 3.1 document') },
+        },
+      },
+      async () => deps.openapi(),
     )
   }
 }

@@ -1,38 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { IdParams, problems } from '../schemas/common.js'
+import { CloseIncidentBody, Incident, IncidentsQuery } from '../schemas/observability.js'
 import type { Kysely } from 'kysely'
 import type { AuditLog } from '../../audit/audit-log.js'
-import {
-  INCIDENT_SEVERITIES,
-  INCIDENT_STATES,
-  type IncidentService,
-  type IncidentState,
-} from '../../observability/incidents.js'
+import type { IncidentService } from '../../observability/incidents.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
-
-const NULLABLE_STRING = { type: ['string', 'null'] }
-
-export const INCIDENT_SCHEMA = {
-  type: 'object',
-  required: ['id', 'state', 'title', 'correlationId', 'runId', 'key', 'openedAt', 'closedAt', 'rca'],
-  properties: {
-    id: { type: 'string' },
-    state: { type: 'string', enum: [...INCIDENT_STATES] },
-    severity: { type: 'string', enum: [...INCIDENT_SEVERITIES] },
-    title: { type: 'string' },
-    summary: { type: 'string' },
-    correlationId: NULLABLE_STRING,
-    runId: NULLABLE_STRING,
-    key: NULLABLE_STRING,
-    escalatedTo: { type: 'array', items: { type: 'string' } },
-    openedAt: { type: 'string' },
-    closedAt: NULLABLE_STRING,
-    closedBy: NULLABLE_STRING,
-    rca: NULLABLE_STRING,
-  },
-}
-
-const ID_PARAMS = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } }
 
 /** Listing incidents and closing them with a root cause analysis; opening belongs to the engine. */
 export function incidentRoutes(deps: {
@@ -40,55 +15,50 @@ export function incidentRoutes(deps: {
   audit: Pick<AuditLog, 'append'>
   db: Kysely<Database>
 }): FastifyPluginAsync {
-  return async (app) => {
-    app.get<{ Querystring: { state?: IncidentState } }>(
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>()
+    app.get(
       '/v1/incidents',
       {
         config: { action: 'incidents.read' },
         schema: {
           summary: 'List incidents, newest first',
           tags: ['incidents'],
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: { state: { type: 'string', enum: [...INCIDENT_STATES] } },
-          },
-          response: { 200: { type: 'array', items: INCIDENT_SCHEMA } },
+          operationId: 'listIncidents',
+          querystring: IncidentsQuery,
+          response: { 200: z.array(Incident), ...problems(400) },
         },
       },
       async (request) =>
         deps.incidents.list(request.query.state === undefined ? {} : { state: request.query.state }),
     )
 
-    app.get<{ Params: { id: string } }>(
+    app.get(
       '/v1/incidents/:id',
       {
         config: { action: 'incidents.read' },
         schema: {
           summary: 'One incident',
           tags: ['incidents'],
-          params: ID_PARAMS,
-          response: { 200: INCIDENT_SCHEMA },
+          operationId: 'getIncident',
+          params: IdParams,
+          response: { 200: Incident, ...problems(400, 404) },
         },
       },
       async (request) => deps.incidents.get(request.params.id),
     )
 
-    app.post<{ Params: { id: string }; Body: { rca: string } }>(
+    app.post(
       '/v1/incidents/:id/close',
       {
         config: { action: 'incidents.close' },
         schema: {
           summary: 'Close an incident with its root cause analysis',
           tags: ['incidents'],
-          params: ID_PARAMS,
-          body: {
-            type: 'object',
-            required: ['rca'],
-            additionalProperties: false,
-            properties: { rca: { type: 'string', minLength: 1, maxLength: 200_000 } },
-          },
-          response: { 200: INCIDENT_SCHEMA },
+          operationId: 'closeIncident',
+          params: IdParams,
+          body: CloseIncidentBody,
+          response: { 200: Incident, ...problems(400, 404, 409) },
         },
       },
       async (request) => {

@@ -1,4 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
 import type { Kysely } from 'kysely'
 import type { EmergencyRotation } from '../../engine/emergency-rotation.js'
 import type { ForwardCorrection } from '../../engine/forward-correction.js'
@@ -8,7 +10,10 @@ import { matchesEtag } from '../../engine/jwks-cache.js'
 import { keyView, keyViews, runView } from '../../engine/views.js'
 import type { Database } from '../../store/tables.js'
 import { assertKeyBinding, principalOf } from '../auth.js'
-import { IDEMPOTENCY_KEY_HEADER, idempotencyKeyOf } from '../idempotency-key.js'
+import { idempotencyKeyOf } from '../idempotency-key.js'
+import { problems } from '../schemas/common.js'
+import { Jwk, Jwks, Key, KeyParams, KeysQuery, MaterialParams } from '../schemas/keys.js'
+import { ForwardCorrectionBody, IdempotencyHeaders, RotationBody, Run } from '../schemas/runs.js'
 
 export interface KeyRoutesDeps {
   db: Kysely<Database>
@@ -18,23 +23,11 @@ export interface KeyRoutesDeps {
   emergency: Pick<EmergencyRotation, 'request'>
 }
 
-const KEY_PARAMS = {
-  type: 'object',
-  required: ['key'],
-  properties: { key: { type: 'string', minLength: 1, maxLength: 64 } },
-} as const
-
-interface RotationBody {
-  idempotencyKey?: string
-  reason?: string
-  emergency?: boolean
-  attempt?: number
-}
-
 /** Keys, their rotations, and the material and public keys dependents load. */
 export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
-  return async (app) => {
-    app.get<{ Querystring: { limit?: number; cursor?: string; q?: string } }>(
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>()
+    app.get(
       '/v1/keys',
       {
         config: { action: 'keys.read' },
@@ -45,20 +38,9 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
             'id of the last key received as `cursor` for the next page; `q` keeps the keys whose id or ' +
             'owner contains it (case-insensitive).',
           tags: ['keys'],
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'The most keys in the page' },
-              cursor: {
-                type: 'string',
-                minLength: 1,
-                maxLength: 64,
-                description: 'Start after this key id (the last id of the previous page)',
-              },
-              q: { type: 'string', maxLength: 64, description: 'Substring of the key id or owner' },
-            },
-          },
+          operationId: 'listKeys',
+          querystring: KeysQuery,
+          response: { 200: z.array(Key), ...problems(400) },
         },
       },
       async (request) =>
@@ -69,37 +51,36 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
         }),
     )
 
-    app.get<{ Params: { key: string } }>(
+    app.get(
       '/v1/keys/:key',
       {
         config: { action: 'keys.read' },
         schema: {
           summary: 'One key with versions, aliases and dependents',
           tags: ['keys'],
-          params: KEY_PARAMS,
+          operationId: 'getKey',
+          params: KeyParams,
+          response: { 200: Key, ...problems(400, 404) },
         },
       },
       async (request) => keyView(deps.db, request.params.key),
     )
 
-    app.post<{ Params: { key: string }; Body: RotationBody | null }>(
+    app.post(
       '/v1/keys/:key/rotations',
       {
         config: { action: 'rotation.trigger' },
         schema: {
           summary: 'Start a rotation (201), or get the run of a repeated idempotency key (200)',
           tags: ['runs'],
-          params: KEY_PARAMS,
-          headers: IDEMPOTENCY_KEY_HEADER,
-          body: {
-            type: ['object', 'null'],
-            additionalProperties: false,
-            properties: {
-              idempotencyKey: { type: 'string', minLength: 1, maxLength: 200 },
-              reason: { type: 'string', maxLength: 2000 },
-              emergency: { type: 'boolean' },
-              attempt: { type: 'integer', minimum: 0, maximum: 1_000_000 },
-            },
+          operationId: 'startRotation',
+          params: KeyParams,
+          headers: IdempotencyHeaders,
+          body: RotationBody,
+          response: {
+            200: Run.describe('the run of a repeated idempotency key'),
+            201: Run.describe('the run started'),
+            ...problems(400, 404, 409, 422, 423),
           },
         },
       },
@@ -132,22 +113,21 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
       },
     )
 
-    app.post<{ Params: { key: string }; Body: { reason?: string; idempotencyKey?: string } | null }>(
+    app.post(
       '/v1/keys/:key/forward-corrections',
       {
         config: { action: 'rotation.forward-correct' },
         schema: {
           summary: 'Request a forward correction of a halted key: a run that waits for a security approval',
           tags: ['runs'],
-          params: KEY_PARAMS,
-          headers: IDEMPOTENCY_KEY_HEADER,
-          body: {
-            type: ['object', 'null'],
-            additionalProperties: false,
-            properties: {
-              reason: { type: 'string', maxLength: 2000 },
-              idempotencyKey: { type: 'string', minLength: 1, maxLength: 200 },
-            },
+          operationId: 'requestForwardCorrection',
+          params: KeyParams,
+          headers: IdempotencyHeaders,
+          body: ForwardCorrectionBody,
+          response: {
+            200: Run.describe('the run of a repeated idempotency key'),
+            201: Run.describe('the run requested (awaiting approval)'),
+            ...problems(400, 404, 409, 423),
           },
         },
       },
@@ -163,14 +143,21 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
       },
     )
 
-    app.get<{ Params: { key: string } }>(
+    app.get(
       '/v1/keys/:key/jwks.json',
       {
         config: { action: 'public' },
         schema: {
           summary: 'Public keys of the versions verifiers may use',
           tags: ['material'],
-          params: KEY_PARAMS,
+          operationId: 'getJwks',
+          params: KeyParams,
+          response: {
+            // sent as the cached text it was hashed from (its ETag), so declared by media type
+            200: { description: 'The JWKS (RFC 7517)', content: { 'application/json': { schema: Jwks } } },
+            304: z.null().describe('Not modified (If-None-Match matched the ETag)'),
+            ...problems(400, 404),
+          },
         },
       },
       async (request, reply) => {
@@ -178,26 +165,24 @@ export function keyRoutes(deps: KeyRoutesDeps): FastifyPluginAsync {
         void reply
           .header('Cache-Control', `public, max-age=${document.maxAgeSeconds}`)
           .header('ETag', document.etag)
-        if (matchesEtag(request.headers['if-none-match'], document.etag)) return reply.code(304).send()
-        return reply.type('application/json; charset=utf-8').send(document.body)
+        if (matchesEtag(request.headers['if-none-match'], document.etag)) return reply.code(304).send(null)
+        // the JWKS as the JSON text its ETag was computed over: Fastify sends text as it is, so the
+        // type says what the text holds rather than re-serializing it on every request
+        const jwksText = document.body as unknown as z.output<typeof Jwks>
+        return reply.type('application/json; charset=utf-8').send(jwksText)
       },
     )
 
-    app.get<{ Params: { key: string; version: number } }>(
+    app.get(
       '/v1/keys/:key/versions/:version/material',
       {
         config: { action: 'material.read' },
         schema: {
           summary: "A version's material as a JWK, for a consumer token bound to the key (audited)",
           tags: ['material'],
-          params: {
-            type: 'object',
-            required: ['key', 'version'],
-            properties: {
-              key: KEY_PARAMS.properties.key,
-              version: { type: 'integer', minimum: 1, maximum: 2_147_483_647 },
-            },
-          },
+          operationId: 'getMaterial',
+          params: MaterialParams,
+          response: { 200: Jwk, ...problems(400, 404, 409, 410, 502, 503) },
         },
       },
       async (request, reply) => {

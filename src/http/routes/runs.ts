@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
 import type { Kysely } from 'kysely'
-import { RUN_STATES, isTerminal, type RunState } from '../../domain/runs.js'
+import { isTerminal, type RunState } from '../../domain/runs.js'
 import { parseDuration } from '../../domain/duration.js'
 import type { RunControl } from '../../engine/run-control.js'
 import type { VerifyService } from '../../engine/verify-service.js'
@@ -10,6 +12,17 @@ import { listRunEvents } from '../../store/events-repository.js'
 import { findRun, listRuns } from '../../store/runs-repository.js'
 import type { Database, RunRow } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
+import { problems } from '../schemas/common.js'
+import {
+  MAX_EVENT_ID,
+  Run,
+  RunEventsPage,
+  RunEventsQuery,
+  RunParams,
+  RunQuery,
+  RunsQuery,
+  RunVerification,
+} from '../schemas/runs.js'
 import { createRunEventStreams, wantsEventStream, type RunEventStreamOptions } from './run-events-stream.js'
 
 export interface RunRoutesDeps {
@@ -25,12 +38,6 @@ export interface RunRoutesDeps {
 /** The longest a client may hold a long-poll open; schedulers poll again after it. */
 const MAX_WAIT_MS = 60_000
 
-const RUN_PARAMS = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
-} as const
-
 /**
  * Runs: list, one (with a long-poll), its journal as events after a cursor, and the failure
  * playbook's actions on one run: verify, retry, cancel.
@@ -45,42 +52,36 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
     return run
   }
 
-  return async (app) => {
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>()
     app.addHook('preClose', async () => streams.closeAll())
 
-    app.get<{ Querystring: { key?: string; state?: RunState; limit?: number } }>(
+    app.get(
       '/v1/runs',
       {
         config: { action: 'runs.read' },
         schema: {
           summary: 'List runs, newest first',
           tags: ['runs'],
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              key: { type: 'string' },
-              state: { type: 'string', enum: [...RUN_STATES] },
-              limit: { type: 'integer', minimum: 1, maximum: 1000 },
-            },
-          },
+          operationId: 'listRuns',
+          querystring: RunsQuery,
+          response: { 200: z.array(Run), ...problems(400) },
         },
       },
       async (request) => (await listRuns(deps.db, request.query)).map(runView),
     )
 
-    app.get<{ Params: { id: string }; Querystring: { wait?: string } }>(
+    app.get(
       '/v1/runs/:id',
       {
         config: { action: 'runs.read' },
         schema: {
           summary: 'One run; with ?wait=30s, held until the run ends or the wait elapses',
           tags: ['runs'],
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: { wait: { type: 'string' } },
-          },
+          operationId: 'getRun',
+          params: RunParams,
+          querystring: RunQuery,
+          response: { 200: Run, ...problems(400, 404) },
         },
       },
       async (request) => {
@@ -96,7 +97,7 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
       },
     )
 
-    app.get<{ Params: { id: string }; Querystring: { after?: number } }>(
+    app.get(
       '/v1/runs/:id/events',
       {
         config: { action: 'runs.read' },
@@ -104,11 +105,22 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
           summary:
             "A run's journal after a cursor (an event id); pass the returned cursor back. With `Accept: text/event-stream`, Server-Sent Events until the run ends (resumes after `Last-Event-ID`)",
           tags: ['runs'],
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            // event ids are 32-bit integers in PostgreSQL: a larger cursor is a client's mistake
-            properties: { after: { type: 'integer', minimum: 0, maximum: MAX_EVENT_ID } },
+          operationId: 'listRunEvents',
+          params: RunParams,
+          querystring: RunEventsQuery,
+          response: {
+            200: {
+              description:
+                'A page of the journal, or with `Accept: text/event-stream` the events as they come',
+              content: {
+                'application/json': { schema: RunEventsPage },
+                'text/event-stream': {
+                  schema: z.string().describe('`event: run-event` per entry, then `event: end`'),
+                },
+              },
+            },
+            204: z.null().describe('A reconnect after the stream ended: every event was sent; stop'),
+            ...problems(400, 404),
           },
         },
       },
@@ -125,14 +137,16 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
     )
 
     // the CLI renders the answer as a run; the verification's outcome rides along with it
-    app.post<{ Params: { id: string } }>(
+    app.post(
       '/v1/runs/:id/verify',
       {
         config: { action: 'runs.verify' },
         schema: {
           summary: "Check the run's key against provider and dependents (recorded; a retry needs a pass)",
           tags: ['runs'],
-          params: RUN_PARAMS,
+          operationId: 'verifyRun',
+          params: RunParams,
+          response: { 200: RunVerification, ...problems(400, 404, 502, 503) },
         },
       },
       async (request) => {
@@ -141,27 +155,35 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
       },
     )
 
-    app.post<{ Params: { id: string } }>(
+    app.post(
       '/v1/runs/:id/retry',
       {
         config: { action: 'runs.retry' },
         schema: {
           summary: 'Queue a failed run again from its failed phase; 409 NOT_VERIFIED until a verify passed',
           tags: ['runs'],
-          params: RUN_PARAMS,
+          operationId: 'retryRun',
+          params: RunParams,
+          response: { 200: Run, ...problems(400, 404, 409, 423) },
         },
       },
       async (request) => runView(await deps.control.retry(request.params.id, principalOf(request).user)),
     )
 
-    app.post<{ Params: { id: string } }>(
+    app.post(
       '/v1/runs/:id/cancel',
       {
         config: { action: 'runs.cancel' },
         schema: {
           summary: 'Cancel a queued run (200), or ask a running one to stop before promote (202)',
           tags: ['runs'],
-          params: RUN_PARAMS,
+          operationId: 'cancelRun',
+          params: RunParams,
+          response: {
+            200: Run.describe('the run, cancelled'),
+            202: Run.describe('the run, asked to stop before promote'),
+            ...problems(400, 404, 409),
+          },
         },
       },
       async (request, reply) => {
@@ -171,8 +193,6 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
     )
   }
 }
-
-const MAX_EVENT_ID = 2_147_483_647
 
 /** An EventSource sends back the last `id:` it saw; it wins over `?after=` (the first connect's). */
 function lastEventId(header: string | string[] | undefined): number | undefined {

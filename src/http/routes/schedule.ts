@@ -1,9 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { Schedule } from '../schemas/observability.js'
 import type { RotationScheduler } from '../../engine/rotation-scheduler.js'
 
 /** `GET /v1/schedule`: each key's next due time and, when it is not starting now, why. */
 export function scheduleRoutes(deps: { scheduler: Pick<RotationScheduler, 'plan'> }): FastifyPluginAsync {
-  return async (app) => {
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>()
     app.get(
       '/v1/schedule',
       {
@@ -15,6 +18,8 @@ export function scheduleRoutes(deps: { scheduler: Pick<RotationScheduler, 'plan'
             'halted, running, frozen, retry_later (after a pre-flight refusal), needs_attention ' +
             '(a scheduled run failed: a person decides), no_period, no_active_version.',
           tags: ['schedule'],
+          operationId: 'getSchedule',
+          response: { 200: Schedule },
         },
       },
       async () => deps.scheduler.plan(),

@@ -1,17 +1,17 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import type { z } from 'zod'
+import { Session } from '../schemas/governance.js'
 import { ACTIONS, can } from '../../governance/permissions.js'
 import { principalOf } from '../auth.js'
 
 /** Who the token belongs to and what it may do: the console shows only those actions. */
-export interface SessionView {
-  user: string
-  role: string
-  actions: string[]
-}
+export type SessionView = z.infer<typeof Session>
 
 /** `GET /v1/session`: the caller's user, role and permitted actions (the server still checks each). */
 export function sessionRoutes(): FastifyPluginAsync {
-  return async (app) => {
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>()
     app.get(
       '/v1/session',
       {
@@ -20,17 +20,8 @@ export function sessionRoutes(): FastifyPluginAsync {
         schema: {
           summary: "The token's user, role and the actions that role may take",
           tags: ['tokens'],
-          response: {
-            200: {
-              type: 'object',
-              required: ['user', 'role', 'actions'],
-              properties: {
-                user: { type: 'string' },
-                role: { type: 'string' },
-                actions: { type: 'array', items: { type: 'string' } },
-              },
-            },
-          },
+          operationId: 'getSession',
+          response: { 200: Session },
         },
       },
       async (request): Promise<SessionView> => {

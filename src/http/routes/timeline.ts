@@ -1,14 +1,16 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { problems } from '../schemas/common.js'
+import { Timeline, TimelineParams, TimelineQuery } from '../schemas/observability.js'
 import type { TimelineService } from '../../observability/timeline.js'
 import { timelineMarkdown } from '../../observability/timeline-markdown.js'
 
-/** The ids keyrotor accepts as correlation ids (see correlationIdOf in app.ts). */
-const CORRELATION_ID = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$'
-
 /** The ordered story of one correlation id, as JSON or as Markdown for an incident ticket. */
 export function timelineRoutes(deps: { timeline: Pick<TimelineService, 'build'> }): FastifyPluginAsync {
-  return async (app) => {
-    app.get<{ Params: { correlationId: string }; Querystring: { format?: 'json' | 'md' } }>(
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>()
+    app.get(
       '/v1/timeline/:correlationId',
       {
         config: { action: 'timeline.read' },
@@ -16,15 +18,18 @@ export function timelineRoutes(deps: { timeline: Pick<TimelineService, 'build'> 
           summary:
             'Everything recorded under one correlation id, in time order: runs, phases, notices, probe answers, alerts, approvals, incidents, audit records, log lines',
           tags: ['timeline'],
-          params: {
-            type: 'object',
-            required: ['correlationId'],
-            properties: { correlationId: { type: 'string', pattern: CORRELATION_ID } },
-          },
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: { format: { type: 'string', enum: ['json', 'md'] } },
+          operationId: 'getTimeline',
+          params: TimelineParams,
+          querystring: TimelineQuery,
+          response: {
+            200: {
+              description: 'The story as JSON, or with `?format=md` as Markdown',
+              content: {
+                'application/json': { schema: Timeline },
+                'text/markdown': { schema: z.string() },
+              },
+            },
+            ...problems(400, 404),
           },
         },
       },

@@ -1,10 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
 import type { Kysely } from 'kysely'
 import type { AuditLog } from '../../audit/audit-log.js'
-import { ROLES, type Role } from '../../domain/roles.js'
 import type { TokenStore } from '../../governance/tokens.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
+import { IdParams, problems } from '../schemas/common.js'
+import { CreatedToken, CreateTokenBody, TokenInfo } from '../schemas/governance.js'
 
 export interface TokenRoutesDeps {
   /** The token store over a given executor, so a change and its audit record share a transaction. */
@@ -13,75 +16,22 @@ export interface TokenRoutesDeps {
   db: Kysely<Database>
 }
 
-const TOKEN_INFO = {
-  type: 'object',
-  required: ['id', 'user', 'role', 'key', 'createdAt', 'createdBy', 'expiresAt', 'revokedAt', 'lastUsedAt'],
-  properties: {
-    id: { type: 'string' },
-    user: { type: 'string' },
-    role: { type: 'string', enum: [...ROLES] },
-    key: { type: ['string', 'null'] },
-    createdAt: { type: 'string' },
-    createdBy: { type: 'string' },
-    expiresAt: { type: ['string', 'null'] },
-    revokedAt: { type: ['string', 'null'] },
-    lastUsedAt: { type: ['string', 'null'] },
-  },
-}
-
-// 12h, 30d, 1h30m: the units of parseDuration, and at least a minute (checked by the token store)
-const DURATION = '^(\\d{1,6}(ms|s|m|h|d|w))+$'
-
-const ID_PARAMS = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } }
-
 /** Token management, admin only. The token itself is answered once and never logged or audited. */
 export function tokenRoutes(deps: TokenRoutesDeps): FastifyPluginAsync {
-  return async (app) => {
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>()
     const config = { action: 'tokens.manage' } as const
 
-    app.post<{
-      Body: { user: string; role: Role; key?: string; expiresAt?: string; expiresIn?: string }
-    }>(
+    app.post(
       '/v1/tokens',
       {
         config,
         schema: {
           summary: 'Create a token (shown once)',
           tags: ['tokens'],
-          body: {
-            type: 'object',
-            required: ['user', 'role'],
-            additionalProperties: false,
-            properties: {
-              user: { type: 'string', minLength: 1, maxLength: 128 },
-              role: { type: 'string', enum: [...ROLES] },
-              key: {
-                type: 'string',
-                minLength: 1,
-                maxLength: 200,
-                description: 'the key a consumer is bound to',
-              },
-              expiresAt: { type: 'string', format: 'date-time' },
-              expiresIn: {
-                type: 'string',
-                minLength: 1,
-                maxLength: 32,
-                pattern: DURATION,
-                description: 'a lifetime such as 12h or 30d, instead of expiresAt',
-              },
-            },
-          },
-          response: {
-            201: {
-              type: 'object',
-              required: ['token', 'id', 'expiresAt'],
-              properties: {
-                token: { type: 'string' },
-                id: { type: 'string' },
-                expiresAt: { type: ['string', 'null'] },
-              },
-            },
-          },
+          operationId: 'createToken',
+          body: CreateTokenBody,
+          response: { 201: CreatedToken, ...problems(400, 404) },
         },
       },
       async (request, reply) => {
@@ -112,21 +62,23 @@ export function tokenRoutes(deps: TokenRoutesDeps): FastifyPluginAsync {
         schema: {
           summary: 'List tokens (never their secrets)',
           tags: ['tokens'],
-          response: { 200: { type: 'array', items: TOKEN_INFO } },
+          operationId: 'listTokens',
+          response: { 200: z.array(TokenInfo) },
         },
       },
       async () => deps.tokenStore(deps.db).list(),
     )
 
-    app.post<{ Params: { id: string } }>(
+    app.post(
       '/v1/tokens/:id/revoke',
       {
         config,
         schema: {
           summary: 'Revoke a token (idempotent)',
           tags: ['tokens'],
-          params: ID_PARAMS,
-          response: { 200: TOKEN_INFO },
+          operationId: 'revokeToken',
+          params: IdParams,
+          response: { 200: TokenInfo, ...problems(400, 404) },
         },
       },
       async (request) => {

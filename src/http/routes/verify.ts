@@ -1,4 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { problems } from '../schemas/common.js'
+import { KeyParams } from '../schemas/keys.js'
+import { AllVerification, KeyVerification } from '../schemas/runs.js'
 import type { VerifyService } from '../../engine/verify-service.js'
 import { principalOf } from '../auth.js'
 
@@ -12,19 +16,18 @@ export interface VerifyRoutesDeps {
  * A failed check is still a 200: the answer is the report; `passed` says how it came out.
  */
 export function verifyRoutes(deps: VerifyRoutesDeps): FastifyPluginAsync {
-  return async (app) => {
-    app.post<{ Params: { key: string } }>(
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>()
+    app.post(
       '/v1/keys/:key/verify',
       {
         config: { action: 'keys.verify' },
         schema: {
           summary: 'Verify one key: versions, aliases and dependents against the store',
           tags: ['keys'],
-          params: {
-            type: 'object',
-            required: ['key'],
-            properties: { key: { type: 'string', minLength: 1, maxLength: 64 } },
-          },
+          operationId: 'verifyKey',
+          params: KeyParams,
+          response: { 200: KeyVerification, ...problems(400, 404, 502, 503) },
         },
       },
       async (request) => deps.verify.verifyKey(request.params.key, principalOf(request).user),
@@ -34,7 +37,12 @@ export function verifyRoutes(deps: VerifyRoutesDeps): FastifyPluginAsync {
       '/v1/verify',
       {
         config: { action: 'keys.verify' },
-        schema: { summary: 'Verify every key (a halt release needs this to pass)', tags: ['keys'] },
+        schema: {
+          summary: 'Verify every key (a halt release needs this to pass)',
+          tags: ['keys'],
+          operationId: 'verifyAll',
+          response: { 200: AllVerification, ...problems(502, 503) },
+        },
       },
       async (request) => deps.verify.verifyAll(principalOf(request).user),
     )

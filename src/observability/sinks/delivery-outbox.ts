@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Database, NotificationRow } from '../../store/tables.js'
 import { backoffMs, hostOf, sendOnce } from './send.js'
-import { subjectOf, type Notification, type SinkTarget } from './sink.js'
+import { subjectOf, takes, type Notification, type SinkTarget } from './sink.js'
 
 export interface OutboxLog {
   info(fields: Record<string, unknown>, message: string): void
@@ -72,7 +72,7 @@ export function createDeliveryOutbox(options: DeliveryOutboxOptions) {
   }
 
   async function enqueue(executor: Kysely<Database>, notification: Notification): Promise<void> {
-    const targets = cached.filter((t) => t.channel === notification.channel)
+    const targets = cached.filter((t) => takes(t, notification))
     if (targets.length === 0) return
     const at = now()
     const payload = JSON.stringify(notification)
@@ -149,6 +149,8 @@ export function createDeliveryOutbox(options: DeliveryOutboxOptions) {
       timeoutMs,
       signal: stopping.signal,
       nowMs: at.getTime(),
+      db,
+      previousAttempts: Number(row.attempts),
     })
     const fields = {
       sink: target.id,
@@ -167,7 +169,8 @@ export function createDeliveryOutbox(options: DeliveryOutboxOptions) {
       await finish(row, { state: 'pending', next_attempt_at: now().toISOString() })
       return
     }
-    const givingUp = attempts >= maxAttempts
+    // a refusal (a ticketing API's 4xx, a template that does not render) is not retried
+    const givingUp = result.permanent === true || attempts >= maxAttempts
     await finish(row, {
       state: givingUp ? 'failed' : 'pending',
       attempts,
@@ -177,7 +180,11 @@ export function createDeliveryOutbox(options: DeliveryOutboxOptions) {
     options.onAttempt?.(target, givingUp ? 'failed' : 'retry')
     log.warn(
       { ...fields, error: result.error },
-      givingUp ? 'notification given up' : 'notification failed; will retry',
+      result.permanent === true
+        ? 'notification refused by its receiver; not retried'
+        : givingUp
+          ? 'notification given up'
+          : 'notification failed; will retry',
     )
   }
 
@@ -219,6 +226,10 @@ export function createDeliveryOutbox(options: DeliveryOutboxOptions) {
 
   return {
     enqueue,
+    /** Whether a sink of the active config takes incident timeline comments (a ticketing sink). */
+    takesIncidentComments(): boolean {
+      return cached.some((t) => t.channel === 'incidents' && t.ticket !== undefined)
+    },
     /** Reads the sinks now, so alerts raised before the first pass are not missed. */
     refresh,
     /** One pass, then waits for its attempts: deterministic for tests. */

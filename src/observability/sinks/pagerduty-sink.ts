@@ -43,7 +43,7 @@ export const formatPagerDuty: SinkFormatter = (notification, secret) => {
   const { incident, event } = notification
   return request({
     routing_key,
-    event_action: event === 'opened' ? 'trigger' : 'resolve',
+    event_action: event === 'closed' ? 'resolve' : 'trigger',
     dedup_key: `keyrotor/incident/${incident.id}`,
     payload: {
       summary: `[keyrotor] incident: ${incident.title}`.slice(0, MAX_SUMMARY),

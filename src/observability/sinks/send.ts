@@ -1,8 +1,15 @@
+import type { Kysely } from 'kysely'
+import type { Database } from '../../store/tables.js'
+import { deliverTicket } from '../tickets/ticket-delivery.js'
+import { TicketDeliveryError } from '../tickets/ticket-http.js'
 import { SINK_FORMATTERS } from './sink-registry.js'
-import type { Notification, SinkTarget } from './sink.js'
+import { isTicketSinkType, type Notification, type SinkTarget } from './sink.js'
 
-/** The outcome of one delivery attempt; `error` is safe to store and log (no URL, no secret). */
-export type Attempt = { ok: true } | { ok: false; error: string }
+/**
+ * The outcome of one delivery attempt; `error` is safe to store and log (no URL, no secret).
+ * `permanent`: the receiver refused the request as it is, so sending it again cannot help.
+ */
+export type Attempt = { ok: true } | { ok: false; error: string; permanent?: boolean }
 
 export interface SendOptions {
   secretOf: (name: string) => string | undefined
@@ -10,6 +17,10 @@ export interface SendOptions {
   /** Aborts the attempt when the process stops. */
   signal: AbortSignal
   nowMs: number
+  /** Where ticketing sinks remember the ticket of each incident. */
+  db: Kysely<Database>
+  /** Attempts made before this one: a ticketing sink looks for a ticket an earlier one opened. */
+  previousAttempts: number
 }
 
 /**
@@ -26,6 +37,7 @@ export async function sendOnce(
     return { ok: false, error: `secretEnv ${target.secretEnv} is not set` }
   }
   const scrub = (text: string) => scrubbed(text, [target.url, secret])
+  if (isTicketSinkType(target.type)) return sendTicket(target, notification, secret, scrub, options)
   try {
     const request = SINK_FORMATTERS[target.type](notification, secret, options.nowMs)
     const response = await fetch(target.url, {
@@ -47,6 +59,40 @@ export async function sendOnce(
       return { ok: false, error: `no answer within ${options.timeoutMs} ms` }
     }
     return { ok: false, error: scrub(`could not be reached: ${reasonOf(error)}`) }
+  }
+}
+
+async function sendTicket(
+  target: SinkTarget,
+  notification: Notification,
+  secret: string | undefined,
+  scrub: (text: string) => string,
+  options: SendOptions,
+): Promise<Attempt> {
+  if (notification.channel !== 'incidents' || target.ticket === undefined) {
+    return { ok: false, error: 'a ticketing sink takes incidents only', permanent: true }
+  }
+  try {
+    await deliverTicket(
+      {
+        sink: target.id,
+        url: target.url,
+        settings: target.ticket,
+        secret,
+        event: notification.event,
+        incident: notification.incident,
+        comment: notification.comment,
+        retry: options.previousAttempts > 0,
+      },
+      { db: options.db, timeoutMs: options.timeoutMs, signal: options.signal, now: () => new Date(), scrub },
+    )
+    return { ok: true }
+  } catch (error) {
+    if (error instanceof TicketDeliveryError) {
+      return { ok: false, error: error.message, permanent: error.permanent }
+    }
+    // the store, not the ticketing system: try again later
+    return { ok: false, error: scrub(`could not record the ticket: ${reasonOf(error)}`) }
   }
 }
 

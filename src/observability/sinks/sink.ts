@@ -1,20 +1,35 @@
 import { createHash } from 'node:crypto'
 import type { Alert, AlertEvent } from '../alerts.js'
 import type { Incident } from '../incidents.js'
+import {
+  TICKET_SINK_TYPES,
+  type TicketComment,
+  type TicketSettings,
+  type TicketSinkType,
+} from '../tickets/ticket-system.js'
+import { ticketTarget, type TicketSinkEntry } from '../tickets/ticket-targets.js'
 
-export const SINK_TYPES = ['webhook', 'slack', 'pagerduty'] as const
-export type SinkType = (typeof SINK_TYPES)[number]
+/** Sinks that take one signed or formatted POST per notification (alerts and incidents). */
+export const WEBHOOK_SINK_TYPES = ['webhook', 'slack', 'pagerduty'] as const
+export type WebhookSinkType = (typeof WEBHOOK_SINK_TYPES)[number]
+export const SINK_TYPES = [...WEBHOOK_SINK_TYPES, ...TICKET_SINK_TYPES] as const
+export type SinkType = WebhookSinkType | TicketSinkType
+
+export function isTicketSinkType(type: SinkType): type is TicketSinkType {
+  return (TICKET_SINK_TYPES as readonly string[]).includes(type)
+}
 
 /** The two notification lists of the config: `notifications.alerts` and `notifications.incidents`. */
 export const CHANNELS = ['alerts', 'incidents'] as const
 export type Channel = (typeof CHANNELS)[number]
 
-export type IncidentEvent = 'opened' | 'closed'
+/** `commented`: a timeline event of an open incident, told only to ticketing sinks. */
+export type IncidentEvent = 'opened' | 'commented' | 'closed'
 
 /** What a sink is told: one change of one alert or incident, as it was at the change. */
 export type Notification =
   | { channel: 'alerts'; event: AlertEvent; alert: Alert }
-  | { channel: 'incidents'; event: IncidentEvent; incident: Incident }
+  | { channel: 'incidents'; event: IncidentEvent; incident: Incident; comment?: TicketComment }
 
 /** One configured destination (an entry of `notifications.alerts` or `.incidents`). */
 export interface SinkTarget {
@@ -23,8 +38,13 @@ export interface SinkTarget {
   channel: Channel
   type: SinkType
   url: string
-  /** The name of the variable holding the HMAC secret (PagerDuty: the routing key). */
+  /**
+   * The name of the variable holding the HMAC secret (PagerDuty: the routing key; a ticketing
+   * system: its token or password).
+   */
   secretEnv?: string | undefined
+  /** A ticketing sink's settings (repository, project, template file, …). */
+  ticket?: TicketSettings | undefined
 }
 
 /** The HTTP request a sink sends for one notification. */
@@ -55,7 +75,12 @@ export function sinkTargets(
   secretOf: (name: string) => string | undefined = () => undefined,
 ): SinkTarget[] {
   return CHANNELS.flatMap((channel) =>
-    notifications[channel].flatMap((entry) => {
+    notifications[channel].flatMap((entry): SinkTarget[] => {
+      if (isTicketEntry(entry)) {
+        const target = ticketTarget(entry, secretOf)
+        if (target === undefined) return []
+        return [{ id: sinkId(channel, entry.type, target.named), channel, ...target }]
+      }
       // a URL given by environment variable never reaches the store, not even in the config text
       const url = entry.url ?? (entry.urlEnv === undefined ? undefined : secretOf(entry.urlEnv))
       if (url === undefined) return []
@@ -74,12 +99,14 @@ export function sinkTargets(
 }
 
 /** One sink as keyrotor.yaml declares it. */
-export interface SinkEntry {
-  type: SinkType
-  url?: string | undefined
-  urlEnv?: string | undefined
-  secretEnv?: string | undefined
-}
+export type SinkEntry =
+  | {
+      type: WebhookSinkType
+      url?: string | undefined
+      urlEnv?: string | undefined
+      secretEnv?: string | undefined
+    }
+  | TicketSinkEntry
 
 /** The id of what a notification is about (its alert or incident). */
 export function subjectOf(notification: Notification): string {
@@ -95,4 +122,18 @@ export function alertJson(alert: Alert, event: AlertEvent): Record<string, unkno
 /** The incident as the API shows it, plus the change. */
 export function incidentJson(incident: Incident, event: IncidentEvent): Record<string, unknown> {
   return { ...incident, event }
+}
+
+/** Which notifications a sink is sent: timeline comments go to ticketing sinks only. */
+export function takes(target: Pick<SinkTarget, 'channel' | 'type'>, notification: Notification): boolean {
+  if (target.channel !== notification.channel) return false
+  return (
+    notification.channel !== 'incidents' ||
+    notification.event !== 'commented' ||
+    isTicketSinkType(target.type)
+  )
+}
+
+function isTicketEntry(entry: SinkEntry): entry is TicketSinkEntry {
+  return isTicketSinkType(entry.type)
 }
