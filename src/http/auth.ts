@@ -25,7 +25,7 @@ declare module 'fastify' {
     /** For the OpenAPI document (the @fastify/swagger convention). */
     summary?: string
     description?: string
-    tags?: string[]
+    tags?: readonly string[]
     /** Left out of the OpenAPI document (the console's page and assets). */
     hide?: boolean
   }
