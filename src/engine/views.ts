@@ -40,22 +40,22 @@ export function runView(row: RunRow): RunView {
     id: row.id,
     key: row.key_id,
     // the store's text columns, written only from these unions
-    kind: row.kind as RunKind,
-    state: row.state as RunState,
-    phase: row.phase as Phase,
+    kind: row.kind,
+    state: row.state,
+    phase: row.phase,
     fromVersion: row.from_version,
     toVersion: row.to_version,
     correlationId: row.correlation_id,
     idempotencyKey: row.idempotency_key,
-    trigger: row.trigger as Trigger,
+    trigger: row.trigger,
     requestedBy: row.requested_by,
     priority: row.priority,
     failure:
       row.failure_class === null
         ? null
         : {
-            class: row.failure_class as FailureClass,
-            phase: (row.failure_phase ?? row.phase) as Phase,
+            class: row.failure_class,
+            phase: row.failure_phase ?? row.phase,
             message: row.failure_message ?? '',
           },
     duplicateCount: row.duplicate_count,
@@ -137,7 +137,7 @@ async function assembleKeys(db: Executor, rows: readonly KeyRow[]): Promise<KeyV
       aliases: parts.aliases.get(row.id) ?? [],
       versions: versions.map((v) => ({
         version: v.version,
-        state: v.state as VersionState,
+        state: v.state,
         compromised: v.compromised === 1,
         providerRef: v.provider_ref,
         createdAt: v.created_at,
@@ -159,8 +159,8 @@ async function assembleKeys(db: Executor, rows: readonly KeyRow[]): Promise<KeyV
           ? null
           : {
               id: lastRun.id,
-              kind: lastRun.kind as RunKind,
-              state: lastRun.state as RunState,
+              kind: lastRun.kind,
+              state: lastRun.state,
               createdAt: lastRun.created_at,
             },
     }
