@@ -11,6 +11,7 @@ import pg from 'pg'
 import { migrate, openStore, type Store } from '../src/store/database.js'
 import { encodeCursor } from '../src/store/keyset-page.js'
 import { listRuns } from '../src/store/runs-repository.js'
+import type { NewRun } from '../src/store/tables.js'
 import { postgresAnswers } from './bench-store.js'
 import { percentiles } from './percentiles.js'
 
@@ -46,21 +47,22 @@ async function fill(store: Store): Promise<void> {
   for (let start = 0; start < RUNS; start += 500) {
     const rows = Array.from({ length: Math.min(500, RUNS - start) }, (_, i) => {
       const created = new Date(base + (start + i) * 1000).toISOString()
-      return {
+      const row: NewRun = {
         id: `run_${(start + i).toString(36).padStart(8, '0')}`,
         key_id: 'k',
         kind: 'rotate',
         state: 'succeeded',
-        phase: 'settle',
+        phase: 'confirm',
         phase_status: 'done',
         correlation_id: 'c',
-        trigger: 'schedule',
+        trigger: 'scheduler',
         requested_by: 'bench',
         priority: 1,
         duplicate_count: 0,
         fencing_token: 0,
         created_at: created,
       }
+      return row
     })
     await store.db.insertInto('runs').values(rows).execute()
   }

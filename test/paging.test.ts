@@ -29,7 +29,7 @@ function writers(db: Kysely<Database>, h: Harness) {
           key_id: KEYS[n % 3] as string,
           kind: n % 4 === 0 ? 'revoke' : 'rotate',
           state: n % 2 === 0 ? 'succeeded' : 'failed',
-          phase: 'settle',
+          phase: 'confirm',
           phase_status: 'done',
           from_version: 1,
           to_version: 2,

@@ -3,6 +3,7 @@ import type { EngineDeps } from '../engine/engine-deps.js'
 import { enrollKey } from '../engine/key-enrollment.js'
 import { isOpen, nextOpening } from '../domain/windows.js'
 import { KeyrotorError } from '../errors.js'
+import { isHalted } from '../store/halt-repository.js'
 import { activeBody, loadProposal, toProposalView } from './proposals.js'
 import { assertNoRunsOn, describePlan, planSync, prepareProviders, writeChanges } from './sync.js'
 
@@ -40,8 +41,7 @@ export async function applyProposal(
   }
   if (base.body !== '')
     assertInChangeWindow(deps.parse(base.body, `config version ${base.version}`), deps.now())
-  const halt = await db.selectFrom('halt').select('engaged').where('id', '=', 1).executeTakeFirst()
-  if (halt?.engaged === 1)
+  if (await isHalted(db))
     throw new KeyrotorError('HALTED', 'the global halt is engaged: no config change is applied')
   const config = deps.parse(row.body, `proposal ${id}`)
   // the new provider instances must answer before a key is enrolled on them; a failed apply

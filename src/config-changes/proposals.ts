@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely'
 import { KeyrotorError } from '../errors.js'
 import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
-import type { Executor } from '../store/runs-repository.js'
+import type { Executor } from '../store/database.js'
 import type { ConfigProposalsTable } from '../store/tables.js'
 
 export const PROPOSAL_STATES = ['pending', 'approved', 'applied', 'rejected', 'expired'] as const

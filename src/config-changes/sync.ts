@@ -2,7 +2,7 @@ import { canonicalJson } from '../config/config-hash.js'
 import type { DependentConfig, KeyConfig, KeyrotorConfig } from '../config/schema.js'
 import type { EngineDeps } from '../engine/engine-deps.js'
 import { KeyrotorError } from '../errors.js'
-import type { Executor } from '../store/runs-repository.js'
+import type { Executor } from '../store/database.js'
 
 /** What applying a config does to one key that is already managed. */
 export interface KeyChange {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { DependentClient } from '../dependents/dependent-client.js'
 import type { ProviderRegistry } from '../providers/registry.js'
-import type { Executor } from '../store/runs-repository.js'
+import type { Executor } from '../store/database.js'
 import type { Database } from '../store/tables.js'
 import type { Transact } from '../store/transactor.js'
 import type { AlertType, RaiseAlert } from '../observability/alerts.js'

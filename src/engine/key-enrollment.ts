@@ -1,5 +1,5 @@
 import type { KeyConfig } from '../config/schema.js'
-import type { Executor } from '../store/runs-repository.js'
+import type { Executor } from '../store/database.js'
 import type { EngineDeps } from './engine-deps.js'
 
 /**

@@ -3,7 +3,7 @@ import type { Algorithm } from '../domain/algorithms.js'
 import { parseDuration } from '../domain/duration.js'
 import type { DependentTarget } from '../dependents/dependent-client.js'
 import { listAliases, listDependents, requireKey } from '../store/keys-repository.js'
-import type { Executor } from '../store/runs-repository.js'
+import type { Executor } from '../store/database.js'
 
 /** A key as the engine works with it: its row, policy in milliseconds, aliases and dependents. */
 export interface ManagedKey {

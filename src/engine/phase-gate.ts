@@ -1,10 +1,9 @@
 import type { Transaction } from 'kysely'
 import { isPastPointOfNoReturn, type Phase } from '../domain/phases.js'
-import type { RunKind, Trigger } from '../domain/runs.js'
 import { windowsApply } from '../domain/windows.js'
 import type { Database, RunRow } from '../store/tables.js'
 import { promoteWait } from './change-window.js'
-import { readHalt } from './halt.js'
+import { readHalt } from '../store/halt-repository.js'
 import { jwksPublicationWait } from './jwks-publication.js'
 
 /** Whether a run may start its next phase: decided inside the transaction that records the intent. */
@@ -28,7 +27,7 @@ export async function phaseGate(
   previous: Phase | null,
   now: Date = new Date(),
 ): Promise<Gate> {
-  const kind = run.kind as RunKind
+  const kind = run.kind
   if (kind !== 'forward-correct') {
     const halt = await readHalt(trx)
     if (halt.engaged) return { open: false, why: 'halted', detail: `halt engaged: ${halt.reason ?? ''}` }
@@ -44,7 +43,7 @@ export async function phaseGate(
     return { open: false, why: 'cancelled', detail: `cancel requested at ${row.cancel_requested_at}` }
   }
   // an approved emergency, a forward correction and a revoke ignore windows and blackouts
-  if (next === 'promote' && windowsApply(kind, run.trigger as Trigger)) {
+  if (next === 'promote' && windowsApply(kind, run.trigger)) {
     const wait = await promoteWait(trx, run.key_id, now)
     if (wait !== null) return { open: false, why: 'window', ...wait }
   }

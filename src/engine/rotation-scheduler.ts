@@ -6,7 +6,7 @@ import { dialectOf } from '../store/dialect.js'
 import type { Database } from '../store/tables.js'
 import type { EngineDeps } from './engine-deps.js'
 import { ENGINE_ACTOR } from '../domain/actors.js'
-import { readHalt } from './halt.js'
+import { readHalt } from '../store/halt-repository.js'
 import type { RunService } from './rotation-service.js'
 import { planKey, type KeySnapshot, type PlanContext, type SchedulePlan } from './schedule-plan.js'
 

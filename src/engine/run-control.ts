@@ -1,12 +1,13 @@
 import { isPastPointOfNoReturn, phasesOf, type Phase } from '../domain/phases.js'
-import { transitionRun, type RunKind, type RunState } from '../domain/runs.js'
+import { transitionRun, type RunState } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
 import { appendEvents } from '../store/events-repository.js'
+import { frozenSince } from '../store/keys-repository.js'
 import { findActiveRunForKey, findRun } from '../store/runs-repository.js'
 import type { RunRow, RunUpdate } from '../store/tables.js'
 import { violates } from '../store/unique-violation.js'
 import type { EngineDeps } from './engine-deps.js'
-import { readHalt } from './halt.js'
+import { readHalt } from '../store/halt-repository.js'
 import { runEvent } from './journal.js'
 import { terminal } from './run-fields.js'
 
@@ -106,8 +107,8 @@ export function createRunControl(deps: RunControlDeps) {
    */
   async function requirePlanStillHolds(run: RunRow): Promise<void> {
     if (run.kind === 'revoke') return
-    const kind = run.kind as RunKind
-    const failedAt = (run.failure_phase ?? run.phase) as Phase
+    const kind = run.kind
+    const failedAt = run.failure_phase ?? run.phase
     const want = isPastPointOfNoReturn(kind, failedAt) ? run.to_version : run.from_version
     if (want === null) return
     const active = await db
@@ -162,23 +163,19 @@ export function createRunControl(deps: RunControlDeps) {
         `run ${run.id} failed at ${since} and no verify has passed since: run \`keyrotor runs verify ${run.id}\` first`,
       )
     }
-    const key = await db
-      .selectFrom('keys')
-      .select(['frozen_at', 'frozen_reason'])
-      .where('id', '=', run.key_id)
-      .executeTakeFirst()
-    if (key?.frozen_at != null) {
+    const frozen = await frozenSince(db, run.key_id)
+    if (frozen !== null) {
       throw new KeyrotorError(
         'NOT_VERIFIED',
-        `key ${run.key_id} is frozen since ${key.frozen_at}: ${key.frozen_reason ?? ''}; run \`keyrotor runs verify ${run.id}\``,
+        `key ${run.key_id} is frozen since ${frozen.at}: ${frozen.reason}; run \`keyrotor runs verify ${run.id}\``,
       )
     }
   }
 
   async function cancel(id: string, actor: string): Promise<CancelOutcome> {
     const run = await requireRun(id)
-    const state = run.state as RunState
-    const kind = run.kind as RunKind
+    const state = run.state
+    const kind = run.kind
     const now = deps.now()
     if (state === 'queued' || state === 'awaiting_approval') {
       const patch = { ...terminal(transitionRun(state, 'cancelled'), now) }
@@ -188,7 +185,7 @@ export function createRunControl(deps: RunControlDeps) {
       return done ? { run: await requireRun(id), outcome: 'cancelled' } : cancel(id, actor)
     }
     if (state !== 'running') throw new KeyrotorError('CONFLICT', `run ${id} is ${state}; it has ended`)
-    if (isPastPointOfNoReturn(kind, run.phase as Phase)) throw pastPointOfNoReturn(run)
+    if (isPastPointOfNoReturn(kind, run.phase)) throw pastPointOfNoReturn(run)
     if (run.cancel_requested_at !== null) return { run, outcome: 'requested' }
     const before = phasesOf(kind).filter((p) => !isPastPointOfNoReturn(kind, p))
     const done = await change(
@@ -244,7 +241,7 @@ export type RunControl = ReturnType<typeof createRunControl>
  */
 function resumePhase(run: RunRow): Phase {
   if (run.kind === 'revoke') return 'preflight'
-  return (run.failure_phase ?? run.phase) as Phase
+  return run.failure_phase ?? run.phase
 }
 
 function pastPointOfNoReturn(run: RunRow): KeyrotorError {

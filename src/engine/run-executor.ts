@@ -1,6 +1,5 @@
 import type { Transaction } from 'kysely'
 import { isPastPointOfNoReturn, nextPhase, type Phase } from '../domain/phases.js'
-import type { RunKind } from '../domain/runs.js'
 import { isKeyrotorError, KeyrotorError } from '../errors.js'
 import { appendEvents, type NewRunEvent } from '../store/events-repository.js'
 import { recordDependent, type DependentObservation } from '../store/keys-repository.js'
@@ -50,10 +49,10 @@ export function createRunExecutor(deps: EngineDeps) {
   async function execute(claimed: RunRow, signal: AbortSignal): Promise<RunRow> {
     let run = claimed
     const key = await loadManagedKey(db, run.key_id)
-    const kind = run.kind as RunKind
+    const kind = run.kind
     let inDoubt = run.phase_status === 'started'
     if (!inDoubt) {
-      const first = run.phase_status === 'done' ? nextPhase(kind, run.phase as Phase) : (run.phase as Phase)
+      const first = run.phase_status === 'done' ? nextPhase(kind, run.phase) : run.phase
       if (first === null)
         throw new KeyrotorError('INTERNAL', `run ${run.id} finished its phases but is ${run.state}`)
       const begun = await transition(run, first, {}, [], [])
@@ -61,7 +60,7 @@ export function createRunExecutor(deps: EngineDeps) {
       run = begun.run
     }
     for (;;) {
-      const phase = run.phase as Phase
+      const phase = run.phase
       crash(run, phase, 'before')
       const journal: Journal = { events: [], observations: [] }
       const started = deps.now().getTime()
@@ -125,7 +124,7 @@ export function createRunExecutor(deps: EngineDeps) {
     events: NewRunEvent[],
     observations: DependentObservation[],
   ): Promise<{ run: RunRow; gate: Gate }> {
-    const kind = run.kind as RunKind
+    const kind = run.kind
     let gate: Gate = { open: true }
     let patch: RunUpdate = {}
     await deps.transact(async (trx) => {
@@ -143,7 +142,7 @@ export function createRunExecutor(deps: EngineDeps) {
         }
       } else {
         // a run resumed after a pause or a wait ('done') stands at the boundary after run.phase too
-        const previous = run.phase_status === 'pending' ? null : (run.phase as Phase)
+        const previous = run.phase_status === 'pending' ? null : run.phase
         gate = await phaseGate(trx, run, next, previous, now)
         if (gate.open) {
           patch = { ...outcome.runPatch, phase: next, phase_status: 'started' }
@@ -183,7 +182,7 @@ export function createRunExecutor(deps: EngineDeps) {
 
   /** A cancel asked for while a phase runs before the point of no return stops that phase. */
   async function cancelRequested(run: RunRow, phase: Phase): Promise<boolean> {
-    if (isPastPointOfNoReturn(run.kind as RunKind, phase)) return false
+    if (isPastPointOfNoReturn(run.kind, phase)) return false
     const row = await db
       .selectFrom('runs')
       .select('cancel_requested_at')
@@ -215,7 +214,7 @@ export function createRunExecutor(deps: EngineDeps) {
 
   /** Reads the provider to decide what an interrupted phase left behind (DESIGN §4.4). */
   async function settle(ctx: PhaseContext, journal: Journal): Promise<void> {
-    const settler = phaseSettler(ctx.run.kind as RunKind, ctx.phase)
+    const settler = phaseSettler(ctx.run.kind, ctx.phase)
     const verdict = settler === undefined ? 'no effect to settle' : await settler(ctx)
     journal.events.push(
       event(ctx.run, 'phase.in_doubt', ctx.phase, `resumed after an interruption: ${verdict}`),

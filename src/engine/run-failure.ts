@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely'
 import { alertTypeOfFailure, type AlertType } from '../domain/alerts.js'
 import { isPartialExecution, type Phase } from '../domain/phases.js'
-import type { RunKind } from '../domain/runs.js'
 import { failureClassOf, type FailureClass } from '../errors.js'
 import { appendEvents, type NewRunEvent } from '../store/events-repository.js'
 import { recordDependent, type DependentObservation } from '../store/keys-repository.js'
@@ -10,7 +9,7 @@ import type { Database, RunRow, RunUpdate } from '../store/tables.js'
 import { messageOf } from './dependent-ops.js'
 import { ENGINE_ACTOR } from '../domain/actors.js'
 import type { EngineDeps } from './engine-deps.js'
-import { engageHalt } from './halt.js'
+import { engageHalt } from '../store/halt-repository.js'
 import { runEvent } from './journal.js'
 import { elapsedSeconds, terminal } from './run-fields.js'
 
@@ -29,7 +28,7 @@ export async function failRun(
   observations: DependentObservation[],
   options: { partial?: boolean } = {},
 ): Promise<RunRow> {
-  const kind = run.kind as RunKind
+  const kind = run.kind
   const failureClass = options.partial === true ? 'state_inconsistency' : failureClassOf(error)
   const message = messageOf(error)
   const partial = options.partial === true || isPartialExecution(kind, phase)

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { sql, type Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import { KeyrotorError } from '../errors.js'
 import type { AlertType } from '../observability/alerts.js'
 import { appendEvents } from '../store/events-repository.js'
-import { listKeys, listVersions, recordDependent } from '../store/keys-repository.js'
+import { freezeKey, listKeys, listVersions, recordDependent, thawKey } from '../store/keys-repository.js'
 import { findActiveRunForKey, findRun } from '../store/runs-repository.js'
 import type { Database, RunRow } from '../store/tables.js'
 import {
@@ -81,14 +81,7 @@ export function createVerifyService(deps: VerifyDeps) {
       for (const o of observations) await recordDependent(trx, o)
       if (unexpected.length > 0) {
         const found = unexpected.map(describeMismatch).join('; ')
-        await trx
-          .updateTable('keys')
-          .set({
-            frozen_at: sql<string>`coalesce(frozen_at, ${at})`,
-            frozen_reason: `unexpected transition: ${found}`,
-          })
-          .where('id', '=', keyId)
-          .execute()
+        await freezeKey(trx, keyId, at, `unexpected transition: ${found}`)
         await deps.alerts.raise(trx, {
           type: 'unexpected_transition',
           severity: 'critical',
@@ -97,11 +90,7 @@ export function createVerifyService(deps: VerifyDeps) {
           message: `unexpected key state transition on ${keyId}: ${unexpected.map((m) => transitionText(keyId, m)).join('; ')}. The key is frozen until \`keyrotor verify ${keyId}\` passes`,
         })
       } else if (result.passed) {
-        await trx
-          .updateTable('keys')
-          .set({ frozen_at: null, frozen_reason: null })
-          .where('id', '=', keyId)
-          .execute()
+        await thawKey(trx, keyId)
         await deps.alerts.resolve({ type: 'unexpected_transition', key: keyId }, trx)
       }
       if (run !== undefined) {

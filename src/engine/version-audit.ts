@@ -1,6 +1,6 @@
 import type { Transaction } from 'kysely'
 import { listVersions } from '../store/keys-repository.js'
-import type { Executor } from '../store/runs-repository.js'
+import type { Executor } from '../store/database.js'
 import type { Database, KeyVersionRow, RunRow } from '../store/tables.js'
 import { check, type ConsistencyCheck } from './consistency-checks.js'
 import { ENGINE_ACTOR } from '../domain/actors.js'

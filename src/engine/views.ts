@@ -5,7 +5,8 @@ import type { RunKind, RunState, Trigger } from '../domain/runs.js'
 import type { FailureClass } from '../errors.js'
 import { listKeyPartsOf, listKeys, listKeysPage, requireKey, type KeyPage } from '../store/keys-repository.js'
 import type { Page } from '../store/keyset-page.js'
-import { latestRunsOf, type Executor } from '../store/runs-repository.js'
+import type { Executor } from '../store/database.js'
+import { latestRunsOf } from '../store/runs-repository.js'
 import type { KeyRow, RunRow } from '../store/tables.js'
 
 /**
@@ -40,22 +41,22 @@ export function runView(row: RunRow): RunView {
     id: row.id,
     key: row.key_id,
     // the store's text columns, written only from these unions
-    kind: row.kind as RunKind,
-    state: row.state as RunState,
-    phase: row.phase as Phase,
+    kind: row.kind,
+    state: row.state,
+    phase: row.phase,
     fromVersion: row.from_version,
     toVersion: row.to_version,
     correlationId: row.correlation_id,
     idempotencyKey: row.idempotency_key,
-    trigger: row.trigger as Trigger,
+    trigger: row.trigger,
     requestedBy: row.requested_by,
     priority: row.priority,
     failure:
       row.failure_class === null
         ? null
         : {
-            class: row.failure_class as FailureClass,
-            phase: (row.failure_phase ?? row.phase) as Phase,
+            class: row.failure_class,
+            phase: row.failure_phase ?? row.phase,
             message: row.failure_message ?? '',
           },
     duplicateCount: row.duplicate_count,
@@ -142,7 +143,7 @@ async function assembleKeys(db: Executor, rows: readonly KeyRow[]): Promise<KeyV
       aliases: parts.aliases.get(row.id) ?? [],
       versions: versions.map((v) => ({
         version: v.version,
-        state: v.state as VersionState,
+        state: v.state,
         compromised: v.compromised === 1,
         providerRef: v.provider_ref,
         createdAt: v.created_at,
@@ -164,8 +165,8 @@ async function assembleKeys(db: Executor, rows: readonly KeyRow[]): Promise<KeyV
           ? null
           : {
               id: lastRun.id,
-              kind: lastRun.kind as RunKind,
-              state: lastRun.state as RunState,
+              kind: lastRun.kind,
+              state: lastRun.state,
               createdAt: lastRun.created_at,
             },
     }

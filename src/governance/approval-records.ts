@@ -134,12 +134,12 @@ export async function setState(
 }
 
 function toView(row: ApprovalRow, decisions: DecisionRow[]): ApprovalView {
-  const grant = (d: DecisionRow) => ({ by: d.by_user, role: d.role as Role, at: d.at })
+  const grant = (d: DecisionRow) => ({ by: d.by_user, role: d.role, at: d.at })
   return {
     id: row.id,
-    action: row.action as ApprovalAction,
+    action: row.action,
     subject: row.subject,
-    state: row.state as ApprovalState,
+    state: row.state,
     requestedBy: row.requested_by,
     requiredRoles: JSON.parse(row.required_roles) as Role[],
     approvals: decisions.filter((d) => d.decision === 'approved').map(grant),

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { AuditLog } from '../audit/audit-log.js'
-import { engageHalt, readHalt, releaseHalt, type HaltStatus } from '../engine/halt.js'
+import { engageHalt, readHalt, releaseHalt, type HaltStatus } from '../store/halt-repository.js'
 import { KeyrotorError } from '../errors.js'
 import type { AlertService } from '../observability/alerts.js'
 import type { IncidentOpener } from '../observability/incidents.js'

@@ -226,7 +226,7 @@ function toInfo(row: TokenRow): TokenInfo {
   return {
     id: row.id,
     user: row.user_name,
-    role: row.role as Role,
+    role: row.role,
     key: row.key_id,
     createdAt: row.created_at,
     createdBy: row.created_by,

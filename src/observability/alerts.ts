@@ -186,7 +186,7 @@ export function createAlertService(deps: AlertServiceDeps) {
       const row = await executor.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst()
       if (row === undefined) throw new KeyrotorError('NOT_FOUND', `no alert ${id}`)
       // the write above took no open alert: acknowledged already (a no-op) or resolved (refused)
-      acknowledges(row.state as AlertState, id, by)
+      acknowledges(row.state, id, by)
       return toAlert(row)
     },
 
@@ -244,14 +244,14 @@ export function alertDedupKey(alert: Pick<Alert, 'type' | 'key' | 'runId'>): str
 function toAlert(row: AlertRow): Alert {
   return {
     id: row.id,
-    type: row.type as AlertType,
-    severity: row.severity as AlertSeverity,
+    type: row.type,
+    severity: row.severity,
     key: row.key_id,
     runId: row.run_id,
     correlationId: row.correlation_id,
     message: row.message,
     count: Number(row.count),
-    state: row.state as AlertState,
+    state: row.state,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }

@@ -103,7 +103,7 @@ export function createIncidentService(deps: {
       if (input.title.trim() === '') throw new KeyrotorError('BAD_REQUEST', 'an incident needs a title')
       const at = now()
       const escalatedTo = input.escalatedTo ?? [...DEFAULT_ESCALATION]
-      const row = {
+      const row: IncidentRow = {
         id: `inc_${at.getTime().toString(36)}${randomBytes(4).toString('hex')}`,
         state: 'open',
         severity: input.severity,
@@ -178,8 +178,8 @@ export async function openIncidentsLinkedTo(
 function toIncident(row: IncidentRow): Incident {
   return {
     id: row.id,
-    state: row.state as IncidentState,
-    severity: row.severity as IncidentSeverity,
+    state: row.state,
+    severity: row.severity,
     title: row.title,
     summary: row.summary,
     correlationId: row.correlation_id,

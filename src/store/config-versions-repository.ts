@@ -1,7 +1,7 @@
 import { configHash } from '../config/config-hash.js'
 import { parseConfig } from '../config/load-config.js'
 import type { KeyrotorConfig } from '../config/schema.js'
-import type { Executor } from './runs-repository.js'
+import type { Executor } from './database.js'
 
 // Parsed configurations by version and content hash. Every phase gate asks for the active config;
 // parsing YAML each time would be wasteful, and keying by the hash too keeps two stores in one

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
-import { Migrator, PostgresDialect, sql, type Kysely, type Migration } from 'kysely'
+import { Migrator, PostgresDialect, sql, type Kysely, type Migration, type Transaction } from 'kysely'
 import pg from 'pg'
 import * as initial from './migrations/001-initial.js'
 import * as keyAliasesByKey from './migrations/002-key-aliases-by-key.js'
@@ -19,6 +19,9 @@ import { ImmediateSqliteDialect, withStatementCache } from './sqlite-immediate.j
 import { ResilientKysely } from './resilient-kysely.js'
 import { createTransactor, type Transact } from './transactor.js'
 import type { Database } from './tables.js'
+
+/** What a query runs on: the database, or the transaction the caller is in. */
+export type Executor = Kysely<Database> | Transaction<Database>
 
 export interface StoreOptions {
   /** postgres://… selects PostgreSQL; otherwise SQLite in `dataDir`. */

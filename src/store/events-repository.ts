@@ -1,4 +1,4 @@
-import type { Executor } from './runs-repository.js'
+import type { Executor } from './database.js'
 
 /** One journal entry of a run: what a phase is about to do, what it did, what it saw. */
 export interface RunEvent {

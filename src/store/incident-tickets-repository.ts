@@ -1,4 +1,4 @@
-import type { Executor } from './runs-repository.js'
+import type { Executor } from './database.js'
 import type { IncidentTicketRow } from './tables.js'
 
 /** The ticket one ticketing sink opened for one incident. */

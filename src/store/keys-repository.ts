@@ -1,7 +1,7 @@
 import type { VersionState } from '../domain/lifecycle.js'
 import { KeyrotorError } from '../errors.js'
 import type { Page } from './keyset-page.js'
-import type { Executor } from './runs-repository.js'
+import type { Executor } from './database.js'
 import type { DependentRow, KeyRow, KeyVersionRow, KeyVersionsTable } from './tables.js'
 import { sql, type Updateable } from 'kysely'
 
@@ -183,4 +183,35 @@ export async function recordDependent(db: Executor, o: DependentObservation): Pr
     .where('key_id', '=', o.keyId)
     .where('name', '=', o.name)
     .execute()
+}
+
+/**
+ * When and why `keyId` was frozen, or null when it is not: a state the store did not put at the
+ * provider freezes a key, and nothing rotates it until a verify passes (DESIGN §4.6).
+ */
+export async function frozenSince(
+  db: Executor,
+  keyId: string,
+): Promise<{ at: string; reason: string } | null> {
+  const row = await db
+    .selectFrom('keys')
+    .select(['frozen_at', 'frozen_reason'])
+    .where('id', '=', keyId)
+    .executeTakeFirst()
+  if (row?.frozen_at == null) return null
+  return { at: row.frozen_at, reason: row.frozen_reason ?? '' }
+}
+
+/** Freezes `keyId`; a key frozen already keeps the time it was first frozen. */
+export async function freezeKey(db: Executor, keyId: string, at: string, reason: string): Promise<void> {
+  await db
+    .updateTable('keys')
+    .set({ frozen_at: sql<string>`coalesce(frozen_at, ${at})`, frozen_reason: reason })
+    .where('id', '=', keyId)
+    .execute()
+}
+
+/** Lifts the freeze of `keyId` (a verify passed). */
+export async function thawKey(db: Executor, keyId: string): Promise<void> {
+  await db.updateTable('keys').set({ frozen_at: null, frozen_reason: null }).where('id', '=', keyId).execute()
 }

@@ -1,5 +1,6 @@
 import type { ExpressionOrFactory, SqlBool } from 'kysely'
 import type { DialectName } from './dialect.js'
+import { isHalted } from './halt-repository.js'
 import type { Transact } from './transactor.js'
 import type { Database, RunRow, RunUpdate } from './tables.js'
 
@@ -21,8 +22,7 @@ export async function claimRuns(
   if (limit < 1) return []
   const nowIso = now.toISOString()
   return transact(async (trx) => {
-    const haltRow = await trx.selectFrom('halt').select('engaged').where('id', '=', 1).executeTakeFirst()
-    const halted = haltRow?.engaged === 1
+    const halted = await isHalted(trx)
     // One lookup per state, each a walk of runs_by_state (state, priority, created_at) in order:
     // a single query with an OR across the two states cannot use the index's order, so it sorted
     // every queued run at each claim (quadratic in a large backlog).

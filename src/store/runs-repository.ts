@@ -1,10 +1,9 @@
-import { sql, type Kysely, type Transaction } from 'kysely'
-import { NON_TERMINAL_RUN_STATES, type RunState } from '../domain/runs.js'
+import { sql } from 'kysely'
+import { NON_TERMINAL_RUN_STATES, type RunKind, type RunState } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
+import type { Executor } from './database.js'
 import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from './keyset-page.js'
-import type { Database, NewRun, RunRow, RunUpdate } from './tables.js'
-
-export type Executor = Kysely<Database> | Transaction<Database>
+import type { NewRun, RunRow, RunUpdate } from './tables.js'
 
 export async function insertRun(db: Executor, run: NewRun): Promise<void> {
   await db.insertInto('runs').values(run).execute()
@@ -24,8 +23,8 @@ export async function findActiveRunForKey(db: Executor, keyId: string): Promise<
 
 export interface RunListQuery extends PageQuery {
   key?: string | undefined
-  state?: string | undefined
-  kind?: string | undefined
+  state?: RunState | undefined
+  kind?: RunKind | undefined
   /** Runs created at or after this time (ISO 8601). */
   since?: string | undefined
   /** Runs created before this time (ISO 8601). */

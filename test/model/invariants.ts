@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import { expectedProviderState, type VersionState } from '../../src/domain/lifecycle.js'
 import { isPastPointOfNoReturn, type Phase } from '../../src/domain/phases.js'
-import { NON_TERMINAL_RUN_STATES, type RunKind } from '../../src/domain/runs.js'
+import { NON_TERMINAL_RUN_STATES } from '../../src/domain/runs.js'
 import { FAILURE_CLASSES } from '../../src/errors.js'
 import type { Database, RunRow } from '../../src/store/tables.js'
 import type { DependentState } from './controllable-dependents.js'
@@ -415,7 +415,7 @@ function cancelledBeforePointOfNoReturn(s: Snapshot, started: Map<string, Set<st
   for (const run of s.runs) {
     if (run.state !== 'cancelled') continue
     const phases = started.get(run.id) ?? new Set<string>()
-    const past = [...phases].filter((p) => isPastPointOfNoReturn(run.kind as RunKind, p as Phase))
+    const past = [...phases].filter((p) => isPastPointOfNoReturn(run.kind, p as Phase))
     if (past.length > 0) {
       throw new InvariantViolation(
         9,

@@ -1,7 +1,6 @@
-import type { RunKind, Trigger } from '../../domain/runs.js'
 import { windowsApply } from '../../domain/windows.js'
 import { KeyrotorError } from '../../errors.js'
-import { listVersions } from '../../store/keys-repository.js'
+import { frozenSince, listVersions } from '../../store/keys-repository.js'
 import { assertInChangeWindow } from '../change-window.js'
 import { messageOf, probeAllOnce } from '../dependent-ops.js'
 import type { PhaseHandler } from '../phase-context.js'
@@ -12,19 +11,15 @@ import type { PhaseHandler } from '../phase-context.js'
  * so that no extra version is ever created).
  */
 export const preflightRotate: PhaseHandler = async (ctx) => {
-  const frozen = await ctx.db
-    .selectFrom('keys')
-    .select(['frozen_at', 'frozen_reason'])
-    .where('id', '=', ctx.key.id)
-    .executeTakeFirst()
-  if (frozen?.frozen_at != null) {
+  const frozen = await frozenSince(ctx.db, ctx.key.id)
+  if (frozen !== null) {
     throw new KeyrotorError(
       'PREFLIGHT_REJECTED',
-      `key ${ctx.key.id} is frozen since ${frozen.frozen_at}: ${frozen.frozen_reason ?? ''}; run \`keyrotor verify ${ctx.key.id}\``,
+      `key ${ctx.key.id} is frozen since ${frozen.at}: ${frozen.reason}; run \`keyrotor verify ${ctx.key.id}\``,
     )
   }
   // a run queued (or approved) earlier may find its change window closed by now
-  if (windowsApply(ctx.run.kind as RunKind, ctx.run.trigger as Trigger)) {
+  if (windowsApply(ctx.run.kind, ctx.run.trigger)) {
     await assertInChangeWindow(ctx.db, ctx.key.id, ctx.now())
   }
   const versions = await listVersions(ctx.db, ctx.key.id)

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
-import { isTerminal, type RunState } from '../../domain/runs.js'
+import { isTerminal } from '../../domain/runs.js'
 import { listRunEvents } from '../../store/events-repository.js'
 import { findRun } from '../../store/runs-repository.js'
 import type { Database } from '../../store/tables.js'
@@ -70,7 +70,7 @@ export function createRunEventStreams(db: Kysely<Database>, options: RunEventStr
           }
           if (events.length === 0 || closed) break
         }
-        if (run === undefined || isTerminal(run.state as RunState)) {
+        if (run === undefined || isTerminal(run.state)) {
           const end = { runId, state: run?.state ?? null, cursor }
           await write(res, `event: end\ndata: ${JSON.stringify(end)}\n\n`)
           break
@@ -99,7 +99,7 @@ export function createRunEventStreams(db: Kysely<Database>, options: RunEventStr
 
   async function finishedAndAllSent(runId: string, after: number): Promise<boolean> {
     const run = await findRun(db, runId)
-    if (run !== undefined && !isTerminal(run.state as RunState)) return false
+    if (run !== undefined && !isTerminal(run.state)) return false
     return (await listRunEvents(db, runId, after)).length === 0
   }
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Kysely } from 'kysely'
-import { isTerminal, type RunState } from '../../domain/runs.js'
+import { isTerminal } from '../../domain/runs.js'
 import { parseDuration } from '../../domain/duration.js'
 import type { RunControl } from '../../engine/run-control.js'
 import type { VerifyService } from '../../engine/verify-service.js'
@@ -93,7 +93,7 @@ export function runRoutes(deps: RunRoutesDeps): FastifyPluginAsync {
         const waitMs =
           request.query.wait === undefined ? 0 : Math.min(parseWait(request.query.wait), MAX_WAIT_MS)
         const until = Date.now() + waitMs
-        while (!isTerminal(run.state as RunState) && Date.now() < until && !request.raw.destroyed) {
+        while (!isTerminal(run.state) && Date.now() < until && !request.raw.destroyed) {
           await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, until - Date.now())))
           run = await requireRun(request.params.id)
         }

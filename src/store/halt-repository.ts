@@ -1,4 +1,4 @@
-import type { Executor } from '../store/runs-repository.js'
+import type { Executor } from './database.js'
 
 /** The global stop switch (DESIGN §1): while engaged, no run starts a phase. */
 export interface HaltStatus {
@@ -11,6 +11,12 @@ export interface HaltStatus {
 export async function readHalt(db: Executor): Promise<HaltStatus> {
   const row = await db.selectFrom('halt').selectAll().where('id', '=', 1).executeTakeFirstOrThrow()
   return { engaged: Number(row.engaged) === 1, reason: row.reason, by: row.engaged_by, since: row.since }
+}
+
+/** Whether the halt is engaged: the one test every refusal and claim under the halt makes. */
+export async function isHalted(db: Executor): Promise<boolean> {
+  const row = await db.selectFrom('halt').select('engaged').where('id', '=', 1).executeTakeFirst()
+  return Number(row?.engaged) === 1
 }
 
 /**
