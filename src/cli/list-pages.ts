@@ -1,5 +1,7 @@
 import type { Command } from 'commander'
-import { OPERATIONS, type ApiResponse, type OperationOutput } from '../client/index.js'
+import type { ApiResponse } from '../client/http.js'
+import type { OperationOutput } from '../client/keyrotor-client.js'
+import { OPERATION_ROUTES } from '../client/operation-routes.js'
 import { integerOption, str, type Session } from './session.js'
 
 /** The largest page the server answers (the API's documented maximum). */
@@ -66,7 +68,7 @@ function readPage<Id extends ListOperation>(
   operation: Id,
   query: Record<string, string | undefined>,
 ): Promise<ApiResponse<OperationOutput<Id>>> {
-  return session.api().getResponse<OperationOutput<Id>>(OPERATIONS[operation].path, query)
+  return session.api().getResponse<OperationOutput<Id>>(OPERATION_ROUTES[operation].path, query)
 }
 
 function text(limit: number | undefined): string | undefined {

@@ -6,7 +6,7 @@ import { parseDuration } from '../domain/duration.js'
 import type { LogLevel } from '../config/env.js'
 import type { AppEntry } from './app-entry.js'
 import { EXIT, exitCodeForError } from './exit-codes.js'
-import { createKeyrotorClient, type KeyrotorClient } from '../client/index.js'
+import { createKeyrotorClient, type KeyrotorClient } from '../client/keyrotor-client.js'
 import { createOutput } from './output.js'
 import type { Output, Streams } from './output.js'
 

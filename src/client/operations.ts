@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { OperationId } from './operation-routes.js'
 import { IdParams } from '../http/schemas/common.js'
 import {
   Approval,
@@ -51,11 +52,8 @@ import {
   RunVerification,
 } from '../http/schemas/runs.js'
 
-/** One operation of the API: how to call it and the schemas of what goes in and comes back. */
+/** One operation of the API: the schemas of what goes in and comes back (its route: operation-routes.ts). */
 export interface OperationSpec {
-  method: 'GET' | 'POST'
-  /** With `{name}` placeholders, as /openapi.json writes it. */
-  path: string
   params?: z.ZodType
   query?: z.ZodType
   body?: z.ZodType
@@ -65,140 +63,106 @@ export interface OperationSpec {
 
 /**
  * The JSON operations of the API by operationId, over the same schemas the server's routes
- * declare (src/http/schemas). test/openapi-document.test.ts checks each method and path against
- * the served /openapi.json, so the client cannot drift from the server.
+ * declare (src/http/schemas): the client's input and output types are inferred from them. Every
+ * operation of operation-routes.ts has an entry here (the `satisfies` below checks it).
  */
 export const OPERATIONS = {
-  listKeys: { method: 'GET', path: '/v1/keys', query: KeysQuery, response: z.array(Key) },
-  getKey: { method: 'GET', path: '/v1/keys/{key}', params: KeyParams, response: Key },
+  listKeys: { query: KeysQuery, response: z.array(Key) },
+  getKey: { params: KeyParams, response: Key },
   startRotation: {
-    method: 'POST',
-    path: '/v1/keys/{key}/rotations',
     params: KeyParams,
     body: RotationBody,
     response: Run,
   },
   requestForwardCorrection: {
-    method: 'POST',
-    path: '/v1/keys/{key}/forward-corrections',
     params: KeyParams,
     body: ForwardCorrectionBody,
     response: Run,
   },
-  getJwks: { method: 'GET', path: '/v1/keys/{key}/jwks.json', params: KeyParams, response: Jwks },
+  getJwks: { params: KeyParams, response: Jwks },
   getMaterial: {
-    method: 'GET',
-    path: '/v1/keys/{key}/versions/{version}/material',
     params: MaterialParams,
     response: Jwk,
   },
-  verifyKey: { method: 'POST', path: '/v1/keys/{key}/verify', params: KeyParams, response: KeyVerification },
-  verifyAll: { method: 'POST', path: '/v1/verify', response: AllVerification },
-  listRuns: { method: 'GET', path: '/v1/runs', query: RunsQuery, response: z.array(Run) },
-  getRun: { method: 'GET', path: '/v1/runs/{id}', params: RunParams, query: RunQuery, response: Run },
+  verifyKey: { params: KeyParams, response: KeyVerification },
+  verifyAll: { response: AllVerification },
+  listRuns: { query: RunsQuery, response: z.array(Run) },
+  getRun: { params: RunParams, query: RunQuery, response: Run },
   listRunEvents: {
-    method: 'GET',
-    path: '/v1/runs/{id}/events',
     params: RunParams,
     query: RunEventsQuery,
     response: RunEventsPage,
   },
-  verifyRun: { method: 'POST', path: '/v1/runs/{id}/verify', params: RunParams, response: RunVerification },
-  retryRun: { method: 'POST', path: '/v1/runs/{id}/retry', params: RunParams, response: Run },
-  cancelRun: { method: 'POST', path: '/v1/runs/{id}/cancel', params: RunParams, response: Run },
-  getSchedule: { method: 'GET', path: '/v1/schedule', response: Schedule },
-  getConfig: { method: 'GET', path: '/v1/config', response: ConfigStatus },
+  verifyRun: { params: RunParams, response: RunVerification },
+  retryRun: { params: RunParams, response: Run },
+  cancelRun: { params: RunParams, response: Run },
+  getSchedule: { response: Schedule },
+  getConfig: { response: ConfigStatus },
   listConfigVersions: {
-    method: 'GET',
-    path: '/v1/config/versions',
     query: VersionsQuery,
     response: z.array(ConfigVersion),
   },
   getConfigVersion: {
-    method: 'GET',
-    path: '/v1/config/versions/{version}',
     params: ConfigVersionParams,
     response: ConfigVersion,
   },
   listConfigProposals: {
-    method: 'GET',
-    path: '/v1/config/proposals',
     query: ProposalsQuery,
     response: z.array(ConfigProposal),
   },
   getConfigProposal: {
-    method: 'GET',
-    path: '/v1/config/proposals/{id}',
     params: IdParams,
     response: ConfigProposal,
   },
   proposeConfig: {
-    method: 'POST',
-    path: '/v1/config/proposals',
     body: ProposeBody,
     response: ConfigProposal,
   },
   approveConfigProposal: {
-    method: 'POST',
-    path: '/v1/config/proposals/{id}/approve',
     params: IdParams,
     body: ApproveProposalBody,
     response: ConfigProposal,
   },
   applyConfigProposal: {
-    method: 'POST',
-    path: '/v1/config/proposals/{id}/apply',
     params: IdParams,
     response: ConfigProposal,
   },
-  listApprovals: { method: 'GET', path: '/v1/approvals', query: ApprovalsQuery, response: z.array(Approval) },
-  getApproval: { method: 'GET', path: '/v1/approvals/{id}', params: IdParams, response: Approval },
+  listApprovals: { query: ApprovalsQuery, response: z.array(Approval) },
+  getApproval: { params: IdParams, response: Approval },
   approve: {
-    method: 'POST',
-    path: '/v1/approvals/{id}/approve',
     params: IdParams,
     body: ApproveBody,
     response: Approval,
   },
   reject: {
-    method: 'POST',
-    path: '/v1/approvals/{id}/reject',
     params: IdParams,
     body: RejectBody,
     response: Approval,
   },
-  getHalt: { method: 'GET', path: '/v1/halt', response: Halt },
-  engageHalt: { method: 'POST', path: '/v1/halt', body: EngageHaltBody, response: Halt },
-  requestHaltRelease: { method: 'POST', path: '/v1/halt/release', body: ReleaseHaltBody, response: Approval },
-  listAlerts: { method: 'GET', path: '/v1/alerts', query: AlertsQuery, response: z.array(Alert) },
-  ackAlert: { method: 'POST', path: '/v1/alerts/{id}/ack', params: IdParams, response: Alert },
-  listIncidents: { method: 'GET', path: '/v1/incidents', query: IncidentsQuery, response: z.array(Incident) },
-  getIncident: { method: 'GET', path: '/v1/incidents/{id}', params: IdParams, response: Incident },
+  getHalt: { response: Halt },
+  engageHalt: { body: EngageHaltBody, response: Halt },
+  requestHaltRelease: { body: ReleaseHaltBody, response: Approval },
+  listAlerts: { query: AlertsQuery, response: z.array(Alert) },
+  ackAlert: { params: IdParams, response: Alert },
+  listIncidents: { query: IncidentsQuery, response: z.array(Incident) },
+  getIncident: { params: IdParams, response: Incident },
   listIncidentTickets: {
-    method: 'GET',
-    path: '/v1/incidents/{id}/tickets',
     params: IdParams,
     response: z.array(IncidentTicket),
   },
   closeIncident: {
-    method: 'POST',
-    path: '/v1/incidents/{id}/close',
     params: IdParams,
     body: CloseIncidentBody,
     response: Incident,
   },
   getTimeline: {
-    method: 'GET',
-    path: '/v1/timeline/{correlationId}',
     params: TimelineParams,
     response: Timeline,
   },
-  listAudit: { method: 'GET', path: '/v1/audit', query: AuditQuery, response: z.array(AuditEvent) },
-  verifyAudit: { method: 'GET', path: '/v1/audit/verify', response: AuditChainReport },
-  createToken: { method: 'POST', path: '/v1/tokens', body: CreateTokenBody, response: CreatedToken },
-  listTokens: { method: 'GET', path: '/v1/tokens', query: TokensQuery, response: z.array(TokenInfo) },
-  revokeToken: { method: 'POST', path: '/v1/tokens/{id}/revoke', params: IdParams, response: TokenInfo },
-  getSession: { method: 'GET', path: '/v1/session', response: Session },
-} as const satisfies Record<string, OperationSpec>
-
-export type OperationId = keyof typeof OPERATIONS
+  listAudit: { query: AuditQuery, response: z.array(AuditEvent) },
+  verifyAudit: { response: AuditChainReport },
+  createToken: { body: CreateTokenBody, response: CreatedToken },
+  listTokens: { query: TokensQuery, response: z.array(TokenInfo) },
+  revokeToken: { params: IdParams, response: TokenInfo },
+  getSession: { response: Session },
+} as const satisfies Record<OperationId, OperationSpec>
