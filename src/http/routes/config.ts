@@ -168,11 +168,11 @@ export function configRoutes(deps: ConfigRoutesDeps): FastifyPluginAsync {
         config: { action: 'config.apply' },
         schema: {
           summary:
-            'Apply an approved proposal as the next version; 409 CONFLICT when not approved, stale or a run is in progress',
+            'Apply an approved proposal as the next version; 409 CONFLICT when not approved, stale or a run is in progress; 422 outside the change window',
           tags: ['config'],
           operationId: 'applyConfigProposal',
           params: IdParams,
-          response: { 200: ConfigProposal, ...problems(400, 404, 409, 423) },
+          response: { 200: ConfigProposal, ...problems(400, 404, 409, 422, 423) },
         },
       },
       async (request) => changes.apply(request.params.id, principalOf(request), request.correlationId),
