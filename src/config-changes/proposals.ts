@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely'
 import { KeyrotorError } from '../errors.js'
-import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
+import { keysetPage, withinTime, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
 import type { Executor } from '../store/database.js'
 import type { ConfigProposalsTable } from '../store/tables.js'
 
@@ -96,10 +96,7 @@ export async function listProposals(
 ): Promise<Page<ConfigProposalView>> {
   let select = db.selectFrom('config_proposals').selectAll()
   if (query.state !== undefined) select = select.where('state', '=', query.state)
-  const since = timeBound('since', query.since)
-  if (since !== undefined) select = select.where('created_at', '>=', since)
-  const until = timeBound('until', query.until)
-  if (until !== undefined) select = select.where('created_at', '<', until)
+  select = withinTime(select, 'created_at', query)
   const page = await keysetPage(select, PROPOSALS_NEWEST_FIRST, query)
   return { ...page, items: page.items.map((row) => toProposalView(row)) }
 }
@@ -145,10 +142,7 @@ export async function listVersions(
       'p.approved_at',
     ])
   if (only !== undefined) query = query.where('v.version', '=', only)
-  const since = timeBound('since', filter.since)
-  if (since !== undefined) query = query.where('v.created_at', '>=', since)
-  const until = timeBound('until', filter.until)
-  if (until !== undefined) query = query.where('v.created_at', '<', until)
+  query = withinTime(query, 'v.created_at', filter)
   const page = await keysetPage(query, VERSIONS_OLDEST_FIRST, filter)
   const items = page.items.map((r) => ({
     version: r.version,

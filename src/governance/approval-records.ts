@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely'
 import { KeyrotorError } from '../errors.js'
-import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
+import { keysetPage, withinTime, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
 import type { ApprovalDecisionsTable, ApprovalRow, Database } from '../store/tables.js'
 import type { ApprovalFacts, Decider } from './approval-rules.js'
 import type { ApprovalAction, ApprovalState } from '../domain/approvals.js'
@@ -46,10 +46,7 @@ export async function pageViews(db: Kysely<Database>, query: ApprovalListQuery):
   if (query.state !== undefined) select = select.where('state', '=', query.state)
   if (query.action !== undefined) select = select.where('action', '=', query.action)
   if (query.subject !== undefined) select = select.where('subject', '=', query.subject)
-  const since = timeBound('since', query.since)
-  if (since !== undefined) select = select.where('created_at', '>=', since)
-  const until = timeBound('until', query.until)
-  if (until !== undefined) select = select.where('created_at', '<', until)
+  select = withinTime(select, 'created_at', query)
   const page = await keysetPage(select, APPROVALS_NEWEST_FIRST, query)
   return { ...page, items: await loadViews(db, page.items) }
 }

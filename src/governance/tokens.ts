@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { parseDuration } from '../domain/duration.js'
 import { KeyrotorError } from '../errors.js'
-import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
+import { keysetPage, withinTime, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
 import type { Database, TokenRow } from '../store/tables.js'
 import type { Caller } from './permissions.js'
 import { isRole, type Role } from '../domain/roles.js'
@@ -214,10 +214,7 @@ async function pageTokens(db: Kysely<Database>, query: TokenListQuery): Promise<
   if (query.user !== undefined) select = select.where('user_name', '=', query.user)
   if (query.role !== undefined) select = select.where('role', '=', query.role)
   if (query.key !== undefined) select = select.where('key_id', '=', query.key)
-  const since = timeBound('since', query.since)
-  if (since !== undefined) select = select.where('created_at', '>=', since)
-  const until = timeBound('until', query.until)
-  if (until !== undefined) select = select.where('created_at', '<', until)
+  select = withinTime(select, 'created_at', query)
   const page = await keysetPage(select, TOKENS_OLDEST_FIRST, query)
   return { ...page, items: page.items.map(toInfo) }
 }

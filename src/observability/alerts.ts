@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { sql, type Kysely } from 'kysely'
 import { KeyrotorError } from '../errors.js'
-import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
+import { keysetPage, withinTime, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
 import type { AlertRow, Database } from '../store/tables.js'
 import { acknowledges, type AlertSeverity, type AlertState, type AlertType } from '../domain/alerts.js'
 
@@ -94,10 +94,7 @@ async function pageAlerts(db: Kysely<Database>, query: AlertListQuery): Promise<
   if (query.state !== undefined) select = select.where('state', '=', query.state)
   if (query.type !== undefined) select = select.where('type', '=', query.type)
   if (query.key !== undefined) select = select.where('key_id', '=', query.key)
-  const since = timeBound('since', query.since)
-  if (since !== undefined) select = select.where('updated_at', '>=', since)
-  const until = timeBound('until', query.until)
-  if (until !== undefined) select = select.where('updated_at', '<', until)
+  select = withinTime(select, 'updated_at', query)
   const page = await keysetPage(select, ALERTS_BY_ACTIVITY, query)
   return { ...page, items: page.items.map(toAlert) }
 }

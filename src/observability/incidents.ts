@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { KeyrotorError } from '../errors.js'
 import type { Kysely } from 'kysely'
 import { assertClosable, type IncidentSeverity, type IncidentState } from '../domain/incidents.js'
-import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
+import { keysetPage, withinTime, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
 import type { Database, IncidentRow } from '../store/tables.js'
 
 export { INCIDENT_SEVERITIES, INCIDENT_STATES } from '../domain/incidents.js'
@@ -73,10 +73,7 @@ async function pageIncidents(db: Kysely<Database>, query: IncidentListQuery): Pr
   if (query.state !== undefined) select = select.where('state', '=', query.state)
   if (query.severity !== undefined) select = select.where('severity', '=', query.severity)
   if (query.key !== undefined) select = select.where('key_id', '=', query.key)
-  const since = timeBound('since', query.since)
-  if (since !== undefined) select = select.where('opened_at', '>=', since)
-  const until = timeBound('until', query.until)
-  if (until !== undefined) select = select.where('opened_at', '<', until)
+  select = withinTime(select, 'opened_at', query)
   const page = await keysetPage(select, INCIDENTS_NEWEST_FIRST, query)
   return { ...page, items: page.items.map(toIncident) }
 }

@@ -116,3 +116,23 @@ export function badParameter(name: string, message: string): KeyrotorError {
     details: { errors: [{ in: 'querystring', path: name, message }] },
   })
 }
+
+/** A list's time filter: `since` inclusive, `until` exclusive, each ISO 8601. */
+export interface TimeRange {
+  since?: string | undefined
+  until?: string | undefined
+}
+
+/** Keeps the rows whose `column` (stored ISO text) lies in `range`; a value that is not a time is a 400. */
+export function withinTime<DB, TB extends keyof DB, Row>(
+  query: SelectQueryBuilder<DB, TB, Row>,
+  column: string,
+  range: TimeRange,
+): SelectQueryBuilder<DB, TB, Row> {
+  const since = timeBound('since', range.since)
+  const until = timeBound('until', range.until)
+  let bounded = query
+  if (since !== undefined) bounded = bounded.where(sql<SqlBool>`${sql.ref(column)} >= ${since}`)
+  if (until !== undefined) bounded = bounded.where(sql<SqlBool>`${sql.ref(column)} < ${until}`)
+  return bounded
+}

@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import { NON_TERMINAL_RUN_STATES, type RunKind, type RunState } from '../domain/runs.js'
 import { KeyrotorError } from '../errors.js'
 import type { Executor } from './database.js'
-import { keysetPage, timeBound, type KeysetOrder, type Page, type PageQuery } from './keyset-page.js'
+import { keysetPage, withinTime, type KeysetOrder, type Page, type PageQuery } from './keyset-page.js'
 import type { NewRun, RunRow, RunUpdate } from './tables.js'
 
 export async function insertRun(db: Executor, run: NewRun): Promise<void> {
@@ -44,10 +44,7 @@ export async function listRuns(db: Executor, filter: RunListQuery): Promise<Page
   if (filter.key !== undefined) query = query.where('key_id', '=', filter.key)
   if (filter.state !== undefined) query = query.where('state', '=', filter.state)
   if (filter.kind !== undefined) query = query.where('kind', '=', filter.kind)
-  const since = timeBound('since', filter.since)
-  if (since !== undefined) query = query.where('created_at', '>=', since)
-  const until = timeBound('until', filter.until)
-  if (until !== undefined) query = query.where('created_at', '<', until)
+  query = withinTime(query, 'created_at', filter)
   return keysetPage(query, RUNS_NEWEST_FIRST, { limit: filter.limit ?? 100, cursor: filter.cursor })
 }
 
