@@ -7,6 +7,7 @@ import { sealUnchained } from './audit/chain-store.js'
 import { CHECKPOINT_FILE, createCheckpointer, readCheckpoints } from './audit/checkpoints.js'
 import { verifyChain } from './audit/verify-chain.js'
 import { loadConfigFile } from './config/load-config.js'
+import { parsedYamlCacheIn } from './config/parsed-yaml-cache.js'
 import { createDependentClient } from './dependents/http-dependent-client.js'
 import type { EngineDeps } from './engine/engine-deps.js'
 import { createEmergencyRotation } from './engine/emergency-rotation.js'
@@ -264,7 +265,11 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     options.configPath === undefined
       ? undefined
       : {
-          config: await loadConfigFile(options.configPath, { isProviderAvailable }),
+          config: await loadConfigFile(
+            options.configPath,
+            { isProviderAvailable },
+            parsedYamlCacheIn(join(options.dataDir, 'cache')),
+          ),
           text: readFileSync(options.configPath, 'utf8'),
           source: options.configPath,
         }
