@@ -199,7 +199,10 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     log: logger.child({ component: 'engine' }),
     now: () => new Date(),
     crash: crashAt(options.crashPoint),
-    versionsChanged: (keyId) => material.jwksChanged(keyId),
+    versionsChanged: (keyId) => {
+      material.jwksChanged(keyId)
+      scheduler.changed()
+    },
     incidents,
     trace: tracing.enabled ? tracing : undefined,
     loggedProblems: (correlationId, since) =>
