@@ -41,14 +41,8 @@ export function createWorker(
     while (!controller.signal.aborted) {
       let claimed: RunRow[] = []
       woken = false
-      // SQLite: every free slot in one claim (claims join a group commit; one run per claim
-      // started at most one run per commit). PostgreSQL keeps one run per claim until the batch
-      // claim passes test/postgres-faults.test.ts's dropped-connections case (it timed out twice
-      // with it, at load ~13; not yet explained)
-      const free = Math.min(
-        options.concurrency - inFlight.size,
-        options.dialect === 'postgres' ? 1 : Infinity,
-      )
+      // every free slot in one claim: one run per claim started at most one run per commit
+      const free = options.concurrency - inFlight.size
       if (free > 0) {
         claimed = await claimRuns(
           deps.transact,
