@@ -1,15 +1,7 @@
 import type { Selectable } from 'kysely'
 import { KeyrotorError } from '../errors.js'
-import {
-  byTimeThenId,
-  filteredPage,
-  keysetPage,
-  withinTime,
-  type KeysetOrder,
-  type Page,
-  type PageQuery,
-  type TimeRange,
-} from '../store/keyset-page.js'
+import { byTimeThenId, filteredPage, keysetPage, withinTime } from '../store/keyset-page.js'
+import type { KeysetOrder, Page, PageQuery, TimeRange } from '../store/keyset-page.js'
 import type { Executor } from '../store/database.js'
 import type { ConfigProposalsTable } from '../store/tables.js'
 

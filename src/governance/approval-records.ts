@@ -1,12 +1,7 @@
 import type { Kysely, Selectable } from 'kysely'
 import { KeyrotorError } from '../errors.js'
-import {
-  byTimeThenId,
-  filteredPage,
-  type Page,
-  type PageQuery,
-  type TimeRange,
-} from '../store/keyset-page.js'
+import { byTimeThenId, filteredPage } from '../store/keyset-page.js'
+import type { Page, PageQuery, TimeRange } from '../store/keyset-page.js'
 import type { ApprovalDecisionsTable, ApprovalRow, Database } from '../store/tables.js'
 import type { ApprovalFacts, Decider } from './approval-rules.js'
 import type { ApprovalAction, ApprovalState } from '../domain/approvals.js'

@@ -2,13 +2,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { parseDuration } from '../domain/duration.js'
 import { KeyrotorError } from '../errors.js'
-import {
-  byTimeThenId,
-  filteredPage,
-  type Page,
-  type PageQuery,
-  type TimeRange,
-} from '../store/keyset-page.js'
+import { byTimeThenId, filteredPage } from '../store/keyset-page.js'
+import type { Page, PageQuery, TimeRange } from '../store/keyset-page.js'
 import type { Database, TokenRow } from '../store/tables.js'
 import type { Caller } from './permissions.js'
 import { isRole, type Role } from '../domain/roles.js'

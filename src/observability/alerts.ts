@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { sql, type Kysely } from 'kysely'
 import { KeyrotorError } from '../errors.js'
-import {
-  byTimeThenId,
-  filteredPage,
-  type Page,
-  type PageQuery,
-  type TimeRange,
-} from '../store/keyset-page.js'
+import { byTimeThenId, filteredPage } from '../store/keyset-page.js'
+import type { Page, PageQuery, TimeRange } from '../store/keyset-page.js'
 import type { AlertRow, Database } from '../store/tables.js'
 import { acknowledges, type AlertSeverity, type AlertState, type AlertType } from '../domain/alerts.js'
 

@@ -2,13 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { KeyrotorError } from '../errors.js'
 import type { Kysely } from 'kysely'
 import { assertClosable, type IncidentSeverity, type IncidentState } from '../domain/incidents.js'
-import {
-  byTimeThenId,
-  filteredPage,
-  type Page,
-  type PageQuery,
-  type TimeRange,
-} from '../store/keyset-page.js'
+import { byTimeThenId, filteredPage } from '../store/keyset-page.js'
+import type { Page, PageQuery, TimeRange } from '../store/keyset-page.js'
 import type { Database, IncidentRow } from '../store/tables.js'
 
 export { INCIDENT_SEVERITIES, INCIDENT_STATES } from '../domain/incidents.js'
