@@ -168,7 +168,9 @@ async function measureRoutes(url: string, filled: FilledStore): Promise<RouteFig
     await measure('GET /v1/runs', () => '/v1/runs'),
     await measure('GET /v1/runs?key=K', () => `/v1/runs?key=${filled.sampleKey}`),
     await measure('GET /v1/runs/:id', () => `/v1/runs/${sampleRun ?? 'none'}`),
-    await measure('GET /v1/alerts', () => '/v1/alerts'),
+    await measure('GET /v1/alerts?limit=100 (paged)', () => '/v1/alerts?limit=100'),
+    // without a limit the route answers the whole list, as before paging came (CONTRACT: unchanged)
+    await measure('GET /v1/alerts (whole list)', () => '/v1/alerts'),
     await measure('GET /v1/alerts?state=open', () => '/v1/alerts?state=open'),
     await measure('GET /v1/timeline/:correlationId', () => `/v1/timeline/${filled.sampleCorrelationId}`),
   ]

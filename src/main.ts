@@ -1,4 +1,6 @@
 import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { parsedYamlCacheIn } from './config/parsed-yaml-cache.js'
 import { createDependentClient } from './dependents/http-dependent-client.js'
 import type { EngineDeps } from './engine/engine-deps.js'
 import { createEmergencyRotation } from './engine/emergency-rotation.js'
@@ -114,7 +116,10 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     log: logger.child({ component: 'engine' }),
     now: () => new Date(),
     crash: crashAt(options.crashPoint),
-    versionsChanged: (keyId) => material.jwksChanged(keyId),
+    versionsChanged: (keyId) => {
+      material.jwksChanged(keyId)
+      scheduler.changed()
+    },
     incidents,
     trace: tracing.enabled ? tracing : undefined,
     loggedProblems: (correlationId, since) => loggedProblems(logBuffer, correlationId, since),
@@ -153,7 +158,8 @@ export async function startKeyrotor(options: StartOptions): Promise<Keyrotor> {
     maxSpreadMs: 3_600_000,
   })
 
-  const file = await readConfigFile(options.configPath)
+  // the YAML parse is cached in the data dir by the text's hash (a large file parses slowly)
+  const file = await readConfigFile(options.configPath, parsedYamlCacheIn(join(options.dataDir, 'cache')))
   try {
     await configureProvidersInForce(db, providers, file)
   } catch (error) {

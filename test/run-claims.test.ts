@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { openStore, type Store } from '../src/store/database.js'
 import { claimRuns } from '../src/store/run-claims.js'
 import { insertRun } from '../src/store/runs-repository.js'
+import type { Transact } from '../src/store/transactor.js'
+import { createWorker, type Worker } from '../src/engine/worker.js'
 import { createTestStore, DIALECTS, type TestStore } from './helpers/stores.js'
 
 const NOW = new Date('2026-12-03T12:00:00.000Z')
@@ -99,6 +101,42 @@ describe.each(DIALECTS)('claiming runs in one transaction (%s)', (dialect) => {
           ? 'worker-b'
           : 'worker-c'
       expect(row.lease_owner, row.id).toBe(holder)
+    }
+  })
+
+  it('starts a run queued while a claim is under way at once, not at the next poll', async () => {
+    store = await createTestStore(dialect)
+    // The race of a single-run server: the claim reads the runs, the new run commits and wakes
+    // the worker, the claim returns empty. The wake must not be lost: the poll here is an hour.
+    let queuedDuringClaim = false
+    const transact: Transact = async (work) => {
+      const result = await store.transact(work)
+      if (!queuedDuringClaim) {
+        queuedDuringClaim = true
+        await queue([5])
+        worker.wake()
+      }
+      return result
+    }
+    let startedRun: (id: string) => void = () => {}
+    const started = new Promise<string>((resolve) => (startedRun = resolve))
+    const silent = { info() {}, warn() {}, error() {} }
+    const worker: Worker = createWorker(
+      { db: store.db, transact, log: silent, now: () => NOW },
+      {
+        execute: async (run) => {
+          startedRun(run.id)
+          return run
+        },
+      },
+      { workerId: 'worker-a', dialect, leaseMs: LEASE_MS, concurrency: 1, pollMs: 3_600_000 },
+    )
+    worker.start()
+    try {
+      expect(await started).toBe('run-0')
+      expect(queuedDuringClaim).toBe(true)
+    } finally {
+      await worker.stop()
     }
   })
 })

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Kysely } from 'kysely'
 import { loadConfigFile } from '../config/load-config.js'
+import type { ParsedYamlCache } from '../config/parsed-yaml-cache.js'
 import type { KeyrotorConfig } from '../config/schema.js'
 import type { BootstrapOutcome } from '../config-changes/bootstrap.js'
 import type { Logger } from '../observability/logger.js'
@@ -15,10 +16,13 @@ export interface ConfigFile {
   source: string
 }
 
-export async function readConfigFile(path: string | undefined): Promise<ConfigFile | undefined> {
+export async function readConfigFile(
+  path: string | undefined,
+  cache: ParsedYamlCache,
+): Promise<ConfigFile | undefined> {
   if (path === undefined) return undefined
   return {
-    config: await loadConfigFile(path, { isProviderAvailable }),
+    config: await loadConfigFile(path, { isProviderAvailable }, cache),
     text: readFileSync(path, 'utf8'),
     source: path,
   }

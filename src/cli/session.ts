@@ -59,7 +59,8 @@ export function createAct(ctx: CliContext, result: { code: number }): Act {
           (client ??= createKeyrotorClient({
             url: typeof opts.url === 'string' ? opts.url : ctx.env.url,
             token: typeof opts.token === 'string' ? opts.token : ctx.env.token,
-            fetch: ctx.fetch ?? fetchFor(readCa(str(opts, 'caFile') ?? ctx.env.caFile)),
+            ca: readCa(str(opts, 'caFile') ?? ctx.env.caFile),
+            fetch: ctx.fetch,
           })),
       }
       try {
@@ -119,18 +120,6 @@ export function integerOption(
     }
     return parsed
   })
-}
-
-/**
- * The global fetch, or with a CA file one that trusts it. That one is undici's, loaded on the first
- * request: undici costs ~80 ms to import, too much for every command's start (docs/benchmarks.md).
- */
-function fetchFor(ca: Buffer | undefined): typeof fetch {
-  if (ca === undefined) return fetch
-  return async (input, init) => {
-    const { fetchTrusting } = await import('../dependent-sdk/trusting-fetch.js')
-    return fetchTrusting(ca)(input, init)
-  }
 }
 
 /** The CA file's PEM; a file that cannot be read is bad usage naming the file (exit 2). */

@@ -1,5 +1,6 @@
 import { ERROR_CODES, KeyrotorError } from '../errors.js'
 import type { ErrorCode } from '../errors.js'
+import { fetchTransport, nodeTransport, type TransportResponse } from './node-transport.js'
 
 export interface ApiResponse<T> {
   status: number
@@ -46,8 +47,8 @@ function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value)
 }
 
-async function problemOf(response: Response): Promise<KeyrotorError> {
-  const text = await response.text()
+function problemOf(response: TransportResponse): KeyrotorError {
+  const text = response.text
   let problem: Record<string, unknown> = {}
   try {
     const parsed: unknown = JSON.parse(text)
@@ -76,14 +77,20 @@ async function problemOf(response: Response): Promise<KeyrotorError> {
   return new KeyrotorError(code, detail, { details })
 }
 
-/** A thin fetch wrapper: Bearer auth, JSON in and out, problem+json → KeyrotorError. */
-export function createApiClient(options: {
+/** How the client reaches the server: `fetch` if given, else node:http(s) trusting `ca` too. */
+export interface ClientConnection {
   url: string
   token: string | undefined
-  fetch?: typeof fetch
-}): ApiClient {
+  /** PEM of a CA to trust besides Node's roots (a server started with `--tls-cert`). */
+  ca?: Buffer | string | undefined
+  /** Replaces node:http(s) (tests, runtimes with their own fetch). */
+  fetch?: typeof fetch | undefined
+}
+
+/** A thin HTTP wrapper: Bearer auth, JSON in and out, problem+json → KeyrotorError. */
+export function createApiClient(options: ClientConnection): ApiClient {
   const baseUrl = options.url.replace(/\/+$/, '')
-  const doFetch = options.fetch ?? fetch
+  const send = options.fetch === undefined ? nodeTransport({ ca: options.ca }) : fetchTransport(options.fetch)
 
   async function request<T>(
     method: string,
@@ -96,9 +103,9 @@ export function createApiClient(options: {
     if (body !== undefined) headers['content-type'] = 'application/json'
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout
-    let response: Response
+    let response: TransportResponse
     try {
-      response = await doFetch(`${baseUrl}${path}`, {
+      response = await send(`${baseUrl}${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -109,19 +116,19 @@ export function createApiClient(options: {
       if (opts.signal?.aborted) throw error
       throw new KeyrotorError(
         'UNREACHABLE',
-        `cannot reach keyrotor at ${baseUrl}: ${describeNetworkError(error)}`,
+        `cannot reach keyrotor at ${baseUrl}: ${timeout.aborted ? 'the request timed out' : describeNetworkError(error)}`,
         {
           retryable: true,
           cause: error,
         },
       )
     }
-    if (!response.ok) throw await problemOf(response)
-    const text = await response.text()
+    if (response.status < 200 || response.status > 299) throw problemOf(response)
+    const text = response.text
     return {
       status: response.status,
       body: (text === '' ? null : JSON.parse(text)) as T,
-      nextCursor: response.headers.get('x-next-cursor') ?? undefined,
+      nextCursor: response.header('x-next-cursor'),
     }
   }
 
@@ -149,18 +156,13 @@ function withQuery(path: string, query: Record<string, string | undefined>): str
   return params.size > 0 ? `${path}?${params.toString()}` : path
 }
 
-/** fetch hides the reason in `cause` (ECONNREFUSED, ENOTFOUND, a timeout): surface it. */
+/** The reason a request failed (ECONNREFUSED, ENOTFOUND); fetch hides it in `cause`. */
 function describeNetworkError(error: unknown): string {
-  if (error instanceof Error) {
-    if (error.name === 'TimeoutError') return 'the request timed out'
-    const cause = (error as Error & { cause?: unknown }).cause
-    if (cause instanceof Error) {
-      const code = (cause as Error & { code?: unknown }).code
-      return typeof code === 'string' ? `${code} (${cause.message})` : cause.message
-    }
-    return error.message
-  }
-  return String(error)
+  if (!(error instanceof Error)) return String(error)
+  const cause = (error as Error & { cause?: unknown }).cause
+  const reason = cause instanceof Error ? cause : error
+  const code = (reason as Error & { code?: unknown }).code
+  return typeof code === 'string' ? `${code} (${reason.message})` : reason.message
 }
 
 /** Path segments come from the user: never let one escape into another route. */

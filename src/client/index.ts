@@ -9,7 +9,14 @@
  */
 export { KeyrotorError } from '../errors.js'
 export type { ErrorCode } from '../errors.js'
-export { createApiClient, seg, type ApiClient, type ApiResponse, type RequestOptions } from './http.js'
+export {
+  createApiClient,
+  seg,
+  type ApiClient,
+  type ApiResponse,
+  type ClientConnection,
+  type RequestOptions,
+} from './http.js'
 export {
   createKeyrotorClient,
   type KeyrotorClient,

@@ -1,6 +1,12 @@
 /** The typed client: calls an operation by its operationId (see index.ts for the package's surface). */
 import type { z } from 'zod'
-import { createApiClient, type ApiClient, type ApiResponse, type RequestOptions } from './http.js'
+import {
+  createApiClient,
+  type ApiClient,
+  type ApiResponse,
+  type ClientConnection,
+  type RequestOptions,
+} from './http.js'
 import { OPERATION_ROUTES, type OperationId } from './operation-routes.js'
 // types only: the schemas (and zod) are not loaded to make a call
 import type { OPERATIONS } from './operations.js'
@@ -37,11 +43,7 @@ export interface KeyrotorClient extends ApiClient {
   ): Promise<ApiResponse<OperationOutput<Id>>>
 }
 
-export function createKeyrotorClient(options: {
-  url: string
-  token: string | undefined
-  fetch?: typeof fetch
-}): KeyrotorClient {
+export function createKeyrotorClient(options: ClientConnection): KeyrotorClient {
   const http = createApiClient(options)
   return {
     ...http,

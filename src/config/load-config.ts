@@ -3,6 +3,7 @@ import { parseDocument } from 'yaml'
 import { parseDuration } from '../domain/duration.js'
 import { KeyrotorError } from '../errors.js'
 import { formatProblems, problemsFromZod, type ConfigProblem } from './config-problems.js'
+import type { ParsedYamlCache } from './parsed-yaml-cache.js'
 import { configSchema, type KeyPolicy, type KeyrotorConfig } from './schema.js'
 import { semanticProblems, type SemanticCheckOptions } from './semantic-checks.js'
 
@@ -19,7 +20,18 @@ export function parseConfig(
   text: string,
   source: string,
   options: SemanticCheckOptions = {},
+  cache?: ParsedYamlCache,
 ): KeyrotorConfig {
+  const cached = cache?.read(text)
+  if (cached !== undefined) return validateConfig(cached ?? {}, source, options)
+  const data = parseYaml(text, source)
+  cache?.write(text, data)
+  // an empty file is a config with nothing in it, not an error
+  return validateConfig(data ?? {}, source, options)
+}
+
+/** The YAML document of `text` as plain data; syntax errors name `source:line:col`. */
+function parseYaml(text: string, source: string): unknown {
   const doc = parseDocument(text, { prettyErrors: true })
   if (doc.errors.length > 0) {
     const lines = doc.errors.map((e) => {
@@ -29,14 +41,11 @@ export function parseConfig(
     })
     throw invalid(lines)
   }
-  let data: unknown
   try {
-    data = doc.toJS({ maxAliasCount: 100 })
+    return doc.toJS({ maxAliasCount: 100 }) as unknown
   } catch (error) {
     throw invalid([`${source}: YAML: ${error instanceof Error ? error.message : String(error)}`])
   }
-  // an empty file is a config with nothing in it, not an error
-  return validateConfig(data ?? {}, source, options)
 }
 
 /** Validates an already parsed document (e.g. a JSON request body) exactly as parseConfig does. */
@@ -52,10 +61,14 @@ export function validateConfig(
   return deepFreeze(result.data)
 }
 
-/** Reads and parses a config file; a missing or unreadable file is an INVALID_CONFIG naming it. */
+/**
+ * Reads and parses a config file; a missing or unreadable file is an INVALID_CONFIG naming it.
+ * With `cache`, an unchanged file's YAML parse is read back instead of parsed again (server start).
+ */
 export async function loadConfigFile(
   path: string,
   options: SemanticCheckOptions = {},
+  cache?: ParsedYamlCache,
 ): Promise<KeyrotorConfig> {
   let text: string
   try {
@@ -66,7 +79,7 @@ export async function loadConfigFile(
       code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (code ?? 'unreadable')
     throw new KeyrotorError('INVALID_CONFIG', `cannot read config file ${path}: ${why}`, { cause: error })
   }
-  return parseConfig(text, path, options)
+  return parseConfig(text, path, options, cache)
 }
 
 /** A key policy's durations in milliseconds, for the engine and scheduler. */

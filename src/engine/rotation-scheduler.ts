@@ -31,6 +31,17 @@ export interface ScheduleView {
 
 // any fixed number: instances only need to agree on it
 const SCHEDULER_LOCK = 0x6b72_7363
+// the longest the timer goes without a full pass, for what it is not told of (another instance
+// applied a config or finished a run, the halt was released)
+const FULL_PASS_MS = 30_000
+// the statuses that change by the clock alone, at nextAttemptAt; the others change by an event
+const CLOCK_STATUSES: ReadonlySet<string> = new Set([
+  'not_due',
+  'retry_later',
+  'waiting',
+  'outside_window',
+  'blackout',
+])
 
 /**
  * The built-in schedule: starts a rotation of every key whose active version is older than its
@@ -47,6 +58,12 @@ export function createRotationScheduler(
   const { db } = deps
   let timer: NodeJS.Timeout | undefined
   let running: Promise<unknown> = Promise.resolve()
+  // A pass plans every key: with a large fleet that is most of an idle server's work. After a
+  // pass that left nothing due, the timer skips passes until the earliest time a key's plan can
+  // change by the clock, an event on this instance (`changed()`), or FULL_PASS_MS.
+  let quietUntil = 0
+  let lastPass = 0
+  let changedSince = true
 
   async function plan(): Promise<ScheduleView> {
     const now = deps.now()
@@ -77,8 +94,9 @@ export function createRotationScheduler(
     const view = await plan()
     const free = options.concurrency - view.running
     // most overdue first; the worker then claims by priority (scheduled runs come last)
-    const due = view.keys
-      .filter((p) => p.status === 'due')
+    const allDue = view.keys.filter((p) => p.status === 'due')
+    quietUntil = allDue.length > 0 ? 0 : earliestClockChange(view.keys)
+    const due = allDue
       .sort((a, b) => (a.dueAt ?? '').localeCompare(b.dueAt ?? ''))
       .slice(0, Math.max(0, free))
     let started = 0
@@ -123,9 +141,19 @@ export function createRotationScheduler(
   return {
     tick,
     plan,
+    /** Something a plan reads changed on this instance (a run's phase committed): plan at the next tick. */
+    changed(): void {
+      changedSince = true
+    },
     start(): void {
       const loop = () => {
-        running = tick()
+        const now = deps.now().getTime()
+        const quiet = !changedSince && now < quietUntil && now - lastPass < FULL_PASS_MS
+        if (!quiet) {
+          changedSince = false
+          lastPass = now
+        }
+        running = (quiet ? Promise.resolve(0) : tick())
           .catch((error: unknown) => deps.log.error({ err: error }, 'rotation scheduler tick failed'))
           .finally(() => {
             if (timer !== undefined) timer = setTimeout(loop, options.intervalMs)
@@ -143,6 +171,17 @@ export function createRotationScheduler(
 }
 
 export type RotationScheduler = ReturnType<typeof createRotationScheduler>
+
+/** The first nextAttemptAt among the plans that change by the clock alone (Infinity: none). */
+function earliestClockChange(plans: readonly SchedulePlan[]): number {
+  let earliest = Infinity
+  for (const p of plans) {
+    if (CLOCK_STATUSES.has(p.status) && p.nextAttemptAt !== null) {
+      earliest = Math.min(earliest, Date.parse(p.nextAttemptAt))
+    }
+  }
+  return earliest
+}
 
 /** Every key with what planKey needs, in four queries whatever the size of the fleet. */
 async function readSnapshots(db: Kysely<Database>): Promise<KeySnapshot[]> {

@@ -24,15 +24,23 @@ export interface WorkerOptions {
  * heartbeat renews it while the run goes on, and a refused renewal (someone else holds the run
  * now) aborts the phase in flight.
  */
-export function createWorker(deps: EngineDeps, executor: RunExecutor, options: WorkerOptions) {
+export function createWorker(
+  deps: Pick<EngineDeps, 'db' | 'transact' | 'log' | 'now'>,
+  executor: Pick<RunExecutor, 'execute'>,
+  options: WorkerOptions,
+) {
   const inFlight = new Map<string, Promise<void>>()
   const controller = new AbortController()
   let wakeUp: (() => void) | undefined
+  // a wake that came while a claim was under way: that claim may have read the runs before the
+  // new run committed (they can share one group commit), so the loop claims again before it sleeps
+  let woken = false
   let loop: Promise<void> | undefined
 
   async function run(): Promise<void> {
     while (!controller.signal.aborted) {
       let claimed: RunRow[] = []
+      woken = false
       // SQLite: every free slot in one claim (claims join a group commit; one run per claim
       // started at most one run per commit). PostgreSQL keeps one run per claim until the batch
       // claim passes test/postgres-faults.test.ts's dropped-connections case (it timed out twice
@@ -58,6 +66,7 @@ export function createWorker(deps: EngineDeps, executor: RunExecutor, options: W
         for (const run of claimed) start(run)
         continue
       }
+      if (woken) continue
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, options.pollMs)
         wakeUp = () => {
@@ -111,6 +120,7 @@ export function createWorker(deps: EngineDeps, executor: RunExecutor, options: W
         clearInterval(heartbeat)
         controller.signal.removeEventListener('abort', stop)
         inFlight.delete(run.id)
+        woken = true
         wakeUp?.()
       })
     inFlight.set(run.id, task)
@@ -122,6 +132,7 @@ export function createWorker(deps: EngineDeps, executor: RunExecutor, options: W
     },
     /** Look for work now (a run was just queued). */
     wake(): void {
+      woken = true
       wakeUp?.()
     },
     /** Stops claiming, aborts phases in flight (their leases expire; another start resumes them). */

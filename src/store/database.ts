@@ -2,7 +2,8 @@ import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
 import { Migrator, PostgresDialect, sql, type Kysely, type Migration, type Transaction } from 'kysely'
-import pg from 'pg'
+import { createRequire } from 'node:module'
+import type * as Pg from 'pg'
 import * as initial from './migrations/001-initial.js'
 import * as keyAliasesByKey from './migrations/002-key-aliases-by-key.js'
 import * as safety from './migrations/003-safety.js'
@@ -65,9 +66,14 @@ export function isPostgresUrl(url: string | undefined): boolean {
   return url !== undefined && /^postgres(ql)?:\/\//.test(url)
 }
 
+// pg takes about 0.3 s to load: a SQLite server does not pay it. (`require`: openStore is
+// synchronous, and pg ships CommonJS.)
+const loadPg = () => createRequire(import.meta.url)('pg') as typeof Pg
+
 export function openStore(options: StoreOptions): Store {
   if (isPostgresUrl(options.databaseUrl) && options.databaseUrl !== undefined) {
     const schema = options.schema
+    const pg = loadPg()
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,

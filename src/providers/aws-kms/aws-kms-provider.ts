@@ -1,16 +1,6 @@
-import {
-  CreateAliasCommand,
-  CreateKeyCommand,
-  DescribeKeyCommand,
-  DisableKeyCommand,
-  EnableKeyCommand,
-  KMSClient,
-  ListAliasesCommand,
-  ListResourceTagsCommand,
-  ScheduleKeyDeletionCommand,
-  UpdateAliasCommand,
-  type KeyMetadata,
-} from '@aws-sdk/client-kms'
+import type * as Kms from '@aws-sdk/client-kms'
+import type { KeyMetadata, KMSClient } from '@aws-sdk/client-kms'
+import { createRequire } from 'node:module'
 import { isAsymmetric, kidOf, type Algorithm } from '../../domain/algorithms.js'
 import { KeyrotorError } from '../../errors.js'
 import type { KeyProvider, ProviderKeyRef, ProviderVersion } from '../key-provider.js'
@@ -21,6 +11,10 @@ import { createKmsCaller, type RetryPolicy } from './kms-retry.js'
 import { publicJwkOf, selfTestInKms } from './kms-self-test.js'
 import { algorithmOfKeySpec, KMS_ALGORITHMS, kmsAliasName, versionAlias } from './kms-specs.js'
 import { checked, STATES, toVersion } from './kms-versions.js'
+
+// The AWS SDK takes about 0.4 s to load: only a process that builds an aws-kms provider pays it.
+// (`require`, not `import()`: provider factories are synchronous; the SDK ships CommonJS.)
+const loadKms = () => createRequire(import.meta.url)('@aws-sdk/client-kms') as typeof Kms
 
 export interface AwsKmsProvider extends KeyProvider {
   /** Whether KMS answers with these credentials; INVALID_CONFIG or PROVIDER_TRANSIENT naming why. */
@@ -38,9 +32,21 @@ export function createAwsKmsProvider(
   settings: AwsKmsSettings,
   deps: { client?: KMSClient; retry?: Partial<RetryPolicy> },
 ): AwsKmsProvider {
+  const {
+    CreateAliasCommand,
+    CreateKeyCommand,
+    DescribeKeyCommand,
+    DisableKeyCommand,
+    EnableKeyCommand,
+    KMSClient: Client,
+    ListAliasesCommand,
+    ListResourceTagsCommand,
+    ScheduleKeyDeletionCommand,
+    UpdateAliasCommand,
+  } = loadKms()
   const client =
     deps.client ??
-    new KMSClient({
+    new Client({
       region: settings.region,
       maxAttempts: 1,
       ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
