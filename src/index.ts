@@ -2,8 +2,9 @@
  * keyrotor as a library: start a server in-process (tests, embedding, the benchmark) and the
  * types of what it serves. Dependent services use `keyrotor/dependent` instead.
  */
-export { runInit, runServer, runDemo, startKeyrotor } from './main.js'
-export type { Keyrotor, StartOptions } from './main.js'
+export { startKeyrotor } from './main.js'
+export { runInit, runServer, runDemo } from './app/commands.js'
+export type { Keyrotor, StartOptions } from './app/start-options.js'
 export { KeyrotorError, ERROR_CODES, FAILURE_CLASSES } from './errors.js'
 export type { ErrorCode, FailureClass } from './errors.js'
 export type { KeyView, RunView } from './engine/views.js'

@@ -2,8 +2,9 @@ import type { LogLevel } from '../config/env.js'
 import type { ScenarioName } from '../drills/catalog.js'
 
 /**
- * What the CLI needs from src/main.ts for the commands that run in-process (init, server, demo).
- * Declared here so the CLI type-checks on its own; main.ts must satisfy it.
+ * What the CLI needs from src/app/commands.ts for the commands that run in-process (init, server,
+ * demo, drill sandbox, agent). Declared here so the CLI type-checks on its own; commands.ts must
+ * satisfy it.
  */
 export interface AppEntry {
   /** Creates the store and master key; resolves with the admin token, shown once. */
@@ -54,6 +55,6 @@ export interface AppEntry {
 
 export async function importApp(): Promise<AppEntry> {
   // loaded lazily: client commands must not pay for (or depend on) the server's modules
-  const app: AppEntry = await import('../main.js')
+  const app: AppEntry = await import('../app/commands.js')
   return app
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander'
 import type { ApprovalView } from './api-types.js'
-import { cell, table } from './output.js'
-import { listPages, withPaging } from './list-pages.js'
-import { leaf, str } from './session.js'
+import { cell } from './output.js'
+import { listCommand } from './list-pages.js'
+import { leaf } from './session.js'
 import type { Act } from './session.js'
 
 export function renderApproval(a: ApprovalView): string[] {
@@ -17,38 +17,27 @@ export function renderApproval(a: ApprovalView): string[] {
 export function registerApprovals(program: Command, act: Act): void {
   const approvals = program.command('approvals').description('four-eyes approvals (never by the requester)')
 
-  withPaging(leaf(approvals, 'list', 'list approvals, newest first'))
-    .option('--state <state>', 'only approvals in this state (e.g. pending)')
-    .option('--action <action>', 'only approvals of this action (e.g. forward-correct)')
-    .option('--subject <subject>', 'only approvals about this subject (a key id, a proposal id)')
-    .action(
-      act(async (session) => {
-        const { out, opts } = session
-        const filters = {
-          state: str(opts, 'state'),
-          action: str(opts, 'action'),
-          subject: str(opts, 'subject'),
-        }
-        const list = await listPages(session, 'listApprovals', filters)
-        out.emit(list, () =>
-          list.length === 0
-            ? ['no approvals']
-            : table(
-                ['ID', 'STATE', 'ACTION', 'SUBJECT', 'REQUESTED BY', 'NEEDS', 'GIVEN', 'EXPIRES'],
-                list.map((a) => [
-                  a.id,
-                  a.state,
-                  a.action,
-                  a.subject,
-                  a.requestedBy,
-                  a.requiredRoles,
-                  a.approvals.map((g) => g.by),
-                  a.expiresAt,
-                ]),
-              ),
-        )
-      }),
-    )
+  listCommand(approvals, act, {
+    operation: 'listApprovals',
+    description: 'list approvals, newest first',
+    filters: [
+      { name: 'state', help: 'only approvals in this state (e.g. pending)' },
+      { name: 'action', help: 'only approvals of this action (e.g. forward-correct)' },
+      { name: 'subject', help: 'only approvals about this subject (a key id, a proposal id)' },
+    ],
+    empty: 'no approvals',
+    columns: ['ID', 'STATE', 'ACTION', 'SUBJECT', 'REQUESTED BY', 'NEEDS', 'GIVEN', 'EXPIRES'],
+    row: (a) => [
+      a.id,
+      a.state,
+      a.action,
+      a.subject,
+      a.requestedBy,
+      a.requiredRoles,
+      a.approvals.map((g) => g.by),
+      a.expiresAt,
+    ],
+  })
 
   leaf(approvals, 'approve <id>', 'approve (refused for the requester: exit 7)').action(
     act(async ({ api, out }, [id]) => {

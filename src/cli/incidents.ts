@@ -3,8 +3,8 @@ import type { Command } from 'commander'
 import { KeyrotorError } from '../errors.js'
 import type { IncidentView } from './api-types.js'
 import { cell, table } from './output.js'
-import { listPages, withPaging } from './list-pages.js'
-import { leaf, str } from './session.js'
+import { listCommand } from './list-pages.js'
+import { leaf } from './session.js'
 import type { Act } from './session.js'
 
 function renderIncident(i: IncidentView): string[] {
@@ -22,24 +22,17 @@ export function registerIncidents(program: Command, act: Act): void {
     .command('incidents')
     .description('incidents opened by security or availability failures')
 
-  withPaging(leaf(incidents, 'list', 'list incidents, newest first'))
-    .option('--state <state>', 'only incidents in this state (open, closed)')
-    .option('--key <key>', 'only incidents about this key')
-    .action(
-      act(async (session) => {
-        const { out, opts } = session
-        const filters = { state: str(opts, 'state'), key: str(opts, 'key') }
-        const list = await listPages(session, 'listIncidents', filters)
-        out.emit(list, () =>
-          list.length === 0
-            ? ['no incidents']
-            : table(
-                ['ID', 'STATE', 'KEY', 'RUN', 'OPENED', 'TITLE'],
-                list.map((i) => [i.id, i.state, i.key, i.runId, i.openedAt, i.title]),
-              ),
-        )
-      }),
-    )
+  listCommand(incidents, act, {
+    operation: 'listIncidents',
+    description: 'list incidents, newest first',
+    filters: [
+      { name: 'state', help: 'only incidents in this state (open, closed)' },
+      { name: 'key', help: 'only incidents about this key' },
+    ],
+    empty: 'no incidents',
+    columns: ['ID', 'STATE', 'KEY', 'RUN', 'OPENED', 'TITLE'],
+    row: (i) => [i.id, i.state, i.key, i.runId, i.openedAt, i.title],
+  })
 
   leaf(incidents, 'show <id>', 'show one incident').action(
     act(async ({ api, out }, [id]) => {

@@ -2,7 +2,8 @@ import type { Command } from 'commander'
 import type { ApiResponse } from '../client/http.js'
 import type { OperationOutput } from '../client/keyrotor-client.js'
 import { OPERATION_ROUTES } from '../client/operation-routes.js'
-import { integerOption, str, type Session } from './session.js'
+import { table } from './output.js'
+import { integerOption, leaf, str, type Act, type Session } from './session.js'
 
 /** The largest page the server answers (the API's documented maximum). */
 const MAX_PAGE = 1000
@@ -73,4 +74,45 @@ function readPage<Id extends ListOperation>(
 
 function text(limit: number | undefined): string | undefined {
   return limit === undefined ? undefined : String(limit)
+}
+
+/** A filter of a list command: `--<name> <name>`, sent as the query parameter of the same name. */
+export interface ListFilterFlag {
+  name: string
+  help: string
+}
+
+/**
+ * `<group> list`: the paging flags and the list's filters, every page asked for, printed as JSON or
+ * as a table with one row per item.
+ */
+export function listCommand<Id extends ListOperation>(
+  parent: Command,
+  act: Act,
+  spec: {
+    operation: Id
+    description: string
+    filters: readonly ListFilterFlag[]
+    /** Printed instead of a table when nothing matches (`no alerts`). */
+    empty: string
+    columns: readonly string[]
+    row(item: OperationOutput<Id>[number]): readonly unknown[]
+  },
+): Command {
+  const command = withPaging(leaf(parent, 'list', spec.description))
+  for (const { name, help } of spec.filters) command.option(`--${name} <${name}>`, help)
+  return command.action(
+    act(async (session) => {
+      const filters = Object.fromEntries(spec.filters.map(({ name }) => [name, str(session.opts, name)]))
+      const list = await listPages(session, spec.operation, filters)
+      session.out.emit(list, () =>
+        list.length === 0
+          ? [spec.empty]
+          : table(
+              spec.columns,
+              list.map((item) => spec.row(item)),
+            ),
+      )
+    }),
+  )
 }

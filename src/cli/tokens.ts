@@ -2,8 +2,7 @@ import type { Command } from 'commander'
 import { InvalidArgumentError, Option } from 'commander'
 import { isDuration } from '../domain/duration.js'
 import { ROLES, type Role } from '../domain/roles.js'
-import { table } from './output.js'
-import { listPages, withPaging } from './list-pages.js'
+import { listCommand } from './list-pages.js'
 import { leaf, str } from './session.js'
 import type { Act } from './session.js'
 
@@ -45,35 +44,28 @@ export function registerTokens(program: Command, act: Act): void {
       }),
     )
 
-  withPaging(leaf(tokens, 'list', 'list tokens, oldest first (never their secrets)'))
-    .option('--user <user>', 'only tokens of this user')
-    .option('--role <role>', 'only tokens of this role')
-    .option('--key <key>', 'only consumer tokens bound to this key')
-    .action(
-      act(async (session) => {
-        const { out, opts } = session
-        const filters = { user: str(opts, 'user'), role: str(opts, 'role'), key: str(opts, 'key') }
-        const list = await listPages(session, 'listTokens', filters)
-        out.emit(list, () =>
-          list.length === 0
-            ? ['no tokens']
-            : table(
-                ['ID', 'USER', 'ROLE', 'KEY', 'CREATED', 'EXPIRES', 'REVOKED', 'LAST USED'],
-                list.map((t) => [
-                  t.id,
-                  t.user,
-                  t.role,
-                  t.key,
-                  t.createdAt,
-                  t.expiresAt,
-                  t.revokedAt,
-                  // kept at most once a minute by the server: a review aid, not an access log
-                  t.lastUsedAt ?? 'never',
-                ]),
-              ),
-        )
-      }),
-    )
+  listCommand(tokens, act, {
+    operation: 'listTokens',
+    description: 'list tokens, oldest first (never their secrets)',
+    filters: [
+      { name: 'user', help: 'only tokens of this user' },
+      { name: 'role', help: 'only tokens of this role' },
+      { name: 'key', help: 'only consumer tokens bound to this key' },
+    ],
+    empty: 'no tokens',
+    columns: ['ID', 'USER', 'ROLE', 'KEY', 'CREATED', 'EXPIRES', 'REVOKED', 'LAST USED'],
+    row: (t) => [
+      t.id,
+      t.user,
+      t.role,
+      t.key,
+      t.createdAt,
+      t.expiresAt,
+      t.revokedAt,
+      // kept at most once a minute by the server: a review aid, not an access log
+      t.lastUsedAt ?? 'never',
+    ],
+  })
 
   leaf(tokens, 'revoke <id>', 'revoke a token').action(
     act(async ({ api, out }, [id]) => {

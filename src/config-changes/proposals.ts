@@ -1,6 +1,7 @@
 import type { Selectable } from 'kysely'
 import { KeyrotorError } from '../errors.js'
-import { keysetPage, withinTime, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
+import { byTimeThenId, filteredPage, keysetPage, withinTime } from '../store/keyset-page.js'
+import type { KeysetOrder, Page, PageQuery, TimeRange } from '../store/keyset-page.js'
 import type { Executor } from '../store/database.js'
 import type { ConfigProposalsTable } from '../store/tables.js'
 
@@ -75,29 +76,25 @@ export async function loadProposal(db: Executor, id: string): Promise<ProposalRo
   return row
 }
 
-export interface ProposalListQuery extends PageQuery {
+/** Proposals newest first; `since`/`until` on when they were made. */
+export interface ProposalListQuery extends PageQuery, TimeRange {
   state?: ProposalState | undefined
-  /** Proposals made at or after this time. */
-  since?: string | undefined
-  until?: string | undefined
 }
 
-const PROPOSALS_NEWEST_FIRST: KeysetOrder<ProposalRow> = {
-  list: 'config-proposals',
-  columns: ['created_at', 'id'],
-  direction: 'desc',
-  positionOf: (row) => [row.created_at, row.id],
-}
+const PROPOSALS_NEWEST_FIRST = byTimeThenId<ProposalRow, 'created_at'>(
+  'config-proposals',
+  'created_at',
+  'desc',
+)
 
 /** Proposals newest first, one page (all of them when no limit is given). */
 export async function listProposals(
   db: Executor,
   query: ProposalListQuery,
 ): Promise<Page<ConfigProposalView>> {
-  let select = db.selectFrom('config_proposals').selectAll()
-  if (query.state !== undefined) select = select.where('state', '=', query.state)
-  select = withinTime(select, 'created_at', query)
-  const page = await keysetPage(select, PROPOSALS_NEWEST_FIRST, query)
+  const select = db.selectFrom('config_proposals').selectAll()
+  const filter = { equal: { state: query.state }, time: 'created_at' } as const
+  const page = await filteredPage(select, filter, PROPOSALS_NEWEST_FIRST, query)
   return { ...page, items: page.items.map((row) => toProposalView(row)) }
 }
 

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely'
 import { KeyrotorError } from '../errors.js'
-import { keysetPage, withinTime, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
+import { byTimeThenId, filteredPage } from '../store/keyset-page.js'
+import type { Page, PageQuery, TimeRange } from '../store/keyset-page.js'
 import type { ApprovalDecisionsTable, ApprovalRow, Database } from '../store/tables.js'
 import type { ApprovalFacts, Decider } from './approval-rules.js'
 import type { ApprovalAction, ApprovalState } from '../domain/approvals.js'
@@ -23,31 +24,21 @@ export interface ApprovalView extends ApprovalFacts {
 
 type DecisionRow = Selectable<ApprovalDecisionsTable>
 
-export interface ApprovalListQuery extends PageQuery {
+/** Approvals newest first; `since`/`until` on when they were requested. */
+export interface ApprovalListQuery extends PageQuery, TimeRange {
   state?: ApprovalState | undefined
   action?: ApprovalAction | undefined
   /** What the approval is about: a key id, a proposal id, … */
   subject?: string | undefined
-  /** Approvals requested at or after this time. */
-  since?: string | undefined
-  until?: string | undefined
 }
 
-const APPROVALS_NEWEST_FIRST: KeysetOrder<ApprovalRow> = {
-  list: 'approvals',
-  columns: ['created_at', 'id'],
-  direction: 'desc',
-  positionOf: (row) => [row.created_at, row.id],
-}
+const APPROVALS_NEWEST_FIRST = byTimeThenId<ApprovalRow, 'created_at'>('approvals', 'created_at', 'desc')
 
 /** Approvals newest first with their decisions, one page (all of them when no limit is given). */
 export async function pageViews(db: Kysely<Database>, query: ApprovalListQuery): Promise<Page<ApprovalView>> {
-  let select = db.selectFrom('approvals').selectAll()
-  if (query.state !== undefined) select = select.where('state', '=', query.state)
-  if (query.action !== undefined) select = select.where('action', '=', query.action)
-  if (query.subject !== undefined) select = select.where('subject', '=', query.subject)
-  select = withinTime(select, 'created_at', query)
-  const page = await keysetPage(select, APPROVALS_NEWEST_FIRST, query)
+  const equal = { state: query.state, action: query.action, subject: query.subject }
+  const select = db.selectFrom('approvals').selectAll()
+  const page = await filteredPage(select, { equal, time: 'created_at' }, APPROVALS_NEWEST_FIRST, query)
   return { ...page, items: await loadViews(db, page.items) }
 }
 

@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { parseDuration } from '../domain/duration.js'
 import { KeyrotorError } from '../errors.js'
-import { keysetPage, withinTime, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
+import { byTimeThenId, filteredPage } from '../store/keyset-page.js'
+import type { Page, PageQuery, TimeRange } from '../store/keyset-page.js'
 import type { Database, TokenRow } from '../store/tables.js'
 import type { Caller } from './permissions.js'
 import { isRole, type Role } from '../domain/roles.js'
@@ -192,30 +193,20 @@ function lifetime(text: string): number {
   return ms
 }
 
-export interface TokenListQuery extends PageQuery {
+/** Tokens oldest first; `since`/`until` on when they were created. */
+export interface TokenListQuery extends PageQuery, TimeRange {
   user?: string | undefined
   role?: Role | undefined
   /** Consumer tokens bound to this key. */
   key?: string | undefined
-  /** Tokens created at or after this time. */
-  since?: string | undefined
-  until?: string | undefined
 }
 
-const TOKENS_OLDEST_FIRST: KeysetOrder<TokenRow> = {
-  list: 'tokens',
-  columns: ['created_at', 'id'],
-  direction: 'asc',
-  positionOf: (row) => [row.created_at, row.id],
-}
+const TOKENS_OLDEST_FIRST = byTimeThenId<TokenRow, 'created_at'>('tokens', 'created_at', 'asc')
 
 async function pageTokens(db: Kysely<Database>, query: TokenListQuery): Promise<Page<TokenInfo>> {
-  let select = db.selectFrom('tokens').selectAll()
-  if (query.user !== undefined) select = select.where('user_name', '=', query.user)
-  if (query.role !== undefined) select = select.where('role', '=', query.role)
-  if (query.key !== undefined) select = select.where('key_id', '=', query.key)
-  select = withinTime(select, 'created_at', query)
-  const page = await keysetPage(select, TOKENS_OLDEST_FIRST, query)
+  const equal = { user_name: query.user, role: query.role, key_id: query.key }
+  const select = db.selectFrom('tokens').selectAll()
+  const page = await filteredPage(select, { equal, time: 'created_at' }, TOKENS_OLDEST_FIRST, query)
   return { ...page, items: page.items.map(toInfo) }
 }
 

@@ -21,12 +21,8 @@ import { registerMetricsGuard } from './metrics-guard.js'
 import { registerOpenApi, type OpenApiDocument } from './openapi.js'
 import type { Readiness } from '../observability/readiness.js'
 import { problemErrorHandlerWith } from './problem.js'
-import { alertRoutes } from './routes/alerts.js'
-import { consoleRoutes } from './routes/console.js'
-import { haltRoutes, type HaltReader } from './routes/halt.js'
-import { healthRoutes } from './routes/health.js'
-import { sessionRoutes } from './routes/session.js'
-import { tokenRoutes } from './routes/tokens.js'
+import type { HaltReader } from './routes/halt.js'
+import { baseRoutes } from './routes/index.js'
 import { registerSecurityHeaders } from './security-headers.js'
 import { MAX_PARAM_LENGTH, urlErrorHandler } from './url-errors.js'
 import { registerStrictValidation } from './validation.js'
@@ -148,14 +144,9 @@ export function createHttpApp(deps: HttpDeps): FastifyInstance {
     (_request, body, done) => done(null, body),
   )
 
-  void app.register(healthRoutes({ ...deps, openapi: () => app.swagger() as unknown as OpenApiDocument }))
-  void app.register(tokenRoutes(deps))
-  void app.register(alertRoutes(deps))
-  void app.register(haltRoutes(deps))
-  // the operator console at `/`: a page over the same API, tokens and roles
-  void app.register(sessionRoutes())
-  void app.register(consoleRoutes({ root: deps.consoleRoot }))
-  for (const plugin of deps.routes ?? []) void app.register(plugin)
+  // every route plugin is listed in routes/index.ts; this is the one place they are registered
+  const base = baseRoutes({ ...deps, openapi: () => app.swagger() as unknown as OpenApiDocument })
+  for (const plugin of [...base, ...(deps.routes ?? [])]) void app.register(plugin)
   return app
 }
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { sql, type Kysely } from 'kysely'
 import { KeyrotorError } from '../errors.js'
-import { keysetPage, withinTime, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
+import { byTimeThenId, filteredPage } from '../store/keyset-page.js'
+import type { Page, PageQuery, TimeRange } from '../store/keyset-page.js'
 import type { AlertRow, Database } from '../store/tables.js'
 import { acknowledges, type AlertSeverity, type AlertState, type AlertType } from '../domain/alerts.js'
 
@@ -69,33 +70,23 @@ export interface AlertServiceDeps {
 
 export type AlertService = ReturnType<typeof createAlertService>
 
-export interface AlertListQuery extends PageQuery {
+/** Alerts by latest activity; `since`/`until` on their activity (raised, repeated, acknowledged, resolved). */
+export interface AlertListQuery extends PageQuery, TimeRange {
   state?: AlertState | undefined
   type?: AlertType | undefined
   key?: string | undefined
-  /** Alerts with activity (raised, repeated, acknowledged, resolved) at or after this time. */
-  since?: string | undefined
-  until?: string | undefined
 }
 
-const ALERTS_BY_ACTIVITY: KeysetOrder<AlertRow> = {
-  list: 'alerts',
-  columns: ['updated_at', 'id'],
-  direction: 'desc',
-  positionOf: (row) => [row.updated_at, row.id],
-}
+const ALERTS_BY_ACTIVITY = byTimeThenId<AlertRow, 'updated_at'>('alerts', 'updated_at', 'desc')
 
 /**
  * A repeat or an acknowledgement moves an alert to the front, so one that changes while a client
  * pages can be passed over; `since` on the activity time finds it again.
  */
 async function pageAlerts(db: Kysely<Database>, query: AlertListQuery): Promise<Page<Alert>> {
-  let select = db.selectFrom('alerts').selectAll()
-  if (query.state !== undefined) select = select.where('state', '=', query.state)
-  if (query.type !== undefined) select = select.where('type', '=', query.type)
-  if (query.key !== undefined) select = select.where('key_id', '=', query.key)
-  select = withinTime(select, 'updated_at', query)
-  const page = await keysetPage(select, ALERTS_BY_ACTIVITY, query)
+  const equal = { state: query.state, type: query.type, key_id: query.key }
+  const select = db.selectFrom('alerts').selectAll()
+  const page = await filteredPage(select, { equal, time: 'updated_at' }, ALERTS_BY_ACTIVITY, query)
   return { ...page, items: page.items.map(toAlert) }
 }
 

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { KeyrotorError } from '../errors.js'
 import type { Kysely } from 'kysely'
 import { assertClosable, type IncidentSeverity, type IncidentState } from '../domain/incidents.js'
-import { keysetPage, withinTime, type KeysetOrder, type Page, type PageQuery } from '../store/keyset-page.js'
+import { byTimeThenId, filteredPage } from '../store/keyset-page.js'
+import type { Page, PageQuery, TimeRange } from '../store/keyset-page.js'
 import type { Database, IncidentRow } from '../store/tables.js'
 
 export { INCIDENT_SEVERITIES, INCIDENT_STATES } from '../domain/incidents.js'
@@ -52,29 +53,19 @@ export interface IncidentOutbox {
   ): Promise<void>
 }
 
-export interface IncidentListQuery extends PageQuery {
+/** Incidents newest first; `since`/`until` on when they were opened. */
+export interface IncidentListQuery extends PageQuery, TimeRange {
   state?: IncidentState | undefined
   severity?: IncidentSeverity | undefined
   key?: string | undefined
-  /** Incidents opened at or after this time. */
-  since?: string | undefined
-  until?: string | undefined
 }
 
-const INCIDENTS_NEWEST_FIRST: KeysetOrder<IncidentRow> = {
-  list: 'incidents',
-  columns: ['opened_at', 'id'],
-  direction: 'desc',
-  positionOf: (row) => [row.opened_at, row.id],
-}
+const INCIDENTS_NEWEST_FIRST = byTimeThenId<IncidentRow, 'opened_at'>('incidents', 'opened_at', 'desc')
 
 async function pageIncidents(db: Kysely<Database>, query: IncidentListQuery): Promise<Page<Incident>> {
-  let select = db.selectFrom('incidents').selectAll()
-  if (query.state !== undefined) select = select.where('state', '=', query.state)
-  if (query.severity !== undefined) select = select.where('severity', '=', query.severity)
-  if (query.key !== undefined) select = select.where('key_id', '=', query.key)
-  select = withinTime(select, 'opened_at', query)
-  const page = await keysetPage(select, INCIDENTS_NEWEST_FIRST, query)
+  const equal = { state: query.state, severity: query.severity, key_id: query.key }
+  const select = db.selectFrom('incidents').selectAll()
+  const page = await filteredPage(select, { equal, time: 'opened_at' }, INCIDENTS_NEWEST_FIRST, query)
   return { ...page, items: page.items.map(toIncident) }
 }
 

@@ -88,3 +88,13 @@ function parseLine(raw: string): LogRecord | undefined {
     return undefined
   }
 }
+
+/** The messages of the warnings and errors logged under a correlation id since `since` (ISO time). */
+export function loggedProblems(buffer: LogBuffer, correlationId: string, since: string): string[] {
+  return buffer
+    .linesFor(correlationId)
+    .filter(
+      (r) => ['warn', 'error', 'fatal'].includes(String(r.fields.level)) && String(r.fields.time) >= since,
+    )
+    .map((r) => String(r.fields.msg))
+}

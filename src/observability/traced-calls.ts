@@ -64,3 +64,31 @@ export function tracedDependents(client: DependentClient, tracing: Tracing): Dep
       ),
   }
 }
+
+/** The run as the executor is handed it: what names its trace. */
+interface TracedRun {
+  id: string
+  kind: string
+  key_id: string
+  correlation_id: string
+}
+
+/** One trace per run execution: its phases, provider calls, probes and notices inside it. */
+export function tracedRuns<Run extends TracedRun, Result>(
+  executor: { execute(run: Run, signal: AbortSignal): Promise<Result> },
+  tracing: Tracing,
+): { execute(run: Run, signal: AbortSignal): Promise<Result> } {
+  return {
+    execute: (run, signal) =>
+      tracing.span(
+        `run ${run.kind}`,
+        {
+          'keyrotor.run_id': run.id,
+          'keyrotor.run.kind': run.kind,
+          'keyrotor.key': run.key_id,
+          'keyrotor.correlation_id': run.correlation_id,
+        },
+        () => executor.execute(run, signal),
+      ),
+  }
+}

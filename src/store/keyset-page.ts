@@ -136,3 +136,35 @@ export function withinTime<DB, TB extends keyof DB, Row>(
   if (until !== undefined) bounded = bounded.where(sql<SqlBool>`${sql.ref(column)} < ${until}`)
   return bounded
 }
+
+/**
+ * The order most lists use: by a time column (stored ISO text), ties broken by the unique `id`.
+ * Each such list has an index on both (migration 010).
+ */
+export function byTimeThenId<Row extends { id: string } & Record<Column, string>, Column extends string>(
+  list: string,
+  column: Column,
+  direction: 'asc' | 'desc',
+): KeysetOrder<Row> {
+  return { list, columns: [column, 'id'], direction, positionOf: (row) => [row[column], row.id] }
+}
+
+/** A list's filters: the columns that must equal a value (an undefined value filters nothing) and its time column. */
+export interface ListFilter<Row> {
+  equal: { [Column in keyof Row & string]?: Row[Column] | undefined }
+  time: keyof Row & string
+}
+
+/** One page of the rows of `query` that pass `filter`, the query's `since`/`until` on its time column. */
+export async function filteredPage<DB, TB extends keyof DB, Row>(
+  query: SelectQueryBuilder<DB, TB, Row>,
+  filter: ListFilter<NoInfer<Row>>,
+  order: KeysetOrder<NoInfer<Row>>,
+  page: PageQuery & TimeRange,
+): Promise<Page<Row>> {
+  let filtered = query
+  for (const [column, value] of Object.entries(filter.equal)) {
+    if (value !== undefined) filtered = filtered.where(sql<SqlBool>`${sql.ref(column)} = ${value}`)
+  }
+  return keysetPage(withinTime(filtered, filter.time, page), order, page)
+}

@@ -1,14 +1,6 @@
 import type { RunView } from '../../cli/api-types.js'
-import {
-  detail,
-  done,
-  isTrainee,
-  traineeAudit,
-  traineeVerifies,
-  type DrillFacts,
-  type Done,
-  type Scorer,
-} from './facts.js'
+import { detail, done, isTrainee, traineeAudit, traineeVerifies } from './facts.js'
+import type { DrillFacts, Done, Scorer } from './facts.js'
 
 function traineeRuns(f: DrillFacts, kind: string): RunView[] {
   return f.runs

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../../store/tables.js'
 import { deliverTicket } from '../tickets/ticket-delivery.js'
-import { TicketDeliveryError } from '../tickets/ticket-http.js'
+import { reasonOf, TicketDeliveryError } from '../tickets/ticket-http.js'
 import { SINK_FORMATTERS } from './sink-registry.js'
 import { isTicketSinkType, type Notification, type SinkTarget } from './sink.js'
 
@@ -110,14 +110,6 @@ export function hostOf(url: string): string {
   } catch {
     return '?'
   }
-}
-
-function reasonOf(error: unknown): string {
-  const cause =
-    error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined
-  if (cause?.code !== undefined) return cause.code
-  if (cause?.message !== undefined) return cause.message
-  return error instanceof Error ? error.message : String(error)
 }
 
 function scrubbed(text: string, secrets: readonly (string | undefined)[]): string {

@@ -26,25 +26,14 @@ function alertMessage(alert: Alert, event: AlertEvent) {
   const icon = alert.state === 'resolved' ? ':white_check_mark:' : ICON[alert.severity]
   const repeat = alert.count > 1 ? ` (×${alert.count})` : ''
   const title = `${icon} [${alert.severity.toUpperCase()}] ${alert.type} ${event}${repeat}: ${alert.key ?? 'all keys'}`
-  return {
-    text: `${title}: ${alert.message}`,
-    blocks: [
-      { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150), emoji: true } },
-      { type: 'section', text: { type: 'mrkdwn', text: alert.message } },
-      {
-        type: 'section',
-        fields: [
-          field('Severity', alert.severity),
-          field('Key', alert.key ?? '-'),
-          field('Run', alert.runId ?? '-'),
-          field('Correlation id', alert.correlationId ?? '-'),
-          field('State', `${alert.state} (${event})`),
-          field('Alert', alert.id),
-        ],
-      },
-      { type: 'section', text: { type: 'mrkdwn', text: `*What to do next*\n${nextStep(alert)}` } },
-    ],
-  }
+  return slackMessage(title, alert.message, nextStep(alert), {
+    Severity: alert.severity,
+    Key: alert.key ?? '-',
+    Run: alert.runId ?? '-',
+    'Correlation id': alert.correlationId ?? '-',
+    State: `${alert.state} (${event})`,
+    Alert: alert.id,
+  })
 }
 
 function incidentMessage(incident: Incident, event: IncidentEvent) {
@@ -53,22 +42,24 @@ function incidentMessage(incident: Incident, event: IncidentEvent) {
     event === 'opened'
       ? `Follow the timeline: \`keyrotor timeline ${incident.correlationId ?? incident.id}\`; close with \`keyrotor incidents close ${incident.id} --rca FILE\`.`
       : `Closed by ${incident.closedBy ?? '-'}; the RCA is in \`keyrotor incidents show ${incident.id}\`.`
+  return slackMessage(title, incident.summary, next, {
+    Severity: incident.severity,
+    Key: incident.key ?? '-',
+    Run: incident.runId ?? '-',
+    'Correlation id': incident.correlationId ?? '-',
+    'Escalated to': incident.escalatedTo.join(', ') || '-',
+    Incident: incident.id,
+  })
+}
+
+/** The title as header (and, with the text, the notification line), the facts as fields, then what to do next. */
+function slackMessage(title: string, text: string, next: string, facts: Record<string, string>) {
   return {
-    text: `${title}: ${incident.summary}`,
+    text: `${title}: ${text}`,
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150), emoji: true } },
-      { type: 'section', text: { type: 'mrkdwn', text: incident.summary } },
-      {
-        type: 'section',
-        fields: [
-          field('Severity', incident.severity),
-          field('Key', incident.key ?? '-'),
-          field('Run', incident.runId ?? '-'),
-          field('Correlation id', incident.correlationId ?? '-'),
-          field('Escalated to', incident.escalatedTo.join(', ') || '-'),
-          field('Incident', incident.id),
-        ],
-      },
+      { type: 'section', text: { type: 'mrkdwn', text } },
+      { type: 'section', fields: Object.entries(facts).map(([label, value]) => field(label, value)) },
       { type: 'section', text: { type: 'mrkdwn', text: `*What to do next*\n${next}` } },
     ],
   }

@@ -1,13 +1,6 @@
 import { TicketDeliveryError, requiredMember } from './ticket-http.js'
-import {
-  commentText,
-  incidentLines,
-  rcaText,
-  ticketTitle,
-  type TicketContext,
-  type TicketSettings,
-  type TicketSystem,
-} from './ticket-system.js'
+import { commentText, incidentLines, rcaText, ticketTitle } from './ticket-system.js'
+import type { TicketContext, TicketSettings, TicketSystem } from './ticket-system.js'
 
 type Jira = Extract<TicketSettings, { type: 'jira' }>
 

@@ -1,14 +1,7 @@
 import type { IncidentSeverity } from '../incidents.js'
 import { memberAt, requiredMember } from './ticket-http.js'
-import {
-  commentText,
-  incidentLines,
-  rcaText,
-  ticketTitle,
-  type TicketContext,
-  type TicketSettings,
-  type TicketSystem,
-} from './ticket-system.js'
+import { commentText, incidentLines, rcaText, ticketTitle } from './ticket-system.js'
+import type { TicketContext, TicketSettings, TicketSystem } from './ticket-system.js'
 
 type ServiceNow = Extract<TicketSettings, { type: 'servicenow' }>
 

@@ -103,7 +103,8 @@ export function requiredMember(answer: unknown, path: string, step: string): str
   return value
 }
 
-function reasonOf(error: unknown): string {
+/** Why a request failed, for messages: the network error's code when there is one (fetch wraps it). */
+export function reasonOf(error: unknown): string {
   const cause =
     error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined
   if (cause?.code !== undefined) return cause.code
