@@ -8,7 +8,8 @@ import { startDataKeyService } from '../src/demo/sample-services.js'
 import { exitOf, runCliProcess, spawnCli } from './helpers/cli.js'
 import { serveWithSlowProbes, until } from './helpers/instances.js'
 import { keyYaml, planDependent, secretsOf, type PlannedDependent } from './helpers/sample-dependents.js'
-import { call, createServerFixture, type ServerFixture } from './helpers/server-process.js'
+import { call } from './helpers/http.js'
+import { createServerFixture, type ServerFixture } from './helpers/harness.js'
 import { DIALECTS } from './helpers/stores.js'
 
 /**

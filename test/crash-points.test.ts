@@ -3,12 +3,8 @@ import { startDataKeyService, type DataKeyService } from '../src/demo/sample-ser
 import type { KeyView, RunView } from '../src/engine/views.js'
 import { exitOf } from './helpers/cli.js'
 import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.js'
-import {
-  call,
-  createServerFixture,
-  type ServerFixture,
-  type ServerProcess,
-} from './helpers/server-process.js'
+import { call } from './helpers/http.js'
+import { createServerFixture, type ServerFixture, type ServerProcess } from './helpers/harness.js'
 import {
   EMERGENCY_CRASH_POINTS,
   FORWARD_CORRECT_CRASH_POINTS,

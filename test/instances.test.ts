@@ -15,12 +15,8 @@ import {
   type LogLine,
 } from './helpers/instances.js'
 import { keyYaml, planDependent, secretsOf, type PlannedDependent } from './helpers/sample-dependents.js'
-import {
-  call,
-  createServerFixture,
-  type ServerFixture,
-  type ServerProcess,
-} from './helpers/server-process.js'
+import { call } from './helpers/http.js'
+import { createServerFixture, type ServerFixture, type ServerProcess } from './helpers/harness.js'
 import { DIALECTS } from './helpers/stores.js'
 
 /**

@@ -10,12 +10,8 @@ import type { Problem } from '../src/http/problem.js'
 import { exitOf } from './helpers/cli.js'
 import { until } from './helpers/instances.js'
 import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.js'
-import {
-  call,
-  createServerFixture,
-  type ServerFixture,
-  type ServerProcess,
-} from './helpers/server-process.js'
+import { call } from './helpers/http.js'
+import { createServerFixture, type ServerFixture, type ServerProcess } from './helpers/harness.js'
 import { DIALECTS } from './helpers/stores.js'
 
 /**

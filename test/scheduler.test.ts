@@ -5,7 +5,8 @@ import { runCliProcess } from './helpers/cli.js'
 import { startHarness, type Harness } from './helpers/harness.js'
 import { serveWithSlowProbes, until } from './helpers/instances.js'
 import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.js'
-import { call, createServerFixture, type ServerFixture } from './helpers/server-process.js'
+import { call } from './helpers/http.js'
+import { createServerFixture, type ServerFixture } from './helpers/harness.js'
 import { DIALECTS } from './helpers/stores.js'
 
 /** The built-in schedule (issue 6): keys rotate on their own, inside their windows, once each. */

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { KeyView, RunView } from '../../src/engine/views.js'
 import { createExecProvider } from '../../src/providers/exec/exec-provider.js'
 import { exitOf, runCliProcess, spawnCli } from '../helpers/cli.js'
-import { createServerFixture, type ServerFixture, type ServerProcess } from '../helpers/server-process.js'
+import { createServerFixture, type ServerFixture, type ServerProcess } from '../helpers/harness.js'
 import { createFileHookBackend, type FileHookBackend } from './file-hook.js'
 
 const KEY = 'orders-dek'

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { KeyView, RunView } from '../../src/engine/views.js'
 import { createPkcs11Provider } from '../../src/providers/pkcs11/pkcs11-provider.js'
 import { exitOf, runCliProcess, spawnCli } from '../helpers/cli.js'
-import { createServerFixture, type ServerFixture, type ServerProcess } from '../helpers/server-process.js'
+import { createServerFixture, type ServerFixture, type ServerProcess } from '../helpers/harness.js'
 import {
   createSofthsm,
   listObjectsWithPkcs11Tool,

@@ -5,12 +5,8 @@ import { createPkcs11Provider } from '../../src/providers/pkcs11/pkcs11-provider
 import { exitOf } from '../helpers/cli.js'
 import { REVOKE_CRASH_POINTS, ROTATE_CRASH_POINTS } from '../helpers/crash-point-names.js'
 import { keyYaml, planDependent, secretsOf } from '../helpers/sample-dependents.js'
-import {
-  call,
-  createServerFixture,
-  type ServerFixture,
-  type ServerProcess,
-} from '../helpers/server-process.js'
+import { call } from '../helpers/http.js'
+import { createServerFixture, type ServerFixture, type ServerProcess } from '../helpers/harness.js'
 import { createSofthsm, SOFTHSM_MODULE, softhsmAvailable, type Softhsm } from '../helpers/softhsm.js'
 
 const KEY = 'auth-signing'
