@@ -3,7 +3,8 @@ import { startDataKeyService, type DataKeyService } from '../src/demo/sample-ser
 import type { KeyView, RunView } from '../src/engine/views.js'
 import { exitOf } from './helpers/cli.js'
 import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.js'
-import { call } from './helpers/http.js'
+import { approvedEmergency } from './helpers/flows.js'
+import { apiOf, call } from './helpers/http.js'
 import { createServerFixture, type ServerFixture, type ServerProcess } from './helpers/harness.js'
 import {
   EMERGENCY_CRASH_POINTS,
@@ -150,22 +151,12 @@ describe.each(DIALECTS)('a server killed at a crash point and restarted, on %s',
       const record = service.encrypt('written under v1')
       const requester = await tokenFor('sam', 'security')
       const approver = await tokenFor('sue', 'security')
-      const requested = (
-        await call<RunView>(first.url, requester, 'POST', '/v1/keys/payments-dek/rotations', {
-          emergency: true,
-          reason: 'crash test',
-        })
-      ).body
-      const approvals = (
-        await call<{ id: string; runId: string }[]>(first.url, admin, 'GET', '/v1/approvals?state=pending')
-      ).body
-      await call(
-        first.url,
+      const requested = await approvedEmergency(apiOf(first.url, admin), {
+        key: 'payments-dek',
+        reason: 'crash test',
+        requester,
         approver,
-        'POST',
-        `/v1/approvals/${approvals.find((a) => a.runId === requested.id)?.id}/approve`,
-        {},
-      )
+      })
       await expectKilledAt(first, point)
 
       server = await fixture.start({ port: first.port })

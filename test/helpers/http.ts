@@ -1,14 +1,7 @@
 import type { ResponseChecker } from './documented-responses.js'
 
-/** An RFC 9457 problem as keyrotor answers it (application/problem+json). */
-export interface Problem {
-  type?: string
-  title?: string
-  status?: number
-  code: string
-  detail: string
-  retryable?: boolean
-}
+/** The problem+json body of a refusal, as the server declares it. */
+export type { Problem } from '../../src/http/problem.js'
 
 export interface ApiResponse<T> {
   status: number
@@ -77,3 +70,8 @@ export type Api = <T = unknown>(
   body?: unknown,
   token?: string,
 ) => Promise<ApiResponse<T>>
+
+/** The API of the server at `url`, the given token by default, checked against a document if given. */
+export function apiOf(url: string, defaultToken: string, checker?: ResponseChecker): Api {
+  return (method, path, body, token = defaultToken) => request(url, { method, path, body, token, checker })
+}
