@@ -247,16 +247,8 @@ describe.skipIf(!DIALECTS.includes('postgres'))('duplicate triggers on two insta
 })
 
 async function post(url: string, token: string, path: string, body: unknown): Promise<Answer> {
-  const response = await fetch(`${url}${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  return {
-    status: response.status,
-    body: (await response.json()) as RunView & Problem,
-    retryAfter: response.headers.get('retry-after'),
-  }
+  const response = await call<RunView & Problem>(url, token, 'POST', path, body)
+  return { status: response.status, body: response.body, retryAfter: response.headers.get('retry-after') }
 }
 
 /** Waits for a run to end, asking any server that answers (a 503 is asked again). */
