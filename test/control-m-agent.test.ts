@@ -104,7 +104,7 @@ describe.each(DIALECTS)('a Control-M job running keyrotor on %s', (dialect) => {
       await Promise.all(KEYS.map(async (k) => [k, await planDependent(`${k}-api`)] as const)),
     )
     const yaml = `keys:${KEYS.map((id) => keyYaml({ id, algorithm: 'aes-256-gcm', dependents: [deps[id]!], policy: POLICY })).join('')}`
-    fixture = await createServerFixture(dialect, yaml, secretsOf(Object.values(deps)))
+    fixture = await createServerFixture(dialect, yaml, { secrets: secretsOf(Object.values(deps)) })
     url = (await fixture.start({})).url
     env = { KEYROTOR_URL: url, KEYROTOR_TOKEN: fixture.adminToken }
     await serveDependent('ctm-term', 400)

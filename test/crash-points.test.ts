@@ -36,7 +36,7 @@ describe.each(DIALECTS)('a server killed at a crash point and restarted, on %s',
   async function boot(point: string, policy: string) {
     const dep = await planDependent('payments-api')
     const yaml = `keys:${keyYaml({ id: 'payments-dek', algorithm: 'aes-256-gcm', dependents: [dep], policy })}`
-    const fx = await createServerFixture(dialect, yaml, secretsOf([dep]))
+    const fx = await createServerFixture(dialect, yaml, { secrets: secretsOf([dep]) })
     fixture = fx
     const first = await fx.start({ env: { KEYROTOR_CRASH_POINT: point } })
     server = first
@@ -69,7 +69,7 @@ describe.each(DIALECTS)('a server killed at a crash point and restarted, on %s',
       fixture = await createServerFixture(
         dialect,
         `keys:${keyYaml({ id: 'payments-dek', algorithm: 'aes-256-gcm', dependents: [dep], policy })}`,
-        secretsOf([dep]),
+        { secrets: secretsOf([dep]) },
       )
       const first = await fixture.start({ env: { KEYROTOR_CRASH_POINT: point } })
       server = first

@@ -124,7 +124,7 @@ describe('hostile dependents', () => {
         probe: { ${h.probe} }`,
       )
       .join('')}`
-    fixture = await createServerFixture('sqlite', yaml, {})
+    fixture = await createServerFixture('sqlite', yaml)
     keyrotor = await fixture.start({})
     const { url } = keyrotor
     const admin = fixture.adminToken

@@ -68,7 +68,7 @@ describe.skipIf(!DIALECTS.includes('postgres'))('three server processes on one P
 
   /** The fixture, three instances on it (started one after another), and a client on its schema. */
   async function startThree(configYaml: string, secrets: Record<string, string>): Promise<Instance[]> {
-    fixture = await createServerFixture('postgres', configYaml, secrets)
+    fixture = await createServerFixture('postgres', configYaml, { secrets: secrets })
     const tag = randomBytes(4).toString('hex')
     for (const name of ['A', 'B', 'C']) {
       const applicationName = `keyrotor-instances-${tag}-${name}`

@@ -54,7 +54,7 @@ describe.skipIf(!DIALECTS.includes('postgres'))('PostgreSQL connections dropped 
     const yaml = `keys:${KEYS.map((key, i) =>
       keyYaml({ id: key, algorithm: 'aes-256-gcm', dependents: [deps[i]!], policy: POLICY }),
     ).join('')}`
-    fixture = await createServerFixture('postgres', yaml, secretsOf(deps))
+    fixture = await createServerFixture('postgres', yaml, { secrets: secretsOf(deps) })
     const tag = randomBytes(4).toString('hex')
     const names = ['A', 'B'].map((n) => `keyrotor-pgfaults-${tag}-${n}`)
     for (const applicationName of names)
@@ -221,7 +221,7 @@ describe.skipIf(!DIALECTS.includes('postgres'))('duplicate triggers on two insta
         probe: { http: "http://127.0.0.1:${port}/probe" }`,
       )
       .join('')}`
-    fixture = await createServerFixture('postgres', yaml, {})
+    fixture = await createServerFixture('postgres', yaml)
     for (let i = 0; i < 2; i++) servers.push(await fixture.start({}))
     const admin = fixture.adminToken
     const answers = await Promise.all(

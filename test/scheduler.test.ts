@@ -210,11 +210,7 @@ describe.skipIf(!DIALECTS.includes('postgres'))('the scheduler on two server pro
 
   it('starts each due rotation exactly once across both instances', async () => {
     const keys = ['twin-a', 'twin-b', 'twin-c']
-    fixture = await createServerFixture(
-      'postgres',
-      `keys:${keys.map((k) => periodKey(k, '2s')).join('')}`,
-      {},
-    )
+    fixture = await createServerFixture('postgres', `keys:${keys.map((k) => periodKey(k, '2s')).join('')}`)
     const [one] = [await fixture.start({}), await fixture.start({})]
     const admin = fixture.adminToken
     const versionsOf = async () =>

@@ -259,7 +259,6 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     const fixture = await createServerFixture(
       'sqlite',
       `keys:${keyYaml({ id: 'payments-dek', algorithm: 'aes-256-gcm', dependents: [] })}`,
-      {},
     )
     try {
       const server = await fixture.start({

@@ -63,8 +63,13 @@ async function pgQuery(text: string): Promise<void> {
 
 // ---- in-process ------------------------------------------------------------------------------
 
-/** StartOptions, and the secrets the config's `secretEnv` names resolve to. */
-export type HarnessOptions = Partial<StartOptions> & { secrets?: Record<string, string> }
+/** What both forms take: the secrets the config's `secretEnv` names resolve to. */
+export interface ServerOptions {
+  secrets?: Record<string, string>
+}
+
+/** In-process, StartOptions may be given too (a fake provider, a dependent client, timings). */
+export type HarnessOptions = Partial<StartOptions> & ServerOptions
 
 export interface Harness {
   keyrotor: Keyrotor
@@ -201,8 +206,9 @@ export interface ServerProcess {
 export async function createServerFixture(
   dialect: DialectName,
   configYaml: string,
-  secrets: Record<string, string>,
+  options: ServerOptions = {},
 ): Promise<ServerFixture> {
+  const secrets = options.secrets ?? {}
   // a server process takes the schema from the URL: every connection starts in it
   const urlOf = (schema: string | undefined) =>
     schema === undefined

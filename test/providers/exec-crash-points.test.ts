@@ -43,7 +43,7 @@ describe('a key behind an exec hook, its server killed at every crash point of r
       policy: '{ gracePeriod: 0s, phaseTimeout: 15s }',
     })
     const yaml = `providers:\n${backend.yaml('hook')}\nkeys:${key.replace('provider: local', 'provider: hook')}`
-    fixture = await createServerFixture('sqlite', yaml, secretsOf([dep]))
+    fixture = await createServerFixture('sqlite', yaml, { secrets: secretsOf([dep]) })
     const first = await fixture.start({ env: { KEYROTOR_CRASH_POINT: path[0] as string } })
     server = first
     const admin = fixture.adminToken

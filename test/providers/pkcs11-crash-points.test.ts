@@ -78,9 +78,11 @@ describe.skipIf(!softhsmAvailable())(
         'sqlite',
         `${providers}keys:${key.replace('provider: local', 'provider: hsm')}`,
         {
-          ...secretsOf([dep]),
-          ...hsm.env,
-          HSM_PIN: TOKEN.pin,
+          secrets: {
+            ...secretsOf([dep]),
+            ...hsm.env,
+            HSM_PIN: TOKEN.pin,
+          },
         },
       )
       const first = await fixture.start({ env: { KEYROTOR_CRASH_POINT: path[0] as string } })
