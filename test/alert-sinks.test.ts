@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { RunView } from '../src/engine/views.js'
 import { KeyrotorError } from '../src/errors.js'
-import { startKeyrotor } from '../src/main.js'
 import { startHarness, waitForRun, type Harness } from './helpers/harness.js'
 import { DIALECTS } from './helpers/stores.js'
 
@@ -363,17 +362,14 @@ describe.each(DIALECTS)('alert and incident sinks on %s', (dialect) => {
       timeout: 10_000,
       interval: 25,
     })
-    await h.keyrotor.close()
-
-    receiver.setBehaviour(() => 200)
-    h.keyrotor = await startKeyrotor({
-      ...h.storeOptions,
-      port: 0,
-      logLevel: 'silent',
-      secretOf: (name) =>
-        ({ ...SECRETS, SLACK_WEBHOOK_URL: receiver.url('/slack/T000/B000/XXXXSECRETPATH') })[name],
-      notifications: FAST,
-    })
+    await h.restart(
+      {
+        secretOf: (name) =>
+          ({ ...SECRETS, SLACK_WEBHOOK_URL: receiver.url('/slack/T000/B000/XXXXSECRETPATH') })[name],
+        notifications: FAST,
+      },
+      () => receiver.setBehaviour(() => 200),
+    )
     await vi.waitFor(
       () => {
         expect(bodies<{ type: string }>(receiver.delivered('/hook')).map((a) => a.type)).toEqual([

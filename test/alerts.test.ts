@@ -3,14 +3,12 @@ import { createAuditLog } from '../src/audit/audit-log.js'
 import { createTokenStore } from '../src/governance/tokens.js'
 import { createHttpApp } from '../src/http/app.js'
 import { createHaltReader } from '../src/http/routes/halt.js'
-import {
-  createAlertService,
-  type Alert,
-  type AlertEvent,
-  type RaiseAlert,
-} from '../src/observability/alerts.js'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createAlertService, type AlertEvent, type RaiseAlert } from '../src/observability/alerts.js'
 import { createLogger } from '../src/observability/logger.js'
 import { createMetrics } from '../src/observability/metrics.js'
+import { createDeliveryOutbox, type DeliveryOutbox } from '../src/observability/sinks/delivery-outbox.js'
 import { createTestStore, DIALECTS, type TestStore } from './helpers/stores.js'
 
 const failed = (runId: string): RaiseAlert => ({
@@ -25,18 +23,39 @@ const failed = (runId: string): RaiseAlert => ({
 describe.each(DIALECTS)('alerts on %s', (dialect) => {
   let store: TestStore
   const openCounts: number[] = []
-  const sunk: Array<[AlertEvent, number]> = []
+  /** What a real webhook receiver got from the notification outbox, in order. */
+  const received: { runId: string; event: AlertEvent; count: number }[] = []
+  let receiver: Server
+  let outbox: DeliveryOutbox
   let alerts: ReturnType<typeof createAlertService>
 
   beforeAll(async () => {
     store = await createTestStore(dialect)
-    alerts = createAlertService({
-      db: store.db,
-      onChange: (n) => openCounts.push(n),
-      sinks: [(alert: Alert, event) => void sunk.push([event, alert.count])],
+    receiver = createServer((request, response) => {
+      let body = ''
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()))
+      request.on('end', () => {
+        received.push(JSON.parse(body) as (typeof received)[number])
+        response.end()
+      })
     })
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+    const { port } = receiver.address() as AddressInfo
+    outbox = createDeliveryOutbox({
+      db: store.db,
+      targets: async () => [
+        { id: 'hook', channel: 'alerts', type: 'webhook', url: `http://127.0.0.1:${port}/hook` },
+      ],
+      secretOf: () => undefined,
+      log: { info: () => undefined, warn: () => undefined },
+    })
+    await outbox.refresh()
+    alerts = createAlertService({ db: store.db, onChange: (n) => openCounts.push(n), outbox })
   })
-  afterAll(async () => store?.dispose())
+  afterAll(async () => {
+    await new Promise((resolve) => receiver?.close(resolve))
+    await store?.dispose()
+  })
 
   it('counts repeats of the same type, key and run on one alert, and tells the sinks', async () => {
     await alerts.raise(store.db, failed('r1'))
@@ -53,8 +72,10 @@ describe.each(DIALECTS)('alerts on %s', (dialect) => {
     ).toHaveLength(1)
     const other = await alerts.raise(store.db, failed('r2'))
     expect(other.id).not.toBe(third.id)
-    await new Promise((resolve) => setImmediate(resolve))
-    expect(sunk.slice(0, 3)).toEqual([
+    // one pass sends the head of each alert's queue: the changes of r1 go out in order
+    const ofR1 = () => received.filter((r) => r.runId === 'r1').map((r) => [r.event, r.count])
+    for (let pass = 0; pass < 10 && ofR1().length < 3; pass++) await outbox.drainNow()
+    expect(ofR1().slice(0, 3)).toEqual([
       ['raised', 1],
       ['repeated', 2],
       ['repeated', 3],

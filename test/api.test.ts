@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startDataKeyService } from '../src/demo/sample-services.js'
 import type { RunView } from '../src/engine/views.js'
-import { startKeyrotor } from '../src/main.js'
 import { startHarness, waitForRun, type Harness } from './helpers/harness.js'
 import { keyYaml, planDependent, secretsOf, type PlannedDependent } from './helpers/sample-dependents.js'
 import { DIALECTS } from './helpers/stores.js'
@@ -157,19 +156,16 @@ describe.each(DIALECTS)('the HTTP API on %s', (dialect) => {
 
   it('reports a changed config file at restart without applying it', async () => {
     const h = await setup()
-    await h.keyrotor.close()
     const changed = join(h.dataDir, 'changed.yaml')
-    writeFileSync(changed, `keys:${keyYaml({ id: 'brand-new', algorithm: 'hmac-sha256', dependents: [] })}`)
-    const again = await startKeyrotor({ ...h.storeOptions, configPath: changed, port: 0, logLevel: 'silent' })
-    h.keyrotor = again
-    const status = await fetch(`${again.url}/v1/config`, {
-      headers: { authorization: `Bearer ${h.adminToken}` },
-    })
-    const body = (await status.json()) as { activeVersion: number; file: { status: string } }
+    await h.restart({ configPath: changed }, () =>
+      writeFileSync(
+        changed,
+        `keys:${keyYaml({ id: 'brand-new', algorithm: 'hmac-sha256', dependents: [] })}`,
+      ),
+    )
+    const body = (await h.api<{ activeVersion: number; file: { status: string } }>('GET', '/v1/config')).body
     expect(body).toMatchObject({ activeVersion: 1, file: { status: 'differs' } })
-    const keys = (await (
-      await fetch(`${again.url}/v1/keys`, { headers: { authorization: `Bearer ${h.adminToken}` } })
-    ).json()) as { id: string }[]
+    const keys = (await h.api<{ id: string }[]>('GET', '/v1/keys')).body
     expect(keys.map((k) => k.id)).toEqual(['other-dek', 'payments-dek'])
   })
 

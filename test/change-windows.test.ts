@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunView } from '../src/engine/views.js'
 import { runCliProcess } from './helpers/cli.js'
+import { approvedEmergency } from './helpers/flows.js'
 import { startHarness, waitForRun, type Harness } from './helpers/harness.js'
 import { keyYaml } from './helpers/sample-dependents.js'
 import { DIALECTS } from './helpers/stores.js'
@@ -94,18 +95,13 @@ describe.each(DIALECTS)('change windows and blackouts on %s', (dialect) => {
     const person = async (user: string) =>
       (await h.api<{ token: string }>('POST', '/v1/tokens', { user, role: 'security' })).body.token
     const [sam, sue] = [await person('sam'), await person('sue')]
-    const requested = await h.api<RunView>(
-      'POST',
-      '/v1/keys/closed-dek/rotations',
-      { emergency: true, reason: 'key leaked' },
-      sam,
-    )
-    expect(requested.status).toBe(201)
-    const approvals = (await h.api<{ id: string; runId: string }[]>('GET', '/v1/approvals?state=pending'))
-      .body
-    const approval = approvals.find((a) => a.runId === requested.body.id)
-    expect((await h.api('POST', `/v1/approvals/${approval?.id}/approve`, {}, sue)).status).toBe(200)
-    expect(await waitForRun<RunView>(h, requested.body.id)).toMatchObject({
+    const requested = await approvedEmergency(h.api, {
+      key: 'closed-dek',
+      reason: 'key leaked',
+      requester: sam,
+      approver: sue,
+    })
+    expect(await waitForRun<RunView>(h, requested.id)).toMatchObject({
       kind: 'emergency-rotate',
       state: 'succeeded',
     })

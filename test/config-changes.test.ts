@@ -7,7 +7,6 @@ import type { KeyView, RunView } from '../src/engine/views.js'
 import { missingRoles } from '../src/governance/approval-rules.js'
 import type { RoleRequirement } from '../src/domain/approvals.js'
 import type { ConfigProposalView, ConfigVersionView } from '../src/config-changes/config-changes.js'
-import { startKeyrotor } from '../src/main.js'
 import { startHarness, waitForRun, type Harness } from './helpers/harness.js'
 import { keyYaml, planDependent, secretsOf, type PlannedDependent } from './helpers/sample-dependents.js'
 import { DIALECTS } from './helpers/stores.js'
@@ -169,9 +168,7 @@ describe.each(DIALECTS)('config change management on %s', (dialect) => {
     // a server restarted with a different file only reports it, against the active version 3
     const other = join(h.dataDir, 'other.yaml')
     writeFileSync(other, v2)
-    await h.keyrotor.close()
-    h.keyrotor = await startKeyrotor({
-      ...h.storeOptions,
+    await h.restart({
       configPath: other,
       port: Number(new URL(h.url).port),
       logLevel: 'silent',

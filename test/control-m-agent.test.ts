@@ -8,7 +8,8 @@ import { startDataKeyService } from '../src/demo/sample-services.js'
 import { exitOf, runCliProcess, spawnCli } from './helpers/cli.js'
 import { serveWithSlowProbes, until } from './helpers/instances.js'
 import { keyYaml, planDependent, secretsOf, type PlannedDependent } from './helpers/sample-dependents.js'
-import { call, createServerFixture, type ServerFixture } from './helpers/server-process.js'
+import { call } from './helpers/http.js'
+import { createServerFixture, type ServerFixture } from './helpers/harness.js'
 import { DIALECTS } from './helpers/stores.js'
 
 /**
@@ -103,7 +104,7 @@ describe.each(DIALECTS)('a Control-M job running keyrotor on %s', (dialect) => {
       await Promise.all(KEYS.map(async (k) => [k, await planDependent(`${k}-api`)] as const)),
     )
     const yaml = `keys:${KEYS.map((id) => keyYaml({ id, algorithm: 'aes-256-gcm', dependents: [deps[id]!], policy: POLICY })).join('')}`
-    fixture = await createServerFixture(dialect, yaml, secretsOf(Object.values(deps)))
+    fixture = await createServerFixture(dialect, yaml, { secrets: secretsOf(Object.values(deps)) })
     url = (await fixture.start({})).url
     env = { KEYROTOR_URL: url, KEYROTOR_TOKEN: fixture.adminToken }
     await serveDependent('ctm-term', 400)

@@ -3,12 +3,9 @@ import { startDataKeyService, type DataKeyService } from '../src/demo/sample-ser
 import type { KeyView, RunView } from '../src/engine/views.js'
 import { exitOf } from './helpers/cli.js'
 import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.js'
-import {
-  call,
-  createServerFixture,
-  type ServerFixture,
-  type ServerProcess,
-} from './helpers/server-process.js'
+import { approvedEmergency } from './helpers/flows.js'
+import { apiOf, call } from './helpers/http.js'
+import { createServerFixture, type ServerFixture, type ServerProcess } from './helpers/harness.js'
 import {
   EMERGENCY_CRASH_POINTS,
   FORWARD_CORRECT_CRASH_POINTS,
@@ -39,7 +36,7 @@ describe.each(DIALECTS)('a server killed at a crash point and restarted, on %s',
   async function boot(point: string, policy: string) {
     const dep = await planDependent('payments-api')
     const yaml = `keys:${keyYaml({ id: 'payments-dek', algorithm: 'aes-256-gcm', dependents: [dep], policy })}`
-    const fx = await createServerFixture(dialect, yaml, secretsOf([dep]))
+    const fx = await createServerFixture(dialect, yaml, { secrets: secretsOf([dep]) })
     fixture = fx
     const first = await fx.start({ env: { KEYROTOR_CRASH_POINT: point } })
     server = first
@@ -72,7 +69,7 @@ describe.each(DIALECTS)('a server killed at a crash point and restarted, on %s',
       fixture = await createServerFixture(
         dialect,
         `keys:${keyYaml({ id: 'payments-dek', algorithm: 'aes-256-gcm', dependents: [dep], policy })}`,
-        secretsOf([dep]),
+        { secrets: secretsOf([dep]) },
       )
       const first = await fixture.start({ env: { KEYROTOR_CRASH_POINT: point } })
       server = first
@@ -154,22 +151,12 @@ describe.each(DIALECTS)('a server killed at a crash point and restarted, on %s',
       const record = service.encrypt('written under v1')
       const requester = await tokenFor('sam', 'security')
       const approver = await tokenFor('sue', 'security')
-      const requested = (
-        await call<RunView>(first.url, requester, 'POST', '/v1/keys/payments-dek/rotations', {
-          emergency: true,
-          reason: 'crash test',
-        })
-      ).body
-      const approvals = (
-        await call<{ id: string; runId: string }[]>(first.url, admin, 'GET', '/v1/approvals?state=pending')
-      ).body
-      await call(
-        first.url,
+      const requested = await approvedEmergency(apiOf(first.url, admin), {
+        key: 'payments-dek',
+        reason: 'crash test',
+        requester,
         approver,
-        'POST',
-        `/v1/approvals/${approvals.find((a) => a.runId === requested.id)?.id}/approve`,
-        {},
-      )
+      })
       await expectKilledAt(first, point)
 
       server = await fixture.start({ port: first.port })

@@ -7,7 +7,7 @@ import type { Problem } from '../src/http/problem.js'
 import { runInit } from '../src/main.js'
 import { exitOf, runCliProcess, spawnCli } from './helpers/cli.js'
 import { until } from './helpers/instances.js'
-import { call } from './helpers/server-process.js'
+import { call } from './helpers/http.js'
 import { canMountTmpfs, mountTmpfs, type SmallVolume } from './helpers/tmpfs.js'
 
 /**
@@ -62,14 +62,13 @@ describe.skipIf(!canMountTmpfs())('a full volume under the data dir and the log 
     // the WAL may still have room for a few writes; sooner or later one needs a new block
     let refused: { status: number; body: Problem; retryAfter: string | null } | undefined
     for (let i = 1; i < 5000 && refused === undefined; i++) {
-      const response = await fetch(`${url}/v1/tokens`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ user: `user-${i}`, role: 'viewer' }),
-      })
-      const body = (await response.json()) as Problem
+      const response = await newToken(i)
       if (response.status !== 201)
-        refused = { status: response.status, body, retryAfter: response.headers.get('retry-after') }
+        refused = {
+          status: response.status,
+          body: response.body,
+          retryAfter: response.headers.get('retry-after'),
+        }
     }
     expect(refused, 'a write was refused once the volume was full').toBeDefined()
     expect(refused?.status).toBe(503)

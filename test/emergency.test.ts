@@ -1,16 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { startJwtIssuer, startJwtVerifier } from '../src/demo/sample-services.js'
 import type { KeyView, RunView } from '../src/engine/views.js'
-import { startHarness, waitForRun, type Harness } from './helpers/harness.js'
+import { pendingApprovalOf, requestEmergency } from './helpers/flows.js'
+import { startHarness, waitForRun } from './helpers/harness.js'
 import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.js'
 import { DIALECTS } from './helpers/stores.js'
-
-interface Approval {
-  id: string
-  action: string
-  runId: string
-  requiredRoles: string[]
-}
 
 describe.each(DIALECTS)('emergency rotation on %s', (dialect) => {
   const cleanups: (() => Promise<void>)[] = []
@@ -62,13 +56,6 @@ describe.each(DIALECTS)('emergency rotation on %s', (dialect) => {
     }
   }
 
-  async function approvalOf(h: Harness, runId: string): Promise<Approval> {
-    const approvals = (await h.api<Approval[]>('GET', '/v1/approvals?state=pending')).body
-    const approval = approvals.find((a) => a.runId === runId)
-    if (approval === undefined) throw new Error(`no pending approval for ${runId}`)
-    return approval
-  }
-
   it('needs a reason and a second security person, then moves every dependent off the compromised version and revokes it at once', async () => {
     const { h, issuer, verifier, samA, sue, olga } = await setup()
     const before = await issuer.issue({ sub: 'before' })
@@ -77,10 +64,10 @@ describe.each(DIALECTS)('emergency rotation on %s', (dialect) => {
         .status,
     ).toBe(400)
 
-    const requested = await h.api<RunView>(
-      'POST',
-      '/v1/keys/auth-signing/rotations',
-      { emergency: true, reason: 'private key found in a public repository' },
+    const requested = await requestEmergency(
+      h.api,
+      'auth-signing',
+      'private key found in a public repository',
       samA,
     )
     expect(requested.status).toBe(201)
@@ -89,7 +76,7 @@ describe.each(DIALECTS)('emergency rotation on %s', (dialect) => {
       state: 'awaiting_approval',
       priority: 0,
     })
-    const approval = await approvalOf(h, requested.body.id)
+    const approval = await pendingApprovalOf(h.api, requested.body.id)
     expect(approval.requiredRoles).toEqual(['security'])
     expect(
       (await h.api<{ code: string }>('POST', `/v1/approvals/${approval.id}/approve`, {}, samA)).body.code,
@@ -135,13 +122,8 @@ describe.each(DIALECTS)('emergency rotation on %s', (dialect) => {
 
   it('ends a rejected emergency with nothing changed', async () => {
     const { h, samA, sue } = await setup()
-    const requested = await h.api<RunView>(
-      'POST',
-      '/v1/keys/auth-signing/rotations',
-      { emergency: true, reason: 'suspicious access' },
-      samA,
-    )
-    const approval = await approvalOf(h, requested.body.id)
+    const requested = await requestEmergency(h.api, 'auth-signing', 'suspicious access', samA)
+    const approval = await pendingApprovalOf(h.api, requested.body.id)
     expect(
       (
         await h.api(

@@ -7,12 +7,8 @@ import type { RunView } from '../src/engine/views.js'
 import type { Alert } from '../src/observability/alerts.js'
 import { exitOf } from './helpers/cli.js'
 import { until } from './helpers/instances.js'
-import {
-  call,
-  createServerFixture,
-  type ServerFixture,
-  type ServerProcess,
-} from './helpers/server-process.js'
+import { call } from './helpers/http.js'
+import { createServerFixture, type ServerFixture, type ServerProcess } from './helpers/harness.js'
 
 /**
  * Issue 9 items 3 and 4 (and the readiness failure of item 12) against dependents that fight
@@ -128,7 +124,7 @@ describe('hostile dependents', () => {
         probe: { ${h.probe} }`,
       )
       .join('')}`
-    fixture = await createServerFixture('sqlite', yaml, {})
+    fixture = await createServerFixture('sqlite', yaml)
     keyrotor = await fixture.start({})
     const { url } = keyrotor
     const admin = fixture.adminToken

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuditEvent } from '../src/audit/audit-log.js'
 import type { ChainReport } from '../src/audit/verify-chain.js'
 import type { Problem } from '../src/http/problem.js'
+import { pendingApprovalOf, requestEmergency } from './helpers/flows.js'
 import { startHarness, type Harness } from './helpers/harness.js'
 import { keyYaml } from './helpers/sample-dependents.js'
 import { DIALECTS } from './helpers/stores.js'
@@ -145,19 +146,11 @@ describe.each(DIALECTS)('hostile input on %s', (dialect) => {
     const twin = await person('Security1', 'security')
     const wideTwin = await person('ＳＥＣＵＲＩＴＹ１', 'security')
     const sue = await person('sue', 'security')
-    const requested = await h.api<{ id: string }>(
-      'POST',
-      '/v1/keys/four-eyes-dek/rotations',
-      { emergency: true, reason: 'suspected leak' },
-      requester,
-    )
+    const requested = await requestEmergency(h.api, 'four-eyes-dek', 'suspected leak', requester)
     expect(requested.status).toBe(201)
-    const approval = (
-      await h.api<{ id: string; runId: string }[]>('GET', '/v1/approvals?state=pending')
-    ).body.find((a) => a.runId === requested.body.id)
-    expect(approval).toBeDefined()
+    const approval = await pendingApprovalOf(h.api, requested.body.id)
     const approve = (token: string) =>
-      h.api<Problem>('POST', `/v1/approvals/${approval?.id}/approve`, {}, token)
+      h.api<Problem>('POST', `/v1/approvals/${approval.id}/approve`, {}, token)
 
     for (const token of [twin, wideTwin]) {
       const self = await approve(token)
@@ -168,7 +161,7 @@ describe.each(DIALECTS)('hostile input on %s', (dialect) => {
     const late = await approve(await person('sam', 'security'))
     expect([late.status, late.body.code]).toEqual([403, 'FORBIDDEN'])
     expect(late.body.detail).toContain('created after')
-    const refusals = (await audited('approval.refused')).filter((r) => r.target === approval?.id)
+    const refusals = (await audited('approval.refused')).filter((r) => r.target === approval.id)
     expect(refusals.map((r) => [r.actor, r.details?.code])).toEqual([
       ['Security1', 'SELF_APPROVAL'],
       ['ＳＥＣＵＲＩＴＹ１', 'SELF_APPROVAL'],

@@ -15,12 +15,8 @@ import {
   type LogLine,
 } from './helpers/instances.js'
 import { keyYaml, planDependent, secretsOf, type PlannedDependent } from './helpers/sample-dependents.js'
-import {
-  call,
-  createServerFixture,
-  type ServerFixture,
-  type ServerProcess,
-} from './helpers/server-process.js'
+import { call } from './helpers/http.js'
+import { createServerFixture, type ServerFixture, type ServerProcess } from './helpers/harness.js'
 import { DIALECTS } from './helpers/stores.js'
 
 /**
@@ -72,7 +68,7 @@ describe.skipIf(!DIALECTS.includes('postgres'))('three server processes on one P
 
   /** The fixture, three instances on it (started one after another), and a client on its schema. */
   async function startThree(configYaml: string, secrets: Record<string, string>): Promise<Instance[]> {
-    fixture = await createServerFixture('postgres', configYaml, secrets)
+    fixture = await createServerFixture('postgres', configYaml, { secrets: secrets })
     const tag = randomBytes(4).toString('hex')
     for (const name of ['A', 'B', 'C']) {
       const applicationName = `keyrotor-instances-${tag}-${name}`

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Kysely } from 'kysely'
 import type { Database } from '../src/store/tables.js'
 import { runCliProcess } from './helpers/cli.js'
+import { call } from './helpers/http.js'
 import { startHarness, type Harness } from './helpers/harness.js'
 import { keyYaml } from './helpers/sample-dependents.js'
 import { DIALECTS } from './helpers/stores.js'
@@ -191,10 +192,10 @@ describe.each(DIALECTS)('paging and filtering of every list route on %s', (diale
   let write: ReturnType<typeof writers>
 
   async function get(path: string) {
-    const response = await fetch(`${h.url}${path}`, { headers: { authorization: `Bearer ${h.adminToken}` } })
+    const response = await call<Item[] & { code?: string; detail?: string }>(h.url, h.adminToken, 'GET', path)
     return {
       status: response.status,
-      body: (await response.json()) as Item[] & { code?: string; detail?: string },
+      body: response.body,
       next: response.headers.get('x-next-cursor') ?? undefined,
       link: response.headers.get('link') ?? undefined,
     }

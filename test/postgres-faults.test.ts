@@ -10,12 +10,8 @@ import type { Problem } from '../src/http/problem.js'
 import { exitOf } from './helpers/cli.js'
 import { until } from './helpers/instances.js'
 import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.js'
-import {
-  call,
-  createServerFixture,
-  type ServerFixture,
-  type ServerProcess,
-} from './helpers/server-process.js'
+import { call } from './helpers/http.js'
+import { createServerFixture, type ServerFixture, type ServerProcess } from './helpers/harness.js'
 import { DIALECTS } from './helpers/stores.js'
 
 /**
@@ -58,7 +54,7 @@ describe.skipIf(!DIALECTS.includes('postgres'))('PostgreSQL connections dropped 
     const yaml = `keys:${KEYS.map((key, i) =>
       keyYaml({ id: key, algorithm: 'aes-256-gcm', dependents: [deps[i]!], policy: POLICY }),
     ).join('')}`
-    fixture = await createServerFixture('postgres', yaml, secretsOf(deps))
+    fixture = await createServerFixture('postgres', yaml, { secrets: secretsOf(deps) })
     const tag = randomBytes(4).toString('hex')
     const names = ['A', 'B'].map((n) => `keyrotor-pgfaults-${tag}-${n}`)
     for (const applicationName of names)
@@ -225,7 +221,7 @@ describe.skipIf(!DIALECTS.includes('postgres'))('duplicate triggers on two insta
         probe: { http: "http://127.0.0.1:${port}/probe" }`,
       )
       .join('')}`
-    fixture = await createServerFixture('postgres', yaml, {})
+    fixture = await createServerFixture('postgres', yaml)
     for (let i = 0; i < 2; i++) servers.push(await fixture.start({}))
     const admin = fixture.adminToken
     const answers = await Promise.all(
@@ -251,16 +247,8 @@ describe.skipIf(!DIALECTS.includes('postgres'))('duplicate triggers on two insta
 })
 
 async function post(url: string, token: string, path: string, body: unknown): Promise<Answer> {
-  const response = await fetch(`${url}${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  return {
-    status: response.status,
-    body: (await response.json()) as RunView & Problem,
-    retryAfter: response.headers.get('retry-after'),
-  }
+  const response = await call<RunView & Problem>(url, token, 'POST', path, body)
+  return { status: response.status, body: response.body, retryAfter: response.headers.get('retry-after') }
 }
 
 /** Waits for a run to end, asking any server that answers (a 503 is asked again). */

@@ -5,7 +5,8 @@ import { runCliProcess } from './helpers/cli.js'
 import { startHarness, type Harness } from './helpers/harness.js'
 import { serveWithSlowProbes, until } from './helpers/instances.js'
 import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.js'
-import { call, createServerFixture, type ServerFixture } from './helpers/server-process.js'
+import { call } from './helpers/http.js'
+import { createServerFixture, type ServerFixture } from './helpers/harness.js'
 import { DIALECTS } from './helpers/stores.js'
 
 /** The built-in schedule (issue 6): keys rotate on their own, inside their windows, once each. */
@@ -209,11 +210,7 @@ describe.skipIf(!DIALECTS.includes('postgres'))('the scheduler on two server pro
 
   it('starts each due rotation exactly once across both instances', async () => {
     const keys = ['twin-a', 'twin-b', 'twin-c']
-    fixture = await createServerFixture(
-      'postgres',
-      `keys:${keys.map((k) => periodKey(k, '2s')).join('')}`,
-      {},
-    )
+    fixture = await createServerFixture('postgres', `keys:${keys.map((k) => periodKey(k, '2s')).join('')}`)
     const [one] = [await fixture.start({}), await fixture.start({})]
     const admin = fixture.adminToken
     const versionsOf = async () =>

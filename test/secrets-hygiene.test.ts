@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunView } from '../src/engine/views.js'
 import { ROLES } from '../src/domain/roles.js'
 import { startHarness, type Harness } from './helpers/harness.js'
+import { request } from './helpers/http.js'
 import { keyYaml, planDependent, type PlannedDependent } from './helpers/sample-dependents.js'
 import { createSofthsm, SOFTHSM_MODULE, softhsmAvailable } from './helpers/softhsm.js'
 import { DIALECTS, TEST_DATABASE_URL } from './helpers/stores.js'
@@ -92,20 +93,9 @@ describe.each(DIALECTS)('secrets hygiene on %s', (dialect) => {
     token: string,
     body?: unknown,
   ): Promise<{ status: number; body: T; index: number }> {
-    const response = await fetch(`${h.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    const text = await response.text()
-    responses.push({ what: `${method} ${path} → ${response.status}`, body: text })
-    const parsed = (
-      response.headers.get('content-type')?.includes('json') === true && text !== '' ? JSON.parse(text) : text
-    ) as T
-    return { status: response.status, body: parsed, index: responses.length - 1 }
+    const response = await request<T>(h.url, { method, path, token, body })
+    responses.push({ what: `${method} ${path} → ${response.status}`, body: response.text })
+    return { status: response.status, body: response.body, index: responses.length - 1 }
   }
 
   async function untilRunEnds(id: string, token: string): Promise<RunView> {

@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startDataKeyService, type DataKeyService } from '../src/demo/sample-services.js'
 import type { RunView } from '../src/engine/views.js'
-import { startKeyrotor } from '../src/main.js'
 import type { Timeline, TimelineEvent } from '../src/observability/timeline.js'
 import { runCliProcess } from './helpers/cli.js'
 import { startHarness, waitForRun, type Harness } from './helpers/harness.js'
@@ -163,9 +162,7 @@ describe.each(DIALECTS)('timeline reconstruction on %s', (dialect) => {
     )
 
     // a new process on the same store and log file: the run's lines are only in the file now
-    await h.keyrotor.close()
-    h.keyrotor = await startKeyrotor({
-      ...h.storeOptions,
+    await h.restart({
       port: Number(new URL(h.url).port),
       logLevel: 'info',
       logFile,

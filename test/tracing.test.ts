@@ -9,7 +9,8 @@ import type { RunView } from '../src/engine/views.js'
 import { freePort } from '../src/demo/free-port.js'
 import { startHarness, waitForRun } from './helpers/harness.js'
 import { keyYaml, planDependent, secretsOf, type PlannedDependent } from './helpers/sample-dependents.js'
-import { call, createServerFixture } from './helpers/server-process.js'
+import { call } from './helpers/http.js'
+import { createServerFixture } from './helpers/harness.js'
 import { DIALECTS } from './helpers/stores.js'
 
 /**
@@ -258,7 +259,6 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     const fixture = await createServerFixture(
       'sqlite',
       `keys:${keyYaml({ id: 'payments-dek', algorithm: 'aes-256-gcm', dependents: [] })}`,
-      {},
     )
     try {
       const server = await fixture.start({

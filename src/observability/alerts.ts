@@ -36,13 +36,6 @@ export interface RaiseAlert {
 /** What happened to an alert, as a sink is told. */
 export type AlertEvent = 'raised' | 'repeated' | 'acknowledged' | 'resolved'
 
-/**
- * An in-process listener of alert changes. It is called after the write, without being awaited;
- * it must not throw into the caller and must tolerate an alert whose surrounding transaction
- * later rolls back. Webhook, Slack and PagerDuty go through the durable `outbox` instead.
- */
-export type AlertSink = (alert: Alert, event: AlertEvent) => void | Promise<void>
-
 /** The notification outbox (sinks/delivery-outbox.ts), written through the alert's own executor. */
 export interface AlertOutbox {
   enqueue(
@@ -58,14 +51,11 @@ export interface AlertServiceDeps {
   onChange?: (openCount: number) => void
   /** Told each alert raised or repeated (the metrics counter listens). */
   onRaised?: (type: AlertType) => void
-  sinks?: readonly AlertSink[]
   /**
    * Deliveries to the configured sinks, recorded in the same transaction as the change: they
    * exist exactly when the change does, and survive a restart until delivered.
    */
   outbox?: AlertOutbox
-  /** Where a failing sink is reported. */
-  onSinkError?: (error: unknown, alert: Alert) => void
 }
 
 export type AlertService = ReturnType<typeof createAlertService>
@@ -104,11 +94,6 @@ export function createAlertService(deps: AlertServiceDeps) {
     if (deps.onChange !== undefined) deps.onChange(await openCount(executor))
     for (const alert of alerts) {
       await deps.outbox?.enqueue(executor, { channel: 'alerts', event, alert })
-      for (const sink of deps.sinks ?? []) {
-        Promise.resolve()
-          .then(() => sink(alert, event))
-          .catch((error: unknown) => deps.onSinkError?.(error, alert))
-      }
     }
   }
 

@@ -2,7 +2,7 @@ import { createServer, type RequestListener } from 'node:http'
 import type { ChildProcess } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
-import type { ServerProcess } from './server-process.js'
+import type { ServerProcess } from './harness.js'
 
 /**
  * Serves a dependent's handler on `port`, answering each probe only after `delayMs`, so that a

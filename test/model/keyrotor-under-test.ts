@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { runInit, startKeyrotor, type Keyrotor, type StartOptions } from '../../src/main.js'
+import { call } from '../helpers/http.js'
 import { ControllableDependents } from './controllable-dependents.js'
 
 /** The keys of the model, each with its dependents (the verify-only one never signs). */
@@ -110,25 +111,6 @@ export async function createTemplate(): Promise<Template> {
   } finally {
     await keyrotor.close()
   }
-}
-
-export async function call<T>(
-  url: string,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  const text = await response.text()
-  return { status: response.status, body: (text === '' ? null : JSON.parse(text)) as T }
 }
 
 /**

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { Kysely } from 'kysely'
-import { startKeyrotor, type Keyrotor, type StartOptions } from '../../src/main.js'
+import type { Keyrotor, StartOptions } from '../../src/main.js'
 import type { KeyView, RunView } from '../../src/engine/views.js'
 import type { KeyProvider, ProviderKeyRef } from '../../src/providers/key-provider.js'
 import type { DialectName } from '../../src/store/dialect.js'
@@ -118,10 +118,9 @@ export async function startEngineUnderTest(
         await delay(20)
       }
       await dying
-      await h.keyrotor.close()
+      const restarted = await h.restart(restartOptions())
       dying = undefined
-      h.keyrotor = await startKeyrotor(restartOptions())
-      install(h.keyrotor)
+      install(restarted)
     },
     async waitForRun(kind) {
       for (let i = 0; ; i++) {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { KeyView, RunView } from '../../src/engine/views.js'
 import { createExecProvider } from '../../src/providers/exec/exec-provider.js'
 import { exitOf, runCliProcess, spawnCli } from '../helpers/cli.js'
-import { createServerFixture, type ServerFixture, type ServerProcess } from '../helpers/server-process.js'
+import { createServerFixture, type ServerFixture, type ServerProcess } from '../helpers/harness.js'
 import { createFileHookBackend, type FileHookBackend } from './file-hook.js'
 
 const KEY = 'orders-dek'
@@ -61,7 +61,7 @@ describe('config validate and server start with provider instances (CLI)', () =>
       'providers.vault: /opt/keyrotor/vault-transit-hook: exec provider list-versions: could not start /opt/keyrotor/vault-transit-hook: command not found',
     ])
 
-    const fixture = await createServerFixture('sqlite', '', {})
+    const fixture = await createServerFixture('sqlite', '')
     try {
       const server = spawnCli(['server', '--data-dir', fixture.dataDir, '--config', file, '--port', '0'])
       let stderr = ''
@@ -89,7 +89,7 @@ describe('a key behind an exec hook, rotated and revoked from the CLI', () => {
 
   beforeAll(async () => {
     backend = createFileHookBackend()
-    fixture = await createServerFixture('sqlite', configYaml([backend.yaml('hook')]), {})
+    fixture = await createServerFixture('sqlite', configYaml([backend.yaml('hook')]))
     server = await fixture.start({})
     env = { KEYROTOR_URL: server.url, KEYROTOR_TOKEN: fixture.adminToken }
   })

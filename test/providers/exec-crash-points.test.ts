@@ -5,12 +5,8 @@ import { createExecProvider } from '../../src/providers/exec/exec-provider.js'
 import { exitOf } from '../helpers/cli.js'
 import { REVOKE_CRASH_POINTS, ROTATE_CRASH_POINTS } from '../helpers/crash-point-names.js'
 import { keyYaml, planDependent, secretsOf } from '../helpers/sample-dependents.js'
-import {
-  call,
-  createServerFixture,
-  type ServerFixture,
-  type ServerProcess,
-} from '../helpers/server-process.js'
+import { call } from '../helpers/http.js'
+import { createServerFixture, type ServerFixture, type ServerProcess } from '../helpers/harness.js'
 import { createFileHookBackend, type FileHookBackend } from './file-hook.js'
 
 const KEY = 'orders-dek'
@@ -47,7 +43,7 @@ describe('a key behind an exec hook, its server killed at every crash point of r
       policy: '{ gracePeriod: 0s, phaseTimeout: 15s }',
     })
     const yaml = `providers:\n${backend.yaml('hook')}\nkeys:${key.replace('provider: local', 'provider: hook')}`
-    fixture = await createServerFixture('sqlite', yaml, secretsOf([dep]))
+    fixture = await createServerFixture('sqlite', yaml, { secrets: secretsOf([dep]) })
     const first = await fixture.start({ env: { KEYROTOR_CRASH_POINT: path[0] as string } })
     server = first
     const admin = fixture.adminToken

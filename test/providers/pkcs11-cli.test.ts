@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { KeyView, RunView } from '../../src/engine/views.js'
 import { createPkcs11Provider } from '../../src/providers/pkcs11/pkcs11-provider.js'
 import { exitOf, runCliProcess, spawnCli } from '../helpers/cli.js'
-import { createServerFixture, type ServerFixture, type ServerProcess } from '../helpers/server-process.js'
+import { createServerFixture, type ServerFixture, type ServerProcess } from '../helpers/harness.js'
 import {
   createSofthsm,
   listObjectsWithPkcs11Tool,
@@ -95,7 +95,7 @@ describe.skipIf(!softhsmAvailable())('a key on a PKCS#11 token (SoftHSM2), from 
     expect(ok.stdout + ok.stderr).toContain('valid')
     expect(ok.code).toBe(0)
 
-    const bad = await createServerFixture('sqlite', '', {})
+    const bad = await createServerFixture('sqlite', '')
     try {
       const child = spawnCli(
         ['server', '--data-dir', bad.dataDir, '--config', write(configYaml()), '--port', '0'],
@@ -115,7 +115,7 @@ describe.skipIf(!softhsmAvailable())('a key on a PKCS#11 token (SoftHSM2), from 
   })
 
   it('rotates and revokes: versions on the token, keys show printing their label, the JWKS read from the token', async () => {
-    fixture = await createServerFixture('sqlite', configYaml(), hsmEnv)
+    fixture = await createServerFixture('sqlite', configYaml(), { secrets: hsmEnv })
     server = await fixture.start({})
     const env = { KEYROTOR_URL: server.url, KEYROTOR_TOKEN: fixture.adminToken }
     const cli = (...args: string[]) => runCliProcess(args, env)

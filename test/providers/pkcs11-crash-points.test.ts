@@ -5,12 +5,8 @@ import { createPkcs11Provider } from '../../src/providers/pkcs11/pkcs11-provider
 import { exitOf } from '../helpers/cli.js'
 import { REVOKE_CRASH_POINTS, ROTATE_CRASH_POINTS } from '../helpers/crash-point-names.js'
 import { keyYaml, planDependent, secretsOf } from '../helpers/sample-dependents.js'
-import {
-  call,
-  createServerFixture,
-  type ServerFixture,
-  type ServerProcess,
-} from '../helpers/server-process.js'
+import { call } from '../helpers/http.js'
+import { createServerFixture, type ServerFixture, type ServerProcess } from '../helpers/harness.js'
 import { createSofthsm, SOFTHSM_MODULE, softhsmAvailable, type Softhsm } from '../helpers/softhsm.js'
 
 const KEY = 'auth-signing'
@@ -82,9 +78,11 @@ describe.skipIf(!softhsmAvailable())(
         'sqlite',
         `${providers}keys:${key.replace('provider: local', 'provider: hsm')}`,
         {
-          ...secretsOf([dep]),
-          ...hsm.env,
-          HSM_PIN: TOKEN.pin,
+          secrets: {
+            ...secretsOf([dep]),
+            ...hsm.env,
+            HSM_PIN: TOKEN.pin,
+          },
         },
       )
       const first = await fixture.start({ env: { KEYROTOR_CRASH_POINT: path[0] as string } })
