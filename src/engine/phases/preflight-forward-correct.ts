@@ -1,6 +1,6 @@
 import { KeyrotorError } from '../../errors.js'
 import { listVersions } from '../../store/keys-repository.js'
-import type { PhaseHandler } from '../phase-context.js'
+import type { PhaseHandler } from '../runs/phase-context.js'
 
 /**
  * Forward correction picks up the promotion of the last run on the key that stopped past its

@@ -7,9 +7,9 @@ import {
   dependentsCheck,
   versionStatesCheck,
   type ConsistencyCheck,
-} from '../consistency-checks.js'
-import { messageOf, probeAllOnce } from '../dependent-ops.js'
-import type { PhaseContext, PhaseHandler } from '../phase-context.js'
+} from '../verify/consistency-checks.js'
+import { messageOf, probeAllOnce } from '../keys/dependent-ops.js'
+import type { PhaseContext, PhaseHandler } from '../runs/phase-context.js'
 import { requireVersion } from './create.js'
 
 export type ValidationCheck = ConsistencyCheck

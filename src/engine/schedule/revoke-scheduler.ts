@@ -1,7 +1,7 @@
-import { isKeyrotorError } from '../errors.js'
-import type { EngineDeps } from './engine-deps.js'
-import { ENGINE_ACTOR } from '../domain/actors.js'
-import type { RunService } from './rotation-service.js'
+import { isKeyrotorError } from '../../errors.js'
+import type { EngineDeps } from '../engine-deps.js'
+import { ENGINE_ACTOR } from '../../domain/actors.js'
+import type { RunService } from '../runs/rotation-service.js'
 
 /**
  * Starts the follow-up revoke of every retiring version whose grace period is over. The due time

@@ -1,10 +1,10 @@
 import type { Transaction } from 'kysely'
-import { isPastPointOfNoReturn, type Phase } from '../domain/phases.js'
-import { windowsApply } from '../domain/windows.js'
-import type { Database, RunRow } from '../store/tables.js'
-import { promoteWait } from './change-window.js'
-import { readHalt } from '../store/halt-repository.js'
-import { jwksPublicationWait } from './jwks-publication.js'
+import { isPastPointOfNoReturn, type Phase } from '../../domain/phases.js'
+import { windowsApply } from '../../domain/windows.js'
+import type { Database, RunRow } from '../../store/tables.js'
+import { promoteWait } from '../schedule/change-window.js'
+import { readHalt } from '../../store/halt-repository.js'
+import { jwksPublicationWait } from '../keys/jwks-publication.js'
 
 /** Whether a run may start its next phase: decided inside the transaction that records the intent. */
 export type Gate =

@@ -1,10 +1,10 @@
-import { KeyrotorError } from '../errors.js'
+import { KeyrotorError } from '../../errors.js'
 import type { ApprovalPort } from './approval-port.js'
-import type { Role } from '../domain/roles.js'
-import { requireKey } from '../store/keys-repository.js'
+import type { Role } from '../../domain/roles.js'
+import { requireKey } from '../../store/keys-repository.js'
 import { createApprovedRuns } from './approved-runs.js'
-import type { EngineDeps } from './engine-deps.js'
-import type { RunRequestResult, RunService } from './rotation-service.js'
+import type { EngineDeps } from '../engine-deps.js'
+import type { RunRequestResult, RunService } from '../runs/rotation-service.js'
 
 /** How long a forward correction waits for its security approval. */
 const APPROVAL_TTL_MS = 24 * 3_600_000

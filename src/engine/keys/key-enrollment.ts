@@ -1,6 +1,6 @@
-import type { KeyConfig } from '../config/schema.js'
-import type { Executor } from '../store/database.js'
-import type { EngineDeps } from './engine-deps.js'
+import type { KeyConfig } from '../../config/schema.js'
+import type { Executor } from '../../store/database.js'
+import type { EngineDeps } from '../engine-deps.js'
 
 /**
  * Brings a declared key under management: version 1 is created at its provider and made active,

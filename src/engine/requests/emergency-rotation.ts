@@ -1,9 +1,9 @@
 import type { ApprovalPort } from './approval-port.js'
-import type { Role } from '../domain/roles.js'
-import type { IncidentOpener } from '../observability/incidents.js'
+import type { Role } from '../../domain/roles.js'
+import type { IncidentOpener } from '../../observability/incidents.js'
 import { createApprovedRuns } from './approved-runs.js'
-import type { EngineDeps } from './engine-deps.js'
-import type { RunRequestResult, RunService } from './rotation-service.js'
+import type { EngineDeps } from '../engine-deps.js'
+import type { RunRequestResult, RunService } from '../runs/rotation-service.js'
 
 /** A suspected compromise should not wait long for its approver. */
 const APPROVAL_TTL_MS = 4 * 3_600_000

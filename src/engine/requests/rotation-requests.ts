@@ -1,9 +1,9 @@
-import type { KeyPolicy } from '../config/schema.js'
+import type { KeyPolicy } from '../../config/schema.js'
 import type { ApprovalPort } from './approval-port.js'
-import { requireKey } from '../store/keys-repository.js'
+import { requireKey } from '../../store/keys-repository.js'
 import { createApprovedRuns } from './approved-runs.js'
-import type { EngineDeps } from './engine-deps.js'
-import type { RunRequest, RunRequestResult, RunService } from './rotation-service.js'
+import type { EngineDeps } from '../engine-deps.js'
+import type { RunRequest, RunRequestResult, RunService } from '../runs/rotation-service.js'
 
 /** A rotation under requireApproval waits a working day for its second person at most. */
 const APPROVAL_TTL_MS = 24 * 3_600_000

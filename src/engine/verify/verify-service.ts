@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import { KeyrotorError } from '../errors.js'
-import type { AlertType } from '../observability/alerts.js'
-import { appendEvents } from '../store/events-repository.js'
-import { freezeKey, listKeys, listVersions, recordDependent, thawKey } from '../store/keys-repository.js'
-import { findActiveRunForKey, findRun } from '../store/runs-repository.js'
-import type { Database, RunRow } from '../store/tables.js'
+import { KeyrotorError } from '../../errors.js'
+import type { AlertType } from '../../observability/alerts.js'
+import { appendEvents } from '../../store/events-repository.js'
+import { freezeKey, listKeys, listVersions, recordDependent, thawKey } from '../../store/keys-repository.js'
+import { findActiveRunForKey, findRun } from '../../store/runs-repository.js'
+import type { Database, RunRow } from '../../store/tables.js'
 import {
   check,
   describeMismatch,
@@ -15,10 +15,10 @@ import {
   type ExplainedEffects,
   type StateMismatch,
 } from './consistency-checks.js'
-import { messageOf } from './dependent-ops.js'
-import type { EngineDeps } from './engine-deps.js'
-import { runEvent } from './journal.js'
-import { loadManagedKey, type ManagedKey } from './managed-key.js'
+import { messageOf } from '../keys/dependent-ops.js'
+import type { EngineDeps } from '../engine-deps.js'
+import { runEvent } from '../runs/journal.js'
+import { loadManagedKey, type ManagedKey } from '../keys/managed-key.js'
 import { auditedStatesCheck } from './version-audit.js'
 
 export interface KeyVerification {
