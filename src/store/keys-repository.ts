@@ -215,3 +215,14 @@ export async function freezeKey(db: Executor, keyId: string, at: string, reason:
 export async function thawKey(db: Executor, keyId: string): Promise<void> {
   await db.updateTable('keys').set({ frozen_at: null, frozen_reason: null }).where('id', '=', keyId).execute()
 }
+
+/** The version of `keyId` in state active (at most one: a partial unique index), if any. */
+export async function activeVersionOf(db: Executor, keyId: string): Promise<number | undefined> {
+  const active = await db
+    .selectFrom('key_versions')
+    .select('version')
+    .where('key_id', '=', keyId)
+    .where('state', '=', 'active')
+    .executeTakeFirst()
+  return active?.version
+}

@@ -2,7 +2,7 @@ import { isPastPointOfNoReturn, phasesOf, type Phase } from '../../domain/phases
 import { transitionRun, type RunState } from '../../domain/runs.js'
 import { KeyrotorError } from '../../errors.js'
 import { appendEvents } from '../../store/events-repository.js'
-import { frozenSince } from '../../store/keys-repository.js'
+import { activeVersionOf, frozenSince } from '../../store/keys-repository.js'
 import { findActiveRunForKey, findRun } from '../../store/runs-repository.js'
 import type { RunRow, RunUpdate } from '../../store/tables.js'
 import { violates } from '../../store/unique-violation.js'
@@ -111,16 +111,11 @@ export function createRunControl(deps: RunControlDeps) {
     const failedAt = run.failure_phase ?? run.phase
     const want = isPastPointOfNoReturn(kind, failedAt) ? run.to_version : run.from_version
     if (want === null) return
-    const active = await db
-      .selectFrom('key_versions')
-      .select('version')
-      .where('key_id', '=', run.key_id)
-      .where('state', '=', 'active')
-      .executeTakeFirst()
-    if (active?.version !== want) {
+    const active = await activeVersionOf(db, run.key_id)
+    if (active !== want) {
       throw new KeyrotorError(
         'CONFLICT',
-        `run ${run.id} planned around v${want} active, but key ${run.key_id} has v${active?.version ?? 'none'} active now; start a new run instead`,
+        `run ${run.id} planned around v${want} active, but key ${run.key_id} has v${active ?? 'none'} active now; start a new run instead`,
       )
     }
   }
