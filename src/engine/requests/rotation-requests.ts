@@ -5,9 +5,6 @@ import { createApprovedRuns } from './approved-runs.js'
 import type { EngineDeps } from '../engine-deps.js'
 import type { RunRequest, RunRequestResult, RunService } from '../runs/rotation-service.js'
 
-/** A rotation under requireApproval waits a working day for its second person at most. */
-const APPROVAL_TTL_MS = 24 * 3_600_000
-
 /**
  * Where manual and scheduled rotations enter: a key whose policy says `requireApproval` gets a
  * run that waits in awaiting_approval until an admin or a security person other than the
@@ -19,12 +16,7 @@ export function createRotationRequests(
     approvals: ApprovalPort
   },
 ) {
-  const approved = createApprovedRuns(deps, {
-    kind: 'rotate',
-    action: 'rotate',
-    requiredRoles: ['admin|security'],
-    ttlMs: APPROVAL_TTL_MS,
-  })
+  const approved = createApprovedRuns(deps, 'rotate')
 
   return {
     async request(request: RunRequest): Promise<RunRequestResult> {
