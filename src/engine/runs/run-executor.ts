@@ -9,8 +9,9 @@ import type { Database, RunRow, RunUpdate } from '../../store/tables.js'
 import { ENGINE_ACTOR } from '../../domain/actors.js'
 import type { EngineDeps } from '../engine-deps.js'
 import { runEvent } from './journal.js'
-import { loadManagedKey, type ManagedKey } from '../keys/managed-key.js'
+import { loadManagedKey } from '../keys/managed-key.js'
 import type { PhaseContext, PhaseOutcome } from './phase-context.js'
+import { createPhaseContext, type PhaseJournal } from './phase-context-builder.js'
 import { phaseGate, type Gate } from './phase-gate.js'
 import { PhaseCancelled, watchPhase } from './phase-watchdog.js'
 import { phaseHandler, phaseSettler } from '../phases/index.js'
@@ -28,12 +29,6 @@ const FAILURE_ALERTS = [
   'dependency_not_ready',
   'validation_failed',
 ] as const
-
-/** What the journal of one phase collects until its next commit. */
-interface Journal {
-  events: NewRunEvent[]
-  observations: DependentObservation[]
-}
 
 /**
  * Drives one claimed run through its phases. A phase's intent is recorded before it acts and its
@@ -62,7 +57,7 @@ export function createRunExecutor(deps: EngineDeps) {
     for (;;) {
       const phase = run.phase
       crash(run, phase, 'before')
-      const journal: Journal = { events: [], observations: [] }
+      const journal: PhaseJournal = { events: [], observations: [] }
       const started = deps.now().getTime()
       const watch = watchPhase({
         phase,
@@ -71,7 +66,15 @@ export function createRunExecutor(deps: EngineDeps) {
         cancelRequested: () => cancelRequested(run, phase),
         pollMs: CANCEL_POLL_MS,
       })
-      const ctx = context(run, phase, key, journal, watch.signal, new Date(started + key.phaseTimeoutMs))
+      const ctx = createPhaseContext(deps, {
+        run,
+        phase,
+        key,
+        journal,
+        signal: watch.signal,
+        deadline: new Date(started + key.phaseTimeoutMs),
+        crashPoint: (point) => crash(run, phase, point),
+      })
       let outcome: PhaseOutcome
       try {
         const act = async () => {
@@ -195,7 +198,7 @@ export function createRunExecutor(deps: EngineDeps) {
    * Ends a run whose phase was stopped by a cancel: as a failure in that phase would leave it
    * (the phases before promote check before they act), but cancelled, as the operator asked.
    */
-  async function cancelInPhase(run: RunRow, phase: Phase, journal: Journal): Promise<RunRow> {
+  async function cancelInPhase(run: RunRow, phase: Phase, journal: PhaseJournal): Promise<RunRow> {
     const now = deps.now()
     const patch: RunUpdate = { phase_status: 'done', ...terminal('cancelled', now) }
     await deps.transact(async (trx) => {
@@ -213,7 +216,7 @@ export function createRunExecutor(deps: EngineDeps) {
   }
 
   /** Reads the provider to decide what an interrupted phase left behind (DESIGN §4.4). */
-  async function settle(ctx: PhaseContext, journal: Journal): Promise<void> {
+  async function settle(ctx: PhaseContext, journal: PhaseJournal): Promise<void> {
     const settler = phaseSettler(ctx.run.kind, ctx.phase)
     const verdict = settler === undefined ? 'no effect to settle' : await settler(ctx)
     journal.events.push(
@@ -229,59 +232,6 @@ export function createRunExecutor(deps: EngineDeps) {
       correlationId: run.correlation_id,
       details: { runId: run.id, kind: run.kind, fromVersion: run.from_version, toVersion: run.to_version },
     })
-  }
-
-  function context(
-    run: RunRow,
-    phase: Phase,
-    key: ManagedKey,
-    journal: Journal,
-    signal: AbortSignal,
-    deadline: Date,
-  ): PhaseContext {
-    return {
-      run,
-      phase,
-      key,
-      provider: deps.providers.get(key.provider),
-      ref: { keyId: key.id, algorithm: key.algorithm },
-      dependents: deps.dependents,
-      db,
-      deadline,
-      signal,
-      now: deps.now,
-      note: (type, message, data) => journal.events.push(event(run, type, phase, message, data)),
-      observe: (o) => journal.observations.push({ ...o, keyId: key.id, at: deps.now().toISOString() }),
-      crashPoint: (point) => crash(run, phase, point),
-      loggedProblems: (correlationId, since) => deps.loggedProblems?.(correlationId, since) ?? [],
-      async assertClaim() {
-        if (signal.aborted) throw signal.reason
-        const row = await db
-          .selectFrom('runs')
-          .select('fencing_token')
-          .where('id', '=', run.id)
-          .executeTakeFirst()
-        if (row?.fencing_token !== run.fencing_token) {
-          throw new KeyrotorError(
-            'STALE_LEASE',
-            `run ${run.id}: another worker holds it now (token ${row?.fencing_token ?? '?'})`,
-          )
-        }
-      },
-      async checkpoint(message, writeState) {
-        // a phase the watchdog stopped may still be running: it no longer writes for the run
-        if (signal.aborted) throw signal.reason
-        const events = [...journal.events.splice(0), event(run, 'phase.checkpoint', phase, message)]
-        const observations = journal.observations.splice(0)
-        await deps.transact(async (trx) => {
-          await updateRunFenced(trx, run.id, run.fencing_token, {})
-          await withVersionsAudited(trx, deps.audit, run, writeState)
-          await appendEvents(trx, events)
-          for (const o of observations) await recordDependent(trx, o)
-        })
-        crash(run, phase, 'after-checkpoint')
-      },
-    }
   }
 
   function event(
