@@ -226,3 +226,21 @@ export async function activeVersionOf(db: Executor, keyId: string): Promise<numb
     .executeTakeFirst()
   return active?.version
 }
+
+/** Retiring versions whose grace period is over and whose revoke has not started: due for a revoke run. */
+export async function listDueRevokes(
+  db: Executor,
+  now: string,
+  limit: number,
+): Promise<{ key_id: string; version: number }[]> {
+  return db
+    .selectFrom('key_versions')
+    .select(['key_id', 'version'])
+    .where('state', '=', 'retiring')
+    .where('revoke_started_at', 'is', null)
+    .where('revoke_due_at', 'is not', null)
+    .where('revoke_due_at', '<=', now)
+    .orderBy('revoke_due_at')
+    .limit(limit)
+    .execute()
+}

@@ -175,3 +175,13 @@ export async function lastRotationStoppedPastPromote(
     .limit(1)
     .executeTakeFirst()
 }
+
+/** When a cancel of run `id` was asked for, or null: honoured only before the point of no return. */
+export async function cancelRequestedAt(db: Executor, id: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('runs')
+    .select('cancel_requested_at')
+    .where('id', '=', id)
+    .executeTakeFirst()
+  return row?.cancel_requested_at ?? null
+}

@@ -3,7 +3,7 @@ import { isPastPointOfNoReturn, nextPhase, type Phase } from '../../domain/phase
 import { isKeyrotorError, KeyrotorError } from '../../errors.js'
 import { appendEvents, type NewRunEvent } from '../../store/events-repository.js'
 import { recordDependent, type DependentObservation } from '../../store/keys-repository.js'
-import { updateRunFenced } from '../../store/runs-repository.js'
+import { cancelRequestedAt, updateRunFenced } from '../../store/runs-repository.js'
 import { isStoreFailure } from '../../store/store-errors.js'
 import type { Database, RunRow, RunUpdate } from '../../store/tables.js'
 import { ENGINE_ACTOR } from '../../domain/actors.js'
@@ -186,12 +186,7 @@ export function createRunExecutor(deps: EngineDeps) {
   /** A cancel asked for while a phase runs before the point of no return stops that phase. */
   async function cancelRequested(run: RunRow, phase: Phase): Promise<boolean> {
     if (isPastPointOfNoReturn(run.kind, phase)) return false
-    const row = await db
-      .selectFrom('runs')
-      .select('cancel_requested_at')
-      .where('id', '=', run.id)
-      .executeTakeFirst()
-    return row?.cancel_requested_at != null
+    return (await cancelRequestedAt(db, run.id)) !== null
   }
 
   /**
