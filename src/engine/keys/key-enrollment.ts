@@ -1,5 +1,6 @@
 import type { KeyConfig } from '../../config/schema.js'
 import { insertDependent } from '../../store/dependents-repository.js'
+import { findKey } from '../../store/keys-repository.js'
 import type { EngineDeps } from '../engine-deps.js'
 
 /**
@@ -12,8 +13,7 @@ export async function enrollKey(
   key: KeyConfig,
   context: { actor: string; configVersion: number },
 ): Promise<boolean> {
-  const exists = await deps.db.selectFrom('keys').select('id').where('id', '=', key.id).executeTakeFirst()
-  if (exists !== undefined) return false
+  if ((await findKey(deps.db, key.id)) !== undefined) return false
   const provider = deps.providers.get(key.provider)
   const ref = { keyId: key.id, algorithm: key.algorithm }
   const first = (await provider.describeVersion(ref, 1)) ?? (await provider.createVersion(ref, 1))

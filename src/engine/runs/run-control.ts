@@ -6,6 +6,7 @@ import { activeVersionOf, frozenSince } from '../../store/keys-repository.js'
 import { findActiveRunForKey, findRun } from '../../store/runs-repository.js'
 import type { RunRow, RunUpdate } from '../../store/tables.js'
 import { violates } from '../../store/unique-violation.js'
+import { hasPassedVerificationSince } from '../../store/verifications-repository.js'
 import type { EngineDeps } from '../engine-deps.js'
 import { readHalt } from '../../store/halt-repository.js'
 import { runEvent } from './journal.js'
@@ -145,14 +146,7 @@ export function createRunControl(deps: RunControlDeps) {
   /** DESIGN §4.6: a passed verify of this run recorded after it failed, and the key not frozen since. */
   async function requireVerifiedSince(run: RunRow): Promise<void> {
     const since = run.finished_at ?? run.created_at
-    const verified = await db
-      .selectFrom('verifications')
-      .select('at')
-      .where('run_id', '=', run.id)
-      .where('passed', '=', 1)
-      .where('at', '>', since)
-      .executeTakeFirst()
-    if (verified === undefined) {
+    if (!(await hasPassedVerificationSince(db, run.id, since))) {
       throw new KeyrotorError(
         'NOT_VERIFIED',
         `run ${run.id} failed at ${since} and no verify has passed since: run \`keyrotor runs verify ${run.id}\` first`,
