@@ -3,7 +3,7 @@ import { openStore, type Store } from '../src/store/database.js'
 import { claimRuns } from '../src/store/run-claims.js'
 import { insertRun } from '../src/store/runs-repository.js'
 import type { Transact } from '../src/store/transactor.js'
-import { createWorker, type Worker } from '../src/engine/worker.js'
+import { createWorker, type Worker } from '../src/engine/runs/worker.js'
 import { createTestStore, DIALECTS, type TestStore } from './helpers/stores.js'
 
 const NOW = new Date('2026-12-03T12:00:00.000Z')

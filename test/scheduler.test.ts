@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { startDataKeyService } from '../src/demo/sample-services.js'
-import type { ScheduleView } from '../src/engine/rotation-scheduler.js'
+import type { ScheduleView } from '../src/engine/schedule/rotation-scheduler.js'
 import { runCliProcess } from './helpers/cli.js'
 import { startHarness, type Harness } from './helpers/harness.js'
 import { serveWithSlowProbes, until } from './helpers/instances.js'

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuditEvent } from '../src/audit/audit-log.js'
-import type { AllVerification } from '../src/engine/verify-service.js'
+import type { AllVerification } from '../src/engine/verify/verify-service.js'
 import type { RunView } from '../src/engine/views.js'
 import { until } from './helpers/instances.js'
 import { startHarness, waitForRun, type Harness } from './helpers/harness.js'

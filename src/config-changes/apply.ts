@@ -1,6 +1,6 @@
 import type { KeyrotorConfig } from '../config/schema.js'
 import type { EngineDeps } from '../engine/engine-deps.js'
-import { enrollKey } from '../engine/key-enrollment.js'
+import { enrollKey } from '../engine/keys/key-enrollment.js'
 import { isOpen, nextOpening } from '../domain/windows.js'
 import { KeyrotorError } from '../errors.js'
 import { isHalted } from '../store/halt-repository.js'

@@ -1,7 +1,7 @@
 import { configHash } from '../config/config-hash.js'
 import type { KeyrotorConfig } from '../config/schema.js'
 import type { EngineDeps } from '../engine/engine-deps.js'
-import { enrollKey } from '../engine/key-enrollment.js'
+import { enrollKey } from '../engine/keys/key-enrollment.js'
 
 export type BootstrapOutcome =
   | { status: 'applied'; version: number; enrolled: string[] }

@@ -3,6 +3,8 @@ import type { DependentConfig, KeyConfig, KeyrotorConfig } from '../config/schem
 import type { EngineDeps } from '../engine/engine-deps.js'
 import { KeyrotorError } from '../errors.js'
 import type { Executor } from '../store/database.js'
+import { insertDependent, updateDependent } from '../store/dependents-repository.js'
+import { activeVersionOf } from '../store/keys-repository.js'
 
 /** What applying a config does to one key that is already managed. */
 export interface KeyChange {
@@ -75,17 +77,12 @@ async function planKey(
         '(the provider alias would keep pointing at the key); only new aliases can be added',
     )
   }
-  const active = await db
-    .selectFrom('key_versions')
-    .select('version')
-    .where('key_id', '=', key.id)
-    .where('state', '=', 'active')
-    .executeTakeFirst()
+  const active = await activeVersionOf(db, key.id)
   const dependents = await db.selectFrom('dependents').selectAll().where('key_id', '=', key.id).execute()
   const stored = new Map(dependents.map((d) => [d.name, d]))
   const change: KeyChange = {
     key,
-    activeVersion: active?.version ?? aliases[0]?.version ?? 1,
+    activeVersion: active ?? aliases[0]?.version ?? 1,
     settings: row.owner !== key.owner || !same(JSON.parse(row.policy), key.policy),
     addAliases: key.aliases.filter((name) => !aliases.some((a) => a.name === name)),
     insertDependents: key.dependents.filter((d) => !stored.has(d.name)),
@@ -162,39 +159,8 @@ export async function writeChanges(trx: Executor, plan: SyncPlan, at: string): P
         .where('name', 'in', c.removeDependents)
         .execute()
     }
-    for (const d of c.updateDependents) {
-      await trx
-        .updateTable('dependents')
-        .set(dependentColumns(d))
-        .where('key_id', '=', keyId)
-        .where('name', '=', d.name)
-        .execute()
-    }
-    for (const d of c.insertDependents) {
-      await trx
-        .insertInto('dependents')
-        .values({
-          key_id: keyId,
-          name: d.name,
-          ...dependentColumns(d),
-          last_probe_at: null,
-          last_accepts: null,
-          last_active: null,
-          last_error: null,
-          last_notice: null,
-          last_notice_at: null,
-        })
-        .execute()
-    }
-  }
-}
-
-function dependentColumns(d: DependentConfig) {
-  return {
-    critical: d.critical ? 1 : 0,
-    probe: JSON.stringify(d.probe),
-    // only the name of the secret's variable is stored, never its value
-    notify: d.notify === undefined ? null : JSON.stringify(d.notify),
+    for (const d of c.updateDependents) await updateDependent(trx, keyId, d)
+    for (const d of c.insertDependents) await insertDependent(trx, keyId, d)
   }
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { KeyrotorError, type ErrorCode } from '../errors.js'
-import { MATERIAL_HELD_BY_BACKEND } from '../engine/material-service.js'
+import { MATERIAL_HELD_BY_BACKEND } from '../engine/keys/material-service.js'
 import { RETRY_AFTER_SECONDS } from './retry-after.js'
 import { storeFailureIn, storeUnavailable } from '../store/store-errors.js'
 

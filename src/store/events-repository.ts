@@ -58,3 +58,30 @@ export async function listRunEvents(
     data: r.data === null ? null : (JSON.parse(r.data) as Record<string, unknown>),
   }))
 }
+
+/** When the run was last retried, if ever: where the journal of its current attempt begins. */
+export async function lastRetriedAt(db: Executor, runId: string): Promise<string | undefined> {
+  const retried = await db
+    .selectFrom('run_events')
+    .select('at')
+    .where('run_id', '=', runId)
+    .where('type', '=', 'run.retried')
+    .orderBy('id', 'desc')
+    .executeTakeFirst()
+  return retried?.at
+}
+
+/** The warnings and errors journaled (`*.warning`, `*.error`) under `correlationId` since `since`. */
+export async function problemEventsSince(
+  db: Executor,
+  correlationId: string,
+  since: string,
+): Promise<{ type: string; message: string }[]> {
+  return db
+    .selectFrom('run_events')
+    .select(['type', 'message'])
+    .where('correlation_id', '=', correlationId)
+    .where('at', '>=', since)
+    .where((eb) => eb.or([eb('type', 'like', '%.warning'), eb('type', 'like', '%.error')]))
+    .execute()
+}

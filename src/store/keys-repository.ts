@@ -215,3 +215,32 @@ export async function freezeKey(db: Executor, keyId: string, at: string, reason:
 export async function thawKey(db: Executor, keyId: string): Promise<void> {
   await db.updateTable('keys').set({ frozen_at: null, frozen_reason: null }).where('id', '=', keyId).execute()
 }
+
+/** The version of `keyId` in state active (at most one: a partial unique index), if any. */
+export async function activeVersionOf(db: Executor, keyId: string): Promise<number | undefined> {
+  const active = await db
+    .selectFrom('key_versions')
+    .select('version')
+    .where('key_id', '=', keyId)
+    .where('state', '=', 'active')
+    .executeTakeFirst()
+  return active?.version
+}
+
+/** Retiring versions whose grace period is over and whose revoke has not started: due for a revoke run. */
+export async function listDueRevokes(
+  db: Executor,
+  now: string,
+  limit: number,
+): Promise<{ key_id: string; version: number }[]> {
+  return db
+    .selectFrom('key_versions')
+    .select(['key_id', 'version'])
+    .where('state', '=', 'retiring')
+    .where('revoke_started_at', 'is', null)
+    .where('revoke_due_at', 'is not', null)
+    .where('revoke_due_at', '<=', now)
+    .orderBy('revoke_due_at')
+    .limit(limit)
+    .execute()
+}

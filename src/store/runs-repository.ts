@@ -4,6 +4,9 @@ import { KeyrotorError } from '../errors.js'
 import type { Executor } from './database.js'
 import { keysetPage, withinTime, type KeysetOrder, type Page, type PageQuery } from './keyset-page.js'
 import type { NewRun, RunRow, RunUpdate } from './tables.js'
+import type { ExpressionBuilder } from 'kysely'
+import { isPastPointOfNoReturn, phasesOf } from '../domain/phases.js'
+import type { Database } from './tables.js'
 
 export async function insertRun(db: Executor, run: NewRun): Promise<void> {
   await db.insertInto('runs').values(run).execute()
@@ -130,3 +133,55 @@ export async function countRunsByState(db: Executor): Promise<Record<string, num
 }
 
 export const ACTIVE_STATES: readonly RunState[] = NON_TERMINAL_RUN_STATES
+
+/**
+ * Forward correction's rule (DESIGN §4.8): a run "stopped past promote" is a halted one (partial
+ * execution) or one that failed in a rotation's phases from promote on. A run that failed before
+ * promote changed nothing users rely on: it is retried, not corrected forward.
+ */
+const PAST_PROMOTE = phasesOf('rotate').filter((phase) => isPastPointOfNoReturn('rotate', phase))
+
+function stoppedPastPromote(eb: ExpressionBuilder<Database, 'runs'>) {
+  return eb.or([
+    eb('state', '=', 'halted'),
+    eb.and([eb('state', '=', 'failed'), eb('failure_phase', 'in', PAST_PROMOTE)]),
+  ])
+}
+
+/** Whether any run of `keyId` stopped past promote: the precondition of a forward correction. */
+export async function hasRunStoppedPastPromote(db: Executor, keyId: string): Promise<boolean> {
+  const stopped = await db
+    .selectFrom('runs')
+    .select('id')
+    .where('key_id', '=', keyId)
+    .where(stoppedPastPromote)
+    .executeTakeFirst()
+  return stopped !== undefined
+}
+
+/** The latest rotation of `keyId` that stopped past promote with a planned to-version: what a forward correction finishes. */
+export async function lastRotationStoppedPastPromote(
+  db: Executor,
+  keyId: string,
+): Promise<RunRow | undefined> {
+  return db
+    .selectFrom('runs')
+    .selectAll()
+    .where('key_id', '=', keyId)
+    .where(stoppedPastPromote)
+    .where('kind', 'in', ['rotate', 'emergency-rotate', 'forward-correct'])
+    .where('to_version', 'is not', null)
+    .orderBy('created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst()
+}
+
+/** When a cancel of run `id` was asked for, or null: honoured only before the point of no return. */
+export async function cancelRequestedAt(db: Executor, id: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('runs')
+    .select('cancel_requested_at')
+    .where('id', '=', id)
+    .executeTakeFirst()
+  return row?.cancel_requested_at ?? null
+}

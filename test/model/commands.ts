@@ -397,7 +397,7 @@ class WaitForQuiescence implements ModelCommand {
   toString = () => 'WaitForQuiescence'
 }
 
-/** Where a crash strikes: a phase's numbered points (src/engine/run-executor.ts, the phases). */
+/** Where a crash strikes: a phase's numbered points (src/engine/runs/run-executor.ts, the phases). */
 export const CRASH_POINTS = [
   'rotate/preflight:after-commit',
   'rotate/create:after-provider',

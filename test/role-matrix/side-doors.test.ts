@@ -101,9 +101,9 @@ describe.each(DIALECTS)('no side doors on %s (DESIGN §4.10)', (dialect) => {
     const allowed: [RegExp, RegExp][] = [
       [/^src\/engine\/phases\//, /./],
       // a key's first version and aliases, when the active configuration enrols it
-      [/^src\/engine\/key-enrollment\.ts$/, /^insertInto/],
+      [/^src\/engine\/keys\/key-enrollment\.ts$/, /^insertInto/],
       // clears a failed revoke's bookkeeping (revoke_started_at), not the version's state
-      [/^src\/engine\/run-failure\.ts$/, /^updateTable\('key_versions'/],
+      [/^src\/engine\/runs\/run-failure\.ts$/, /^updateTable\('key_versions'/],
       // an approved config change adds an alias name pointing at the active version; it never
       // moves an alias or touches a version
       [/^src\/config-changes\/sync\.ts$/, /^insertInto\('key_aliases'/],

@@ -1,5 +1,5 @@
-import { waitForAll } from '../dependent-ops.js'
-import type { PhaseHandler } from '../phase-context.js'
+import { waitForAll } from '../keys/dependent-ops.js'
+import type { PhaseHandler } from '../runs/phase-context.js'
 import { requireVersion } from './create.js'
 
 /** Waits until every dependent that encrypts or signs reports N+1 as its active version. */

@@ -1,5 +1,5 @@
 import { KeyrotorError } from '../../errors.js'
-import type { PhaseHandler } from '../phase-context.js'
+import type { PhaseHandler } from '../runs/phase-context.js'
 
 /** Creates version N+1 at the provider. Idempotent: a repeated create finds the same version. */
 export const create: PhaseHandler = async (ctx) => {

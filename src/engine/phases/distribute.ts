@@ -1,5 +1,5 @@
-import { notifyAll, waitForAll } from '../dependent-ops.js'
-import type { PhaseHandler } from '../phase-context.js'
+import { notifyAll, waitForAll } from '../keys/dependent-ops.js'
+import type { PhaseHandler } from '../runs/phase-context.js'
 import { requireVersion } from './create.js'
 
 /** Announces N+1 as pending and waits until every dependent can decrypt or verify with it. */

@@ -1,6 +1,6 @@
 import type { Phase } from '../../domain/phases.js'
 import type { RunKind } from '../../domain/runs.js'
-import type { PhaseHandler, PhaseSettler } from '../phase-context.js'
+import type { PhaseHandler, PhaseSettler } from '../runs/phase-context.js'
 import { confirm } from './confirm.js'
 import { create } from './create.js'
 import { distribute } from './distribute.js'

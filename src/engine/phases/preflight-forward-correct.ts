@@ -1,28 +1,14 @@
 import { KeyrotorError } from '../../errors.js'
 import { listVersions } from '../../store/keys-repository.js'
-import type { PhaseHandler } from '../phase-context.js'
+import { lastRotationStoppedPastPromote } from '../../store/runs-repository.js'
+import type { PhaseHandler } from '../runs/phase-context.js'
 
 /**
  * Forward correction picks up the promotion of the last run on the key that stopped past its
  * point of no return (halted), and drives it to the end: never back to the old version.
  */
 export const preflightForwardCorrect: PhaseHandler = async (ctx) => {
-  const stopped = await ctx.db
-    .selectFrom('runs')
-    .selectAll()
-    .where('key_id', '=', ctx.key.id)
-    // a run that failed before promote changed nothing users rely on: it is retried, not corrected
-    .where((eb) =>
-      eb.or([
-        eb('state', '=', 'halted'),
-        eb.and([eb('state', '=', 'failed'), eb('failure_phase', 'in', ['promote', 'confirm', 'validate'])]),
-      ]),
-    )
-    .where('kind', 'in', ['rotate', 'emergency-rotate', 'forward-correct'])
-    .where('to_version', 'is not', null)
-    .orderBy('created_at', 'desc')
-    .limit(1)
-    .executeTakeFirst()
+  const stopped = await lastRotationStoppedPastPromote(ctx.db, ctx.key.id)
   if (stopped?.from_version == null || stopped.to_version === null) {
     throw new KeyrotorError(
       'PREFLIGHT_REJECTED',

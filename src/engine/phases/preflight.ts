@@ -1,9 +1,9 @@
 import { windowsApply } from '../../domain/windows.js'
 import { KeyrotorError } from '../../errors.js'
 import { frozenSince, listVersions } from '../../store/keys-repository.js'
-import { assertInChangeWindow } from '../change-window.js'
-import { messageOf, probeAllOnce } from '../dependent-ops.js'
-import type { PhaseHandler } from '../phase-context.js'
+import { assertInChangeWindow } from '../schedule/change-window.js'
+import { messageOf, probeAllOnce } from '../keys/dependent-ops.js'
+import type { PhaseHandler } from '../runs/phase-context.js'
 
 /**
  * Checks key state, provider agreement and every dependent before anything changes. It decides

@@ -1,8 +1,8 @@
 import { listVersions, moveVersion, pointAlias } from '../../store/keys-repository.js'
 import { isAsymmetric } from '../../domain/algorithms.js'
-import { notifyAll } from '../dependent-ops.js'
-import { DEFAULT_JWKS_MAX_AGE } from '../jwks-publication.js'
-import type { PhaseHandler } from '../phase-context.js'
+import { notifyAll } from '../keys/dependent-ops.js'
+import { DEFAULT_JWKS_MAX_AGE } from '../keys/jwks-publication.js'
+import type { PhaseHandler } from '../runs/phase-context.js'
 import { requireVersion } from './create.js'
 
 /**

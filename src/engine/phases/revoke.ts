@@ -1,7 +1,7 @@
 import { KeyrotorError } from '../../errors.js'
 import { listVersions, moveVersion } from '../../store/keys-repository.js'
-import { messageOf, notifyAll, probeAllOnce, waitForAll } from '../dependent-ops.js'
-import type { PhaseHandler } from '../phase-context.js'
+import { messageOf, notifyAll, probeAllOnce, waitForAll } from '../keys/dependent-ops.js'
+import type { PhaseHandler } from '../runs/phase-context.js'
 import { requireVersion } from './create.js'
 
 /** Tells dependents to let go of the old version and waits until none accepts or uses it. */

@@ -1,6 +1,6 @@
 import { KeyrotorError } from '../../errors.js'
 import { listVersions } from '../../store/keys-repository.js'
-import type { PhaseContext, PhaseSettler } from '../phase-context.js'
+import type { PhaseContext, PhaseSettler } from '../runs/phase-context.js'
 import { requireVersion } from './create.js'
 
 /** The error that halts everything: a state that is neither the phase's before nor its after. */

@@ -1,4 +1,5 @@
 import { KeyrotorError } from '../../errors.js'
+import { lastRetriedAt, problemEventsSince } from '../../store/events-repository.js'
 import { listAliases, listVersions } from '../../store/keys-repository.js'
 import {
   aliasMappingCheck,
@@ -7,9 +8,9 @@ import {
   dependentsCheck,
   versionStatesCheck,
   type ConsistencyCheck,
-} from '../consistency-checks.js'
-import { messageOf, probeAllOnce } from '../dependent-ops.js'
-import type { PhaseContext, PhaseHandler } from '../phase-context.js'
+} from '../verify/consistency-checks.js'
+import { messageOf, probeAllOnce } from '../keys/dependent-ops.js'
+import type { PhaseContext, PhaseHandler } from '../runs/phase-context.js'
 import { requireVersion } from './create.js'
 
 export type ValidationCheck = ConsistencyCheck
@@ -56,21 +57,8 @@ async function selfTest(ctx: PhaseContext, to: number): Promise<ValidationCheck>
  * since this attempt began (a retry starts afresh: the failure it follows was already looked at).
  */
 async function noAnomalies(ctx: PhaseContext): Promise<ValidationCheck> {
-  const retried = await ctx.db
-    .selectFrom('run_events')
-    .select('at')
-    .where('run_id', '=', ctx.run.id)
-    .where('type', '=', 'run.retried')
-    .orderBy('id', 'desc')
-    .executeTakeFirst()
-  const since = retried?.at ?? ctx.run.created_at
-  const rows = await ctx.db
-    .selectFrom('run_events')
-    .select(['type', 'message'])
-    .where('correlation_id', '=', ctx.run.correlation_id)
-    .where('at', '>=', since)
-    .where((eb) => eb.or([eb('type', 'like', '%.warning'), eb('type', 'like', '%.error')]))
-    .execute()
+  const since = (await lastRetriedAt(ctx.db, ctx.run.id)) ?? ctx.run.created_at
+  const rows = await problemEventsSince(ctx.db, ctx.run.correlation_id, since)
   const logged = ctx.loggedProblems(ctx.run.correlation_id, since)
   return check(
     'anomalies',

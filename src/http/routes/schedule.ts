@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { Schedule } from '../schemas/observability.js'
-import type { RotationScheduler } from '../../engine/rotation-scheduler.js'
+import type { RotationScheduler } from '../../engine/schedule/rotation-scheduler.js'
 
 /** `GET /v1/schedule`: each key's next due time and, when it is not starting now, why. */
 export function scheduleRoutes(deps: { scheduler: Pick<RotationScheduler, 'plan'> }): FastifyPluginAsync {

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { problems } from '../schemas/common.js'
 import { KeyParams } from '../schemas/keys.js'
 import { AllVerification, KeyVerification } from '../schemas/runs.js'
-import type { VerifyService } from '../../engine/verify-service.js'
+import type { VerifyService } from '../../engine/verify/verify-service.js'
 import { principalOf } from '../auth.js'
 
 export interface VerifyRoutesDeps {

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { SCHEDULE_STATUSES } from '../../engine/schedule-plan.js'
+import { SCHEDULE_STATUSES } from '../../engine/schedule/schedule-plan.js'
 import { ALERT_SEVERITIES, ALERT_STATES, ALERT_TYPES } from '../../observability/alerts.js'
 import { INCIDENT_SEVERITIES, INCIDENT_STATES } from '../../observability/incidents.js'
 import { TIMELINE_SOURCES } from '../../observability/timeline.js'

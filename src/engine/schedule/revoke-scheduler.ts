@@ -1,7 +1,8 @@
-import { isKeyrotorError } from '../errors.js'
-import type { EngineDeps } from './engine-deps.js'
-import { ENGINE_ACTOR } from '../domain/actors.js'
-import type { RunService } from './rotation-service.js'
+import { isKeyrotorError } from '../../errors.js'
+import { listDueRevokes } from '../../store/keys-repository.js'
+import type { EngineDeps } from '../engine-deps.js'
+import { ENGINE_ACTOR } from '../../domain/actors.js'
+import type { RunService } from '../runs/rotation-service.js'
 
 /**
  * Starts the follow-up revoke of every retiring version whose grace period is over. The due time
@@ -16,16 +17,7 @@ export function createRevokeScheduler(
   let timer: NodeJS.Timeout | undefined
 
   async function tick(): Promise<number> {
-    const due = await deps.db
-      .selectFrom('key_versions')
-      .select(['key_id', 'version'])
-      .where('state', '=', 'retiring')
-      .where('revoke_started_at', 'is', null)
-      .where('revoke_due_at', 'is not', null)
-      .where('revoke_due_at', '<=', deps.now().toISOString())
-      .orderBy('revoke_due_at')
-      .limit(500)
-      .execute()
+    const due = await listDueRevokes(deps.db, deps.now().toISOString(), 500)
     let started = 0
     for (const { key_id: keyId, version } of due) {
       try {

@@ -1,11 +1,11 @@
 import { setMaxListeners } from 'node:events'
-import { isKeyrotorError } from '../errors.js'
-import type { DialectName } from '../store/dialect.js'
-import { isStoreFailure } from '../store/store-errors.js'
-import { claimRuns } from '../store/run-claims.js'
-import { renewLease } from '../store/runs-repository.js'
-import type { RunRow } from '../store/tables.js'
-import type { EngineDeps } from './engine-deps.js'
+import { isKeyrotorError } from '../../errors.js'
+import type { DialectName } from '../../store/dialect.js'
+import { isStoreFailure } from '../../store/store-errors.js'
+import { claimRuns } from '../../store/run-claims.js'
+import { renewLease } from '../../store/runs-repository.js'
+import type { RunRow } from '../../store/tables.js'
+import type { EngineDeps } from '../engine-deps.js'
 import type { RunExecutor } from './run-executor.js'
 
 export interface WorkerOptions {

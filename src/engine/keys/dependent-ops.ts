@@ -1,8 +1,8 @@
-import { deliverUntil, probeUntil } from '../dependents/delivery.js'
-import type { DependentTarget, NoticeEvent, ProbeAnswer } from '../dependents/dependent-client.js'
-import { KeyrotorError } from '../errors.js'
-import { listVersions } from '../store/keys-repository.js'
-import type { PhaseContext } from './phase-context.js'
+import { deliverUntil, probeUntil } from '../../dependents/delivery.js'
+import type { DependentTarget, NoticeEvent, ProbeAnswer } from '../../dependents/dependent-client.js'
+import { KeyrotorError } from '../../errors.js'
+import { listVersions } from '../../store/keys-repository.js'
+import type { PhaseContext } from '../runs/phase-context.js'
 
 /** Sends one notice to every dependent that takes notices, each retried until the phase deadline. */
 export async function notifyAll(ctx: PhaseContext, event: NoticeEvent, version: number): Promise<void> {

@@ -1,10 +1,11 @@
 import type { Transaction } from 'kysely'
-import { isPastPointOfNoReturn, type Phase } from '../domain/phases.js'
-import { windowsApply } from '../domain/windows.js'
-import type { Database, RunRow } from '../store/tables.js'
-import { promoteWait } from './change-window.js'
-import { readHalt } from '../store/halt-repository.js'
-import { jwksPublicationWait } from './jwks-publication.js'
+import { isPastPointOfNoReturn, type Phase } from '../../domain/phases.js'
+import { windowsApply } from '../../domain/windows.js'
+import type { Database, RunRow } from '../../store/tables.js'
+import { promoteWait } from '../schedule/change-window.js'
+import { readHalt } from '../../store/halt-repository.js'
+import { cancelRequestedAt } from '../../store/runs-repository.js'
+import { jwksPublicationWait } from '../keys/jwks-publication.js'
 
 /** Whether a run may start its next phase: decided inside the transaction that records the intent. */
 export type Gate =
@@ -32,15 +33,11 @@ export async function phaseGate(
     const halt = await readHalt(trx)
     if (halt.engaged) return { open: false, why: 'halted', detail: `halt engaged: ${halt.reason ?? ''}` }
   }
-  const row = await trx
-    .selectFrom('runs')
-    .select('cancel_requested_at')
-    .where('id', '=', run.id)
-    .executeTakeFirst()
+  const cancelAt = await cancelRequestedAt(trx, run.id)
   // the boundary before promote is the last one a cancel may stop the run at
   const cancellable = !isPastPointOfNoReturn(kind, previous ?? next)
-  if (row?.cancel_requested_at != null && cancellable) {
-    return { open: false, why: 'cancelled', detail: `cancel requested at ${row.cancel_requested_at}` }
+  if (cancelAt !== null && cancellable) {
+    return { open: false, why: 'cancelled', detail: `cancel requested at ${cancelAt}` }
   }
   // an approved emergency, a forward correction and a revoke ignore windows and blackouts
   if (next === 'promote' && windowsApply(kind, run.trigger)) {

@@ -1,13 +1,14 @@
-import { isPastPointOfNoReturn, phasesOf, type Phase } from '../domain/phases.js'
-import { transitionRun, type RunState } from '../domain/runs.js'
-import { KeyrotorError } from '../errors.js'
-import { appendEvents } from '../store/events-repository.js'
-import { frozenSince } from '../store/keys-repository.js'
-import { findActiveRunForKey, findRun } from '../store/runs-repository.js'
-import type { RunRow, RunUpdate } from '../store/tables.js'
-import { violates } from '../store/unique-violation.js'
-import type { EngineDeps } from './engine-deps.js'
-import { readHalt } from '../store/halt-repository.js'
+import { isPastPointOfNoReturn, phasesOf, type Phase } from '../../domain/phases.js'
+import { transitionRun, type RunState } from '../../domain/runs.js'
+import { KeyrotorError } from '../../errors.js'
+import { appendEvents } from '../../store/events-repository.js'
+import { activeVersionOf, frozenSince } from '../../store/keys-repository.js'
+import { findActiveRunForKey, findRun } from '../../store/runs-repository.js'
+import type { RunRow, RunUpdate } from '../../store/tables.js'
+import { violates } from '../../store/unique-violation.js'
+import { hasPassedVerificationSince } from '../../store/verifications-repository.js'
+import type { EngineDeps } from '../engine-deps.js'
+import { readHalt } from '../../store/halt-repository.js'
 import { runEvent } from './journal.js'
 import { terminal } from './run-fields.js'
 
@@ -111,16 +112,11 @@ export function createRunControl(deps: RunControlDeps) {
     const failedAt = run.failure_phase ?? run.phase
     const want = isPastPointOfNoReturn(kind, failedAt) ? run.to_version : run.from_version
     if (want === null) return
-    const active = await db
-      .selectFrom('key_versions')
-      .select('version')
-      .where('key_id', '=', run.key_id)
-      .where('state', '=', 'active')
-      .executeTakeFirst()
-    if (active?.version !== want) {
+    const active = await activeVersionOf(db, run.key_id)
+    if (active !== want) {
       throw new KeyrotorError(
         'CONFLICT',
-        `run ${run.id} planned around v${want} active, but key ${run.key_id} has v${active?.version ?? 'none'} active now; start a new run instead`,
+        `run ${run.id} planned around v${want} active, but key ${run.key_id} has v${active ?? 'none'} active now; start a new run instead`,
       )
     }
   }
@@ -150,14 +146,7 @@ export function createRunControl(deps: RunControlDeps) {
   /** DESIGN §4.6: a passed verify of this run recorded after it failed, and the key not frozen since. */
   async function requireVerifiedSince(run: RunRow): Promise<void> {
     const since = run.finished_at ?? run.created_at
-    const verified = await db
-      .selectFrom('verifications')
-      .select('at')
-      .where('run_id', '=', run.id)
-      .where('passed', '=', 1)
-      .where('at', '>', since)
-      .executeTakeFirst()
-    if (verified === undefined) {
+    if (!(await hasPassedVerificationSince(db, run.id, since))) {
       throw new KeyrotorError(
         'NOT_VERIFIED',
         `run ${run.id} failed at ${since} and no verify has passed since: run \`keyrotor runs verify ${run.id}\` first`,

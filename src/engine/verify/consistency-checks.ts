@@ -1,11 +1,11 @@
-import type { ProbeAnswer } from '../dependents/dependent-client.js'
-import { expectedProviderState, type VersionState } from '../domain/lifecycle.js'
-import type { KeyProvider, ProviderKeyRef, ProviderVersion } from '../providers/key-provider.js'
-import { listVersions, type DependentObservation } from '../store/keys-repository.js'
-import type { RunRow } from '../store/tables.js'
-import { messageOf } from './dependent-ops.js'
-import type { EngineDeps } from './engine-deps.js'
-import type { ManagedKey } from './managed-key.js'
+import type { ProbeAnswer } from '../../dependents/dependent-client.js'
+import { expectedProviderState, type VersionState } from '../../domain/lifecycle.js'
+import type { KeyProvider, ProviderKeyRef, ProviderVersion } from '../../providers/key-provider.js'
+import { listVersions, type DependentObservation } from '../../store/keys-repository.js'
+import type { RunRow } from '../../store/tables.js'
+import { messageOf } from '../keys/dependent-ops.js'
+import type { EngineDeps } from '../engine-deps.js'
+import type { ManagedKey } from '../keys/managed-key.js'
 
 /**
  * The comparisons of store, provider and dependents that both post-rotation validation and

@@ -1,12 +1,9 @@
-import type { KeyPolicy } from '../config/schema.js'
+import type { KeyPolicy } from '../../config/schema.js'
 import type { ApprovalPort } from './approval-port.js'
-import { requireKey } from '../store/keys-repository.js'
+import { requireKey } from '../../store/keys-repository.js'
 import { createApprovedRuns } from './approved-runs.js'
-import type { EngineDeps } from './engine-deps.js'
-import type { RunRequest, RunRequestResult, RunService } from './rotation-service.js'
-
-/** A rotation under requireApproval waits a working day for its second person at most. */
-const APPROVAL_TTL_MS = 24 * 3_600_000
+import type { EngineDeps } from '../engine-deps.js'
+import type { RunRequest, RunRequestResult, RunService } from '../runs/rotation-service.js'
 
 /**
  * Where manual and scheduled rotations enter: a key whose policy says `requireApproval` gets a
@@ -19,12 +16,7 @@ export function createRotationRequests(
     approvals: ApprovalPort
   },
 ) {
-  const approved = createApprovedRuns(deps, {
-    kind: 'rotate',
-    action: 'rotate',
-    requiredRoles: ['admin|security'],
-    ttlMs: APPROVAL_TTL_MS,
-  })
+  const approved = createApprovedRuns(deps, 'rotate')
 
   return {
     async request(request: RunRequest): Promise<RunRequestResult> {

@@ -1,4 +1,4 @@
-import { KeyrotorError } from '../errors.js'
+import { KeyrotorError } from '../../errors.js'
 
 /** How long past its deadline a phase may take to fail on its own (its own errors say more). */
 export const DEADLINE_GRACE_MS = 1_000

@@ -1,11 +1,11 @@
 import type { Kysely, Transaction } from 'kysely'
-import type { Phase } from '../domain/phases.js'
-import type { KeyrotorError } from '../errors.js'
-import type { DependentClient } from '../dependents/dependent-client.js'
-import type { KeyProvider, ProviderKeyRef } from '../providers/key-provider.js'
-import type { DependentObservation } from '../store/keys-repository.js'
-import type { Database, RunRow, RunUpdate } from '../store/tables.js'
-import type { ManagedKey } from './managed-key.js'
+import type { Phase } from '../../domain/phases.js'
+import type { KeyrotorError } from '../../errors.js'
+import type { DependentClient } from '../../dependents/dependent-client.js'
+import type { KeyProvider, ProviderKeyRef } from '../../providers/key-provider.js'
+import type { DependentObservation } from '../../store/keys-repository.js'
+import type { Database, RunRow, RunUpdate } from '../../store/tables.js'
+import type { ManagedKey } from '../keys/managed-key.js'
 
 /** Everything a phase may use. Phases act through these and nothing else. */
 export interface PhaseContext {

@@ -1,23 +1,23 @@
 import type { Transaction } from 'kysely'
-import type { Role } from '../domain/roles.js'
-import { firstPhase } from '../domain/phases.js'
-import { priorityOf, type RunKind, type Trigger } from '../domain/runs.js'
-import { windowsApply } from '../domain/windows.js'
-import { KeyrotorError } from '../errors.js'
-import { appendEvents } from '../store/events-repository.js'
-import { listVersions, requireKey } from '../store/keys-repository.js'
-import type { Executor } from '../store/database.js'
+import type { Role } from '../../domain/roles.js'
+import { firstPhase } from '../../domain/phases.js'
+import { priorityOf, type RunKind, type Trigger } from '../../domain/runs.js'
+import { windowsApply } from '../../domain/windows.js'
+import { KeyrotorError } from '../../errors.js'
+import { appendEvents } from '../../store/events-repository.js'
+import { listVersions, requireKey } from '../../store/keys-repository.js'
+import type { Executor } from '../../store/database.js'
 import {
   countDuplicate,
   findActiveRunForKey,
   findRunByIdempotencyKey,
   insertRun,
-} from '../store/runs-repository.js'
-import type { Database, NewRun, RunRow } from '../store/tables.js'
-import { violates } from '../store/unique-violation.js'
-import { assertInChangeWindow } from './change-window.js'
-import type { EngineDeps } from './engine-deps.js'
-import { readHalt } from '../store/halt-repository.js'
+} from '../../store/runs-repository.js'
+import type { Database, NewRun, RunRow } from '../../store/tables.js'
+import { violates } from '../../store/unique-violation.js'
+import { assertInChangeWindow } from '../schedule/change-window.js'
+import type { EngineDeps } from '../engine-deps.js'
+import { readHalt } from '../../store/halt-repository.js'
 import { newCorrelationId, newRunId } from './ids.js'
 import { runEvent } from './journal.js'
 

@@ -1,10 +1,10 @@
 import type { Transaction } from 'kysely'
-import { listVersions } from '../store/keys-repository.js'
-import type { Executor } from '../store/database.js'
-import type { Database, KeyVersionRow, RunRow } from '../store/tables.js'
+import { listVersions } from '../../store/keys-repository.js'
+import type { Executor } from '../../store/database.js'
+import type { Database, KeyVersionRow, RunRow } from '../../store/tables.js'
 import { check, type ConsistencyCheck } from './consistency-checks.js'
-import { ENGINE_ACTOR } from '../domain/actors.js'
-import type { EngineDeps } from './engine-deps.js'
+import { ENGINE_ACTOR } from '../../domain/actors.js'
+import type { EngineDeps } from '../engine-deps.js'
 
 /** The audit action of every change of a version's state or compromised flag. */
 export const VERSION_CHANGED = 'key.version.changed'

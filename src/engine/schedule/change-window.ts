@@ -1,8 +1,8 @@
-import { iso, lastClosing, rotationAllowedAt, type RotationDecision } from '../domain/windows.js'
-import { KeyrotorError } from '../errors.js'
-import type { KeyrotorConfig } from '../config/schema.js'
-import { loadActiveConfig } from '../store/config-versions-repository.js'
-import type { Executor } from '../store/database.js'
+import { iso, lastClosing, rotationAllowedAt, type RotationDecision } from '../../domain/windows.js'
+import { KeyrotorError } from '../../errors.js'
+import type { KeyrotorConfig } from '../../config/schema.js'
+import { loadActiveConfig } from '../../store/config-versions-repository.js'
+import type { Executor } from '../../store/database.js'
 
 // A run that waits for a window that will never open (none within the search horizon, or a
 // window name the config lost) looks again this often: a config change may fix it meanwhile.

@@ -1,5 +1,5 @@
-import type { RunState } from '../domain/runs.js'
-import type { RunRow, RunUpdate } from '../store/tables.js'
+import type { RunState } from '../../domain/runs.js'
+import type { RunRow, RunUpdate } from '../../store/tables.js'
 
 /** Fields that end a run: it no longer holds its key, nor a lease. */
 export function terminal(state: RunState, now: Date): RunUpdate {

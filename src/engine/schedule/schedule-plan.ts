@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { rotationAllowedAt, windowContaining } from '../domain/windows.js'
+import { rotationAllowedAt, windowContaining } from '../../domain/windows.js'
 
 type WindowInput = Parameters<typeof rotationAllowedAt>[0]
 

@@ -1,8 +1,8 @@
 import type { Transaction } from 'kysely'
-import type { KeyPolicy } from '../config/schema.js'
-import { isAsymmetric, type Algorithm } from '../domain/algorithms.js'
-import { parseDuration } from '../domain/duration.js'
-import type { Database, RunRow } from '../store/tables.js'
+import type { KeyPolicy } from '../../config/schema.js'
+import { isAsymmetric, type Algorithm } from '../../domain/algorithms.js'
+import { parseDuration } from '../../domain/duration.js'
+import type { Database, RunRow } from '../../store/tables.js'
 
 /** `policy.jwksMaxAge` when the policy leaves it out (CONTRACT.md "JWKS for verifiers keyrotor does not know"). */
 export const DEFAULT_JWKS_MAX_AGE = '300s'

@@ -1,38 +1,43 @@
-import type { Kysely, Transaction } from 'kysely'
-import type { RunKind, Trigger } from '../domain/runs.js'
-import { KeyrotorError } from '../errors.js'
-import type { ApprovalAction, RoleRequirement } from '../domain/approvals.js'
-import type { ApprovalPort, GrantedApproval } from './approval-port.js'
-import type { Role } from '../domain/roles.js'
-import { appendEvents } from '../store/events-repository.js'
-import type { Database, RunRow } from '../store/tables.js'
-import type { EngineDeps } from './engine-deps.js'
-import { runEvent } from './journal.js'
-import type { RunRequestResult, RunService } from './rotation-service.js'
-import { terminal } from './run-fields.js'
+import type { Kysely } from 'kysely'
+import type { Trigger } from '../../domain/runs.js'
+import { KeyrotorError } from '../../errors.js'
+import type { ApprovalPort } from './approval-port.js'
+import type { Role } from '../../domain/roles.js'
+import { appendEvents } from '../../store/events-repository.js'
+import type { Database } from '../../store/tables.js'
+import type { EngineDeps } from '../engine-deps.js'
+import { runEvent } from '../runs/journal.js'
+import type { RunRequestResult, RunService } from '../runs/rotation-service.js'
+import { terminal } from '../runs/run-fields.js'
+import { APPROVED_RUN_KINDS, type ApprovedKind, type ApprovedKindDeps } from './approved-run-kinds.js'
 
-/** A kind of run that waits in awaiting_approval until a second person approves it. */
-export interface ApprovedRunKind {
-  kind: Extract<RunKind, 'forward-correct' | 'emergency-rotate' | 'rotate'>
-  action: Extract<ApprovalAction, 'forward-correct' | 'emergency-rotate' | 'rotate'>
-  requiredRoles: RoleRequirement[]
-  ttlMs: number
-  /** More writes when the approval lands, in its transaction (an emergency opens its incident). */
-  onApproved?: (run: RunRow, approval: GrantedApproval, trx: Transaction<Database>) => Promise<void>
+/** What every approved run needs; each kind adds its own (`ApprovedKindDeps`). */
+export type ApprovedRunDeps = Pick<EngineDeps, 'now'> & {
+  runs: Pick<RunService, 'request'>
+  approvals: ApprovalPort
+}
+
+/** A request for an approved run. */
+export interface ApprovedRunRequest {
+  keyId: string
+  requestedBy: { user: string; role: Role }
+  reason: string | undefined
+  idempotencyKey?: string | undefined
+  attempt?: number | undefined
+  trigger?: Trigger | undefined
 }
 
 /**
- * Runs that need a four-eyes approval before they may start: the run and its approval request
- * are written in one transaction; the approval's executor queues the run, a rejection or expiry
- * ends it with nothing changed.
+ * Runs of `kind` (one row of APPROVED_RUN_KINDS) need a four-eyes approval before they may
+ * start: the run and its approval request are written in one transaction; the approval's
+ * executor queues the run, a rejection or expiry ends it with nothing changed.
  */
-export function createApprovedRuns(
-  deps: Pick<EngineDeps, 'now'> & {
-    runs: Pick<RunService, 'request'>
-    approvals: ApprovalPort
-  },
-  spec: ApprovedRunKind,
+export function createApprovedRuns<K extends ApprovedKind>(
+  deps: ApprovedRunDeps & ApprovedKindDeps[K],
+  kind: K,
 ) {
+  const spec = APPROVED_RUN_KINDS[kind]
+
   async function settle(trx: Kysely<Database>, runId: string, state: 'queued' | 'rejected', why: string) {
     const run = await trx.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst()
     if (run?.state !== 'awaiting_approval') {
@@ -53,10 +58,10 @@ export function createApprovedRuns(
   }
 
   deps.approvals.register(
-    spec.action,
+    kind,
     async (approval, trx) => {
       const run = await settle(trx, String(approval.payload.runId), 'queued', `approved (${approval.id})`)
-      await spec.onApproved?.(run, approval, trx)
+      await spec.onApproved?.(deps, run, approval, trx)
     },
     {
       onRejected: async (approval, trx) => {
@@ -69,22 +74,16 @@ export function createApprovedRuns(
   )
 
   return {
-    /** Records the run (awaiting_approval) and its approval request together. */
-    async request(input: {
-      keyId: string
-      requestedBy: { user: string; role: Role }
-      reason: string | undefined
-      idempotencyKey?: string | undefined
-      attempt?: number | undefined
-      trigger?: Trigger | undefined
-    }): Promise<RunRequestResult> {
+    /** Checks the kind's precondition, then records the run (awaiting_approval) and its approval request together. */
+    async request(input: ApprovedRunRequest): Promise<RunRequestResult> {
+      await spec.precondition?.(deps, input.keyId)
       if (input.reason === undefined || input.reason.trim() === '') {
-        throw new KeyrotorError('BAD_REQUEST', `reason: a ${spec.kind} run needs a reason`)
+        throw new KeyrotorError('BAD_REQUEST', `reason: a ${kind} run needs a reason`)
       }
       const reason = input.reason
       return deps.runs.request({
         keyId: input.keyId,
-        kind: spec.kind,
+        kind,
         actor: input.requestedBy.user,
         trigger: input.trigger ?? 'manual',
         reason,
@@ -93,7 +92,7 @@ export function createApprovedRuns(
         awaitApproval: true,
         onInsert: async (trx, run) => {
           const approval = await deps.approvals.request(trx, {
-            action: spec.action,
+            action: kind,
             subject: `key:${input.keyId}`,
             payload: { runId: run.id, key: input.keyId },
             requiredRoles: spec.requiredRoles,
@@ -110,5 +109,3 @@ export function createApprovedRuns(
     },
   }
 }
-
-export type ApprovedRuns = ReturnType<typeof createApprovedRuns>

@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely'
-import type { ApprovalAction, ApprovalRequest } from '../domain/approvals.js'
-import type { Database } from '../store/tables.js'
+import type { ApprovalAction, ApprovalRequest } from '../../domain/approvals.js'
+import type { Database } from '../../store/tables.js'
 
 /** What the engine reads of an approval it asked for: which one, and the payload it was granted for. */
 export interface GrantedApproval {

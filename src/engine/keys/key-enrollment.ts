@@ -1,6 +1,7 @@
-import type { KeyConfig } from '../config/schema.js'
-import type { Executor } from '../store/database.js'
-import type { EngineDeps } from './engine-deps.js'
+import type { KeyConfig } from '../../config/schema.js'
+import { insertDependent } from '../../store/dependents-repository.js'
+import { findKey } from '../../store/keys-repository.js'
+import type { EngineDeps } from '../engine-deps.js'
 
 /**
  * Brings a declared key under management: version 1 is created at its provider and made active,
@@ -12,8 +13,7 @@ export async function enrollKey(
   key: KeyConfig,
   context: { actor: string; configVersion: number },
 ): Promise<boolean> {
-  const exists = await deps.db.selectFrom('keys').select('id').where('id', '=', key.id).executeTakeFirst()
-  if (exists !== undefined) return false
+  if ((await findKey(deps.db, key.id)) !== undefined) return false
   const provider = deps.providers.get(key.provider)
   const ref = { keyId: key.id, algorithm: key.algorithm }
   const first = (await provider.describeVersion(ref, 1)) ?? (await provider.createVersion(ref, 1))
@@ -49,7 +49,7 @@ export async function enrollKey(
     for (const alias of key.aliases) {
       await trx.insertInto('key_aliases').values({ name: alias, key_id: key.id, version: 1 }).execute()
     }
-    await registerDependents(trx, key)
+    for (const d of key.dependents) await insertDependent(trx, key.id, d)
     await deps.audit.append(trx, {
       actor: context.actor,
       action: 'key.enrolled',
@@ -58,26 +58,4 @@ export async function enrollKey(
     })
   })
   return true
-}
-
-async function registerDependents(trx: Executor, key: KeyConfig): Promise<void> {
-  for (const d of key.dependents) {
-    await trx
-      .insertInto('dependents')
-      .values({
-        key_id: key.id,
-        name: d.name,
-        critical: d.critical ? 1 : 0,
-        probe: JSON.stringify(d.probe),
-        // only the name of the secret's variable is stored, never its value
-        notify: d.notify === undefined ? null : JSON.stringify(d.notify),
-        last_probe_at: null,
-        last_accepts: null,
-        last_active: null,
-        last_error: null,
-        last_notice: null,
-        last_notice_at: null,
-      })
-      .execute()
-  }
 }

@@ -1,22 +1,23 @@
 import type { Transaction } from 'kysely'
-import { isPastPointOfNoReturn, nextPhase, type Phase } from '../domain/phases.js'
-import { isKeyrotorError, KeyrotorError } from '../errors.js'
-import { appendEvents, type NewRunEvent } from '../store/events-repository.js'
-import { recordDependent, type DependentObservation } from '../store/keys-repository.js'
-import { updateRunFenced } from '../store/runs-repository.js'
-import { isStoreFailure } from '../store/store-errors.js'
-import type { Database, RunRow, RunUpdate } from '../store/tables.js'
-import { ENGINE_ACTOR } from '../domain/actors.js'
-import type { EngineDeps } from './engine-deps.js'
+import { isPastPointOfNoReturn, nextPhase, type Phase } from '../../domain/phases.js'
+import { isKeyrotorError, KeyrotorError } from '../../errors.js'
+import { appendEvents, type NewRunEvent } from '../../store/events-repository.js'
+import { recordDependent, type DependentObservation } from '../../store/keys-repository.js'
+import { cancelRequestedAt, updateRunFenced } from '../../store/runs-repository.js'
+import { isStoreFailure } from '../../store/store-errors.js'
+import type { Database, RunRow, RunUpdate } from '../../store/tables.js'
+import { ENGINE_ACTOR } from '../../domain/actors.js'
+import type { EngineDeps } from '../engine-deps.js'
 import { runEvent } from './journal.js'
-import { loadManagedKey, type ManagedKey } from './managed-key.js'
+import { loadManagedKey } from '../keys/managed-key.js'
 import type { PhaseContext, PhaseOutcome } from './phase-context.js'
+import { createPhaseContext, type PhaseJournal } from './phase-context-builder.js'
 import { phaseGate, type Gate } from './phase-gate.js'
 import { PhaseCancelled, watchPhase } from './phase-watchdog.js'
-import { phaseHandler, phaseSettler } from './phases/index.js'
+import { phaseHandler, phaseSettler } from '../phases/index.js'
 import { failRun } from './run-failure.js'
 import { elapsedSeconds, terminal } from './run-fields.js'
-import { withVersionsAudited } from './version-audit.js'
+import { withVersionsAudited } from '../verify/version-audit.js'
 
 /** How often a running phase looks whether its run was cancelled. */
 const CANCEL_POLL_MS = 1_000
@@ -28,12 +29,6 @@ const FAILURE_ALERTS = [
   'dependency_not_ready',
   'validation_failed',
 ] as const
-
-/** What the journal of one phase collects until its next commit. */
-interface Journal {
-  events: NewRunEvent[]
-  observations: DependentObservation[]
-}
 
 /**
  * Drives one claimed run through its phases. A phase's intent is recorded before it acts and its
@@ -62,7 +57,7 @@ export function createRunExecutor(deps: EngineDeps) {
     for (;;) {
       const phase = run.phase
       crash(run, phase, 'before')
-      const journal: Journal = { events: [], observations: [] }
+      const journal: PhaseJournal = { events: [], observations: [] }
       const started = deps.now().getTime()
       const watch = watchPhase({
         phase,
@@ -71,7 +66,15 @@ export function createRunExecutor(deps: EngineDeps) {
         cancelRequested: () => cancelRequested(run, phase),
         pollMs: CANCEL_POLL_MS,
       })
-      const ctx = context(run, phase, key, journal, watch.signal, new Date(started + key.phaseTimeoutMs))
+      const ctx = createPhaseContext(deps, {
+        run,
+        phase,
+        key,
+        journal,
+        signal: watch.signal,
+        deadline: new Date(started + key.phaseTimeoutMs),
+        crashPoint: (point) => crash(run, phase, point),
+      })
       let outcome: PhaseOutcome
       try {
         const act = async () => {
@@ -183,19 +186,14 @@ export function createRunExecutor(deps: EngineDeps) {
   /** A cancel asked for while a phase runs before the point of no return stops that phase. */
   async function cancelRequested(run: RunRow, phase: Phase): Promise<boolean> {
     if (isPastPointOfNoReturn(run.kind, phase)) return false
-    const row = await db
-      .selectFrom('runs')
-      .select('cancel_requested_at')
-      .where('id', '=', run.id)
-      .executeTakeFirst()
-    return row?.cancel_requested_at != null
+    return (await cancelRequestedAt(db, run.id)) !== null
   }
 
   /**
    * Ends a run whose phase was stopped by a cancel: as a failure in that phase would leave it
    * (the phases before promote check before they act), but cancelled, as the operator asked.
    */
-  async function cancelInPhase(run: RunRow, phase: Phase, journal: Journal): Promise<RunRow> {
+  async function cancelInPhase(run: RunRow, phase: Phase, journal: PhaseJournal): Promise<RunRow> {
     const now = deps.now()
     const patch: RunUpdate = { phase_status: 'done', ...terminal('cancelled', now) }
     await deps.transact(async (trx) => {
@@ -213,7 +211,7 @@ export function createRunExecutor(deps: EngineDeps) {
   }
 
   /** Reads the provider to decide what an interrupted phase left behind (DESIGN §4.4). */
-  async function settle(ctx: PhaseContext, journal: Journal): Promise<void> {
+  async function settle(ctx: PhaseContext, journal: PhaseJournal): Promise<void> {
     const settler = phaseSettler(ctx.run.kind, ctx.phase)
     const verdict = settler === undefined ? 'no effect to settle' : await settler(ctx)
     journal.events.push(
@@ -229,59 +227,6 @@ export function createRunExecutor(deps: EngineDeps) {
       correlationId: run.correlation_id,
       details: { runId: run.id, kind: run.kind, fromVersion: run.from_version, toVersion: run.to_version },
     })
-  }
-
-  function context(
-    run: RunRow,
-    phase: Phase,
-    key: ManagedKey,
-    journal: Journal,
-    signal: AbortSignal,
-    deadline: Date,
-  ): PhaseContext {
-    return {
-      run,
-      phase,
-      key,
-      provider: deps.providers.get(key.provider),
-      ref: { keyId: key.id, algorithm: key.algorithm },
-      dependents: deps.dependents,
-      db,
-      deadline,
-      signal,
-      now: deps.now,
-      note: (type, message, data) => journal.events.push(event(run, type, phase, message, data)),
-      observe: (o) => journal.observations.push({ ...o, keyId: key.id, at: deps.now().toISOString() }),
-      crashPoint: (point) => crash(run, phase, point),
-      loggedProblems: (correlationId, since) => deps.loggedProblems?.(correlationId, since) ?? [],
-      async assertClaim() {
-        if (signal.aborted) throw signal.reason
-        const row = await db
-          .selectFrom('runs')
-          .select('fencing_token')
-          .where('id', '=', run.id)
-          .executeTakeFirst()
-        if (row?.fencing_token !== run.fencing_token) {
-          throw new KeyrotorError(
-            'STALE_LEASE',
-            `run ${run.id}: another worker holds it now (token ${row?.fencing_token ?? '?'})`,
-          )
-        }
-      },
-      async checkpoint(message, writeState) {
-        // a phase the watchdog stopped may still be running: it no longer writes for the run
-        if (signal.aborted) throw signal.reason
-        const events = [...journal.events.splice(0), event(run, 'phase.checkpoint', phase, message)]
-        const observations = journal.observations.splice(0)
-        await deps.transact(async (trx) => {
-          await updateRunFenced(trx, run.id, run.fencing_token, {})
-          await withVersionsAudited(trx, deps.audit, run, writeState)
-          await appendEvents(trx, events)
-          for (const o of observations) await recordDependent(trx, o)
-        })
-        crash(run, phase, 'after-checkpoint')
-      },
-    }
   }
 
   function event(

@@ -1,5 +1,5 @@
-import type { NewRunEvent } from '../store/events-repository.js'
-import type { RunRow } from '../store/tables.js'
+import type { NewRunEvent } from '../../store/events-repository.js'
+import type { RunRow } from '../../store/tables.js'
 
 /** One journal entry of a run, stamped now. */
 export function runEvent(

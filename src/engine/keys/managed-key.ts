@@ -1,9 +1,9 @@
-import type { KeyPolicy } from '../config/schema.js'
-import type { Algorithm } from '../domain/algorithms.js'
-import { parseDuration } from '../domain/duration.js'
-import type { DependentTarget } from '../dependents/dependent-client.js'
-import { listAliases, listDependents, requireKey } from '../store/keys-repository.js'
-import type { Executor } from '../store/database.js'
+import type { KeyPolicy } from '../../config/schema.js'
+import type { Algorithm } from '../../domain/algorithms.js'
+import { parseDuration } from '../../domain/duration.js'
+import type { DependentTarget } from '../../dependents/dependent-client.js'
+import { listAliases, listDependents, requireKey } from '../../store/keys-repository.js'
+import type { Executor } from '../../store/database.js'
 
 /** A key as the engine works with it: its row, policy in milliseconds, aliases and dependents. */
 export interface ManagedKey {

@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import { KeyrotorError } from '../errors.js'
-import type { AlertType } from '../observability/alerts.js'
-import { appendEvents } from '../store/events-repository.js'
-import { freezeKey, listKeys, listVersions, recordDependent, thawKey } from '../store/keys-repository.js'
-import { findActiveRunForKey, findRun } from '../store/runs-repository.js'
-import type { Database, RunRow } from '../store/tables.js'
+import { KeyrotorError } from '../../errors.js'
+import type { AlertType } from '../../observability/alerts.js'
+import { appendEvents } from '../../store/events-repository.js'
+import { freezeKey, listKeys, listVersions, recordDependent, thawKey } from '../../store/keys-repository.js'
+import { findActiveRunForKey, findRun } from '../../store/runs-repository.js'
+import type { Database, RunRow } from '../../store/tables.js'
+import { recordVerification } from '../../store/verifications-repository.js'
 import {
   check,
   describeMismatch,
@@ -15,10 +15,10 @@ import {
   type ExplainedEffects,
   type StateMismatch,
 } from './consistency-checks.js'
-import { messageOf } from './dependent-ops.js'
-import type { EngineDeps } from './engine-deps.js'
-import { runEvent } from './journal.js'
-import { loadManagedKey, type ManagedKey } from './managed-key.js'
+import { messageOf } from '../keys/dependent-ops.js'
+import type { EngineDeps } from '../engine-deps.js'
+import { runEvent } from '../runs/journal.js'
+import { loadManagedKey, type ManagedKey } from '../keys/managed-key.js'
 import { auditedStatesCheck } from './version-audit.js'
 
 export interface KeyVerification {
@@ -65,19 +65,15 @@ export function createVerifyService(deps: VerifyDeps) {
     const at = deps.now().toISOString()
     const correlationId = run?.correlation_id
     await db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('verifications')
-        .values({
-          id: randomUUID(),
-          scope: run === undefined ? 'key' : 'run',
-          key_id: keyId,
-          run_id: run?.id ?? null,
-          passed: result.passed ? 1 : 0,
-          mismatches: JSON.stringify(result.mismatches),
-          by_user: actor,
-          at,
-        })
-        .execute()
+      await recordVerification(trx, {
+        scope: run === undefined ? 'key' : 'run',
+        keyId,
+        runId: run?.id ?? null,
+        passed: result.passed,
+        mismatches: result.mismatches,
+        byUser: actor,
+        at,
+      })
       for (const o of observations) await recordDependent(trx, o)
       if (unexpected.length > 0) {
         const found = unexpected.map(describeMismatch).join('; ')
@@ -145,19 +141,15 @@ export function createVerifyService(deps: VerifyDeps) {
       const passed = keys.every((k) => k.passed)
       const mismatches = keys.flatMap((k) => k.mismatches.map((m) => `${k.key}: ${m}`))
       await db.transaction().execute(async (trx) => {
-        await trx
-          .insertInto('verifications')
-          .values({
-            id: randomUUID(),
-            scope: 'all',
-            key_id: null,
-            run_id: null,
-            passed: passed ? 1 : 0,
-            mismatches: JSON.stringify(mismatches),
-            by_user: actor,
-            at: deps.now().toISOString(),
-          })
-          .execute()
+        await recordVerification(trx, {
+          scope: 'all',
+          keyId: null,
+          runId: null,
+          passed,
+          mismatches,
+          byUser: actor,
+          at: deps.now().toISOString(),
+        })
         await deps.audit.append(trx, {
           actor,
           action: 'keys.verified',
