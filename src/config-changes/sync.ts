@@ -3,6 +3,14 @@ import type { DependentConfig, KeyConfig, KeyrotorConfig } from '../config/schem
 import type { EngineDeps } from '../engine/engine-deps.js'
 import { KeyrotorError } from '../errors.js'
 import type { Executor } from '../store/database.js'
+import {
+  decodeNotify,
+  decodePolicy,
+  decodeProbe,
+  encodeNotify,
+  encodePolicy,
+  encodeProbe,
+} from '../store/key-columns.js'
 
 /** What applying a config does to one key that is already managed. */
 export interface KeyChange {
@@ -86,15 +94,15 @@ async function planKey(
   const change: KeyChange = {
     key,
     activeVersion: active?.version ?? aliases[0]?.version ?? 1,
-    settings: row.owner !== key.owner || !same(JSON.parse(row.policy), key.policy),
+    settings: row.owner !== key.owner || !same(decodePolicy(row.policy, key.id), key.policy),
     addAliases: key.aliases.filter((name) => !aliases.some((a) => a.name === name)),
     insertDependents: key.dependents.filter((d) => !stored.has(d.name)),
     updateDependents: key.dependents.filter((d) => {
       const s = stored.get(d.name)
       return (
         s !== undefined &&
-        (!same(JSON.parse(s.probe), d.probe) ||
-          !same(s.notify === null ? null : JSON.parse(s.notify), d.notify ?? null) ||
+        (!same(decodeProbe(s), d.probe) ||
+          !same(decodeNotify(s) ?? null, d.notify ?? null) ||
           s.critical !== (d.critical ? 1 : 0))
       )
     }),
@@ -148,7 +156,7 @@ export async function writeChanges(trx: Executor, plan: SyncPlan, at: string): P
     if (c.settings) {
       await trx
         .updateTable('keys')
-        .set({ owner: c.key.owner, policy: JSON.stringify(c.key.policy), updated_at: at })
+        .set({ owner: c.key.owner, policy: encodePolicy(c.key.policy), updated_at: at })
         .where('id', '=', keyId)
         .execute()
     }
@@ -192,9 +200,9 @@ export async function writeChanges(trx: Executor, plan: SyncPlan, at: string): P
 function dependentColumns(d: DependentConfig) {
   return {
     critical: d.critical ? 1 : 0,
-    probe: JSON.stringify(d.probe),
+    probe: encodeProbe(d.probe),
     // only the name of the secret's variable is stored, never its value
-    notify: d.notify === undefined ? null : JSON.stringify(d.notify),
+    notify: encodeNotify(d.notify),
   }
 }
 
