@@ -1,5 +1,6 @@
 import type { KeyConfig } from '../config/schema.js'
 import type { Executor } from '../store/database.js'
+import { encodeNotify, encodePolicy, encodeProbe } from '../store/key-columns.js'
 import type { EngineDeps } from './engine-deps.js'
 
 /**
@@ -27,7 +28,7 @@ export async function enrollKey(
         provider: key.provider,
         algorithm: key.algorithm,
         owner: key.owner,
-        policy: JSON.stringify(key.policy),
+        policy: encodePolicy(key.policy),
         created_at: at,
         updated_at: at,
       })
@@ -68,9 +69,9 @@ async function registerDependents(trx: Executor, key: KeyConfig): Promise<void> 
         key_id: key.id,
         name: d.name,
         critical: d.critical ? 1 : 0,
-        probe: JSON.stringify(d.probe),
+        probe: encodeProbe(d.probe),
         // only the name of the secret's variable is stored, never its value
-        notify: d.notify === undefined ? null : JSON.stringify(d.notify),
+        notify: encodeNotify(d.notify),
         last_probe_at: null,
         last_accepts: null,
         last_active: null,

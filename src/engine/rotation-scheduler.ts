@@ -4,6 +4,7 @@ import { isKeyrotorError } from '../errors.js'
 import { loadActiveConfig } from '../store/config-versions-repository.js'
 import { dialectOf } from '../store/dialect.js'
 import type { Database } from '../store/tables.js'
+import { decodePolicy } from '../store/key-columns.js'
 import type { EngineDeps } from './engine-deps.js'
 import { ENGINE_ACTOR } from '../domain/actors.js'
 import { readHalt } from '../store/halt-repository.js'
@@ -182,7 +183,7 @@ async function readSnapshots(db: Kysely<Database>): Promise<KeySnapshot[]> {
     linksOf.set(base, [...(linksOf.get(base) ?? []), link])
   }
   return keys.map((row) => {
-    const policy = JSON.parse(row.policy) as { rotationPeriod?: string; window?: string }
+    const policy = decodePolicy(row.policy, row.id)
     const active = activeOf.get(row.id)
     return {
       keyId: row.id,

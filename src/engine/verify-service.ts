@@ -5,6 +5,7 @@ import type { AlertType } from '../observability/alerts.js'
 import { appendEvents } from '../store/events-repository.js'
 import { freezeKey, listKeys, listVersions, recordDependent, thawKey } from '../store/keys-repository.js'
 import { findActiveRunForKey, findRun } from '../store/runs-repository.js'
+import { encodeMismatches } from '../store/run-columns.js'
 import type { Database, RunRow } from '../store/tables.js'
 import {
   check,
@@ -73,7 +74,7 @@ export function createVerifyService(deps: VerifyDeps) {
           key_id: keyId,
           run_id: run?.id ?? null,
           passed: result.passed ? 1 : 0,
-          mismatches: JSON.stringify(result.mismatches),
+          mismatches: encodeMismatches(result.mismatches),
           by_user: actor,
           at,
         })
@@ -153,7 +154,7 @@ export function createVerifyService(deps: VerifyDeps) {
             key_id: null,
             run_id: null,
             passed: passed ? 1 : 0,
-            mismatches: JSON.stringify(mismatches),
+            mismatches: encodeMismatches(mismatches),
             by_user: actor,
             at: deps.now().toISOString(),
           })

@@ -1,5 +1,6 @@
 import { KeyrotorError } from '../../errors.js'
 import { listAliases, listVersions } from '../../store/keys-repository.js'
+import { encodeValidation } from '../../store/run-columns.js'
 import {
   aliasMappingCheck,
   check,
@@ -29,7 +30,7 @@ export const validate: PhaseHandler = async (ctx) => {
   const failed = checks.filter((c) => !c.passed)
   return {
     message: passed ? `${checks.length} checks passed` : `failed: ${failed.map((c) => c.name).join(', ')}`,
-    runPatch: { validation: JSON.stringify({ passed, checks }) },
+    runPatch: { validation: encodeValidation({ passed, checks }) },
     ...(passed
       ? {}
       : {
