@@ -4,6 +4,7 @@ import type { ProviderVersionState } from '../../domain/lifecycle.js'
 import { KeyrotorError } from '../../errors.js'
 import type { Transact } from '../../store/transactor.js'
 import type { Database } from '../../store/tables.js'
+import { decodePublicJwk, encodePublicJwk } from '../../store/keystore-columns.js'
 import type { Jwk, KeyProvider, ProviderKeyRef, ProviderVersion } from '../key-provider.js'
 import { createKeystore, type KeystoreRow } from './keystore.js'
 import { generateMaterial } from './material.js'
@@ -68,7 +69,7 @@ export function createLocalProvider(deps: LocalProviderDeps): KeyProvider {
         algorithm: key.algorithm,
         state: 'enabled',
         sealed_material: sealer.seal(JSON.stringify(material.privateJwk), kid),
-        public_jwk: material.publicJwk === null ? null : JSON.stringify(material.publicJwk),
+        public_jwk: encodePublicJwk(material.publicJwk),
         created_at: now().toISOString(),
       })
       return checked(key, await requireRow(key, version))
@@ -137,7 +138,7 @@ export function createLocalProvider(deps: LocalProviderDeps): KeyProvider {
 }
 
 function parsePublic(row: KeystoreRow): Jwk | null {
-  return row.public_jwk === null ? null : (JSON.parse(row.public_jwk) as Jwk)
+  return decodePublicJwk(row.public_jwk, kidOf(row.key_id, row.version))
 }
 
 /** A retried create must describe the same key: another algorithm means two configs disagree. */
