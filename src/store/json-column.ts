@@ -23,8 +23,9 @@ export function decodeJsonColumn<S extends z.ZodType>(
   let value: unknown
   try {
     value = JSON.parse(text)
-  } catch (error) {
-    throw damaged(place, 'it is not JSON', error)
+  } catch {
+    // not the parser's error as the cause: its message quotes the text, which may be material
+    throw damaged(place, 'it is not JSON')
   }
   const result = schema.safeParse(value)
   if (!result.success) {
@@ -40,10 +41,13 @@ export function encodeJsonColumn<S extends z.ZodType>(_schema: S, value: z.outpu
   return JSON.stringify(value)
 }
 
-function damaged(place: ColumnPlace, why: string, cause: unknown): KeyrotorError {
+function damaged(place: ColumnPlace, why: string, cause?: unknown): KeyrotorError {
   return new KeyrotorError(
     'INTERNAL',
     `store damage: ${place.table}.${place.column} of ${place.row} does not decode (${why})`,
-    { details: { table: place.table, column: place.column, row: place.row }, cause },
+    {
+      details: { table: place.table, column: place.column, row: place.row },
+      ...(cause === undefined ? {} : { cause }),
+    },
   )
 }

@@ -4,7 +4,12 @@ import type { ProviderVersionState } from '../../domain/lifecycle.js'
 import { KeyrotorError } from '../../errors.js'
 import type { Transact } from '../../store/transactor.js'
 import type { Database } from '../../store/tables.js'
-import { decodePublicJwk, encodePublicJwk } from '../../store/keystore-columns.js'
+import {
+  decodeOpenedMaterial,
+  decodePublicJwk,
+  encodeMaterialForSealing,
+  encodePublicJwk,
+} from '../../store/keystore-columns.js'
 import type { Jwk, KeyProvider, ProviderKeyRef, ProviderVersion } from '../key-provider.js'
 import { createKeystore, type KeystoreRow } from './keystore.js'
 import { generateMaterial } from './material.js'
@@ -49,7 +54,7 @@ export function createLocalProvider(deps: LocalProviderDeps): KeyProvider {
         `version ${kid} is ${row.state}; its material is not available`,
       )
     }
-    return JSON.parse(sealer.open(row.sealed_material, kid)) as Jwk
+    return decodeOpenedMaterial(sealer.open(row.sealed_material, kid), kid)
   }
 
   return {
@@ -68,7 +73,7 @@ export function createLocalProvider(deps: LocalProviderDeps): KeyProvider {
         version,
         algorithm: key.algorithm,
         state: 'enabled',
-        sealed_material: sealer.seal(JSON.stringify(material.privateJwk), kid),
+        sealed_material: sealer.seal(encodeMaterialForSealing(material.privateJwk), kid),
         public_jwk: encodePublicJwk(material.publicJwk),
         created_at: now().toISOString(),
       })
