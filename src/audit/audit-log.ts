@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely'
 import { KeyrotorError } from '../errors.js'
 import { keysetPage, timeBound, type KeysetOrder, type Page } from '../store/keyset-page.js'
 import type { AuditEventsTable, Database } from '../store/tables.js'
+import { decodeAuditDetails, encodeAuditDetails } from '../store/audit-columns.js'
 import { UNKEYED_CHAIN_KEY } from './chain.js'
 import { beforeCommit } from '../store/before-commit.js'
 import { appendChained } from './chain-store.js'
@@ -143,7 +144,7 @@ async function pageAudit(db: Kysely<Database>, query: AuditQuery = {}): Promise<
 
 function serialize(details: Record<string, unknown>): string {
   try {
-    return JSON.stringify(details)
+    return encodeAuditDetails(details)
   } catch (error) {
     throw new KeyrotorError('INTERNAL', 'audit details are not serializable as JSON', { cause: error })
   }
@@ -174,18 +175,8 @@ export function toEvent(row: {
     target: row.target,
     correlationId: row.correlation_id,
     reason: row.reason,
-    details: row.details === null ? null : parseDetails(row.details),
+    details: decodeAuditDetails(row.details),
     prevHash: row.prev_hash,
     hash: row.hash,
-  }
-}
-
-// the store wrote valid JSON; text that is not is damage that `verify` reports, and listing the
-// log must still work so that an auditor can look at it
-function parseDetails(text: string): Record<string, unknown> {
-  try {
-    return JSON.parse(text) as Record<string, unknown>
-  } catch {
-    return { unparsable: text }
   }
 }

@@ -5,6 +5,7 @@ import { KeyrotorError } from '../errors.js'
 import type { Executor } from '../store/database.js'
 import { insertDependent, updateDependent } from '../store/dependents-repository.js'
 import { activeVersionOf } from '../store/keys-repository.js'
+import { decodeNotify, decodePolicy, decodeProbe, encodePolicy } from '../store/key-columns.js'
 
 /** What applying a config does to one key that is already managed. */
 export interface KeyChange {
@@ -83,15 +84,15 @@ async function planKey(
   const change: KeyChange = {
     key,
     activeVersion: active ?? aliases[0]?.version ?? 1,
-    settings: row.owner !== key.owner || !same(JSON.parse(row.policy), key.policy),
+    settings: row.owner !== key.owner || !same(decodePolicy(row.policy, key.id), key.policy),
     addAliases: key.aliases.filter((name) => !aliases.some((a) => a.name === name)),
     insertDependents: key.dependents.filter((d) => !stored.has(d.name)),
     updateDependents: key.dependents.filter((d) => {
       const s = stored.get(d.name)
       return (
         s !== undefined &&
-        (!same(JSON.parse(s.probe), d.probe) ||
-          !same(s.notify === null ? null : JSON.parse(s.notify), d.notify ?? null) ||
+        (!same(decodeProbe(s), d.probe) ||
+          !same(decodeNotify(s) ?? null, d.notify ?? null) ||
           s.critical !== (d.critical ? 1 : 0))
       )
     }),
@@ -145,7 +146,7 @@ export async function writeChanges(trx: Executor, plan: SyncPlan, at: string): P
     if (c.settings) {
       await trx
         .updateTable('keys')
-        .set({ owner: c.key.owner, policy: JSON.stringify(c.key.policy), updated_at: at })
+        .set({ owner: c.key.owner, policy: encodePolicy(c.key.policy), updated_at: at })
         .where('id', '=', keyId)
         .execute()
     }

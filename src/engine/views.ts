@@ -8,6 +8,8 @@ import type { Page } from '../store/keyset-page.js'
 import type { Executor } from '../store/database.js'
 import { latestRunsOf } from '../store/runs-repository.js'
 import type { KeyRow, RunRow } from '../store/tables.js'
+import { decodeAccepts, decodePolicy } from '../store/key-columns.js'
+import { decodeValidation } from '../store/run-columns.js'
 
 /**
  * A run as every JSON output shows it (CONTRACT.md). The HTTP schema `Run` (src/http/schemas)
@@ -62,7 +64,7 @@ export function runView(row: RunRow): RunView {
     duplicateCount: row.duplicate_count,
     attempt: row.attempt,
     reason: row.reason,
-    validation: row.validation === null ? null : (JSON.parse(row.validation) as RunView['validation']),
+    validation: decodeValidation(row),
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
@@ -152,13 +154,13 @@ async function assembleKeys(db: Executor, rows: readonly KeyRow[]): Promise<KeyV
         name: d.name,
         critical: d.critical === 1,
         lastProbeAt: d.last_probe_at,
-        accepts: d.last_accepts === null ? null : (JSON.parse(d.last_accepts) as number[]),
+        accepts: decodeAccepts(d),
         active: d.last_active,
         lastError: d.last_error,
         lastNotice: d.last_notice,
         lastNoticeAt: d.last_notice_at,
       })),
-      policy: JSON.parse(row.policy) as KeyPolicy,
+      policy: decodePolicy(row.policy, row.id),
       frozen: row.frozen_at === null ? null : { since: row.frozen_at, reason: row.frozen_reason },
       lastRun:
         lastRun === undefined

@@ -1,11 +1,22 @@
-import type { Kysely, Selectable } from 'kysely'
 import { KeyrotorError } from '../errors.js'
-import { byTimeThenId, filteredPage } from '../store/keyset-page.js'
-import type { Page, PageQuery, TimeRange } from '../store/keyset-page.js'
-import type { ApprovalDecisionsTable, ApprovalRow, Database } from '../store/tables.js'
+import {
+  decisionsOf,
+  expireOverdueApprovals,
+  findApproval,
+  insertDecision as insertDecisionRow,
+  lockApproval,
+  pageApprovals,
+  setApprovalState,
+  type ApprovalListQuery,
+  type StoredApproval,
+  type StoredDecision,
+} from '../store/approvals-repository.js'
+import type { Executor } from '../store/database.js'
+import type { Page } from '../store/keyset-page.js'
 import type { ApprovalFacts, Decider } from './approval-rules.js'
 import type { ApprovalAction, ApprovalState } from '../domain/approvals.js'
-import type { Role } from '../domain/roles.js'
+
+export type { ApprovalListQuery } from '../store/approvals-repository.js'
 
 /** An approval as the API and the CLI show it (CONTRACT.md, plus what a reviewer needs to judge it). */
 export interface ApprovalView extends ApprovalFacts {
@@ -22,120 +33,87 @@ export interface ApprovalView extends ApprovalFacts {
   decidedAt: string | null
 }
 
-type DecisionRow = Selectable<ApprovalDecisionsTable>
-
-/** Approvals newest first; `since`/`until` on when they were requested. */
-export interface ApprovalListQuery extends PageQuery, TimeRange {
-  state?: ApprovalState | undefined
-  action?: ApprovalAction | undefined
-  /** What the approval is about: a key id, a proposal id, … */
-  subject?: string | undefined
-}
-
-const APPROVALS_NEWEST_FIRST = byTimeThenId<ApprovalRow, 'created_at'>('approvals', 'created_at', 'desc')
-
 /** Approvals newest first with their decisions, one page (all of them when no limit is given). */
-export async function pageViews(db: Kysely<Database>, query: ApprovalListQuery): Promise<Page<ApprovalView>> {
-  const equal = { state: query.state, action: query.action, subject: query.subject }
-  const select = db.selectFrom('approvals').selectAll()
-  const page = await filteredPage(select, { equal, time: 'created_at' }, APPROVALS_NEWEST_FIRST, query)
+export async function pageViews(db: Executor, query: ApprovalListQuery): Promise<Page<ApprovalView>> {
+  const page = await pageApprovals(db, query)
   return { ...page, items: await loadViews(db, page.items) }
 }
 
-/** Approvals with their decisions, in the order of `rows`. */
-export async function loadViews(db: Kysely<Database>, rows: ApprovalRow[]): Promise<ApprovalView[]> {
-  if (rows.length === 0) return []
-  const decisions = await db
-    .selectFrom('approval_decisions')
-    .selectAll()
-    .where(
-      'approval_id',
-      'in',
-      rows.map((r) => r.id),
-    )
-    .orderBy('at')
-    .orderBy('by_user')
-    .execute()
-  return rows.map((row) =>
+/** Approvals with their decisions, in the order of `approvals`. */
+export async function loadViews(db: Executor, approvals: StoredApproval[]): Promise<ApprovalView[]> {
+  const decisions = await decisionsOf(
+    db,
+    approvals.map((a) => a.id),
+  )
+  return approvals.map((approval) =>
     toView(
-      row,
-      decisions.filter((d) => d.approval_id === row.id),
+      approval,
+      decisions.filter((d) => d.approval_id === approval.id),
     ),
   )
 }
 
-export async function loadView(db: Kysely<Database>, id: string): Promise<ApprovalView> {
-  const row = await db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst()
-  if (row === undefined) throw new KeyrotorError('NOT_FOUND', `no approval ${id}`)
-  const [view] = await loadViews(db, [row])
+export async function loadView(db: Executor, id: string): Promise<ApprovalView> {
+  const approval = await findApproval(db, id)
+  if (approval === undefined) throw new KeyrotorError('NOT_FOUND', `no approval ${id}`)
+  const [view] = await loadViews(db, [approval])
   return view as ApprovalView
 }
 
-/**
- * Writes the approval's row first, so deciders of one approval serialize on it in both dialects
- * (a row lock in PostgreSQL, the write lock in SQLite), then reads it.
- */
-export async function lockView(trx: Kysely<Database>, id: string): Promise<ApprovalView> {
-  const touched = await trx
-    .updateTable('approvals')
-    .set((eb) => ({ decided_at: eb.ref('decided_at') }))
-    .where('id', '=', id)
-    .executeTakeFirst()
-  if (Number(touched.numUpdatedRows) === 0) throw new KeyrotorError('NOT_FOUND', `no approval ${id}`)
+/** Locks the approval's row (deciders of one approval serialize on it), then reads it. */
+export async function lockView(trx: Executor, id: string): Promise<ApprovalView> {
+  if (!(await lockApproval(trx, id))) throw new KeyrotorError('NOT_FOUND', `no approval ${id}`)
   return loadView(trx, id)
 }
 
 /** Marks pending approvals past their expiry expired; returns them. */
-export async function expireOverdue(trx: Kysely<Database>, at: string): Promise<ApprovalView[]> {
-  const rows = await trx
-    .updateTable('approvals')
-    .set({ state: 'expired', decided_at: at })
-    .where('state', '=', 'pending')
-    .where('expires_at', '<', at)
-    .returningAll()
-    .execute()
-  return loadViews(trx, rows)
+export async function expireOverdue(trx: Executor, at: string): Promise<ApprovalView[]> {
+  return loadViews(trx, await expireOverdueApprovals(trx, at))
 }
 
 export async function insertDecision(
-  trx: Kysely<Database>,
+  trx: Executor,
   approvalId: string,
   decider: Decider,
   decision: 'approved' | 'rejected',
   reason: string | null,
   at: string,
 ): Promise<void> {
-  await trx
-    .insertInto('approval_decisions')
-    .values({ approval_id: approvalId, by_user: decider.user, role: decider.role, decision, reason, at })
-    .execute()
+  await insertDecisionRow(trx, {
+    approval_id: approvalId,
+    by_user: decider.user,
+    role: decider.role,
+    decision,
+    reason,
+    at,
+  })
 }
 
 export async function setState(
-  trx: Kysely<Database>,
+  trx: Executor,
   id: string,
   state: ApprovalState,
   at: string,
 ): Promise<ApprovalView> {
-  await trx.updateTable('approvals').set({ state, decided_at: at }).where('id', '=', id).execute()
+  await setApprovalState(trx, id, state, at)
   return loadView(trx, id)
 }
 
-function toView(row: ApprovalRow, decisions: DecisionRow[]): ApprovalView {
-  const grant = (d: DecisionRow) => ({ by: d.by_user, role: d.role, at: d.at })
+function toView(row: StoredApproval, decisions: StoredDecision[]): ApprovalView {
+  const grant = (d: StoredDecision) => ({ by: d.by_user, role: d.role, at: d.at })
   return {
     id: row.id,
     action: row.action,
     subject: row.subject,
     state: row.state,
     requestedBy: row.requested_by,
-    requiredRoles: JSON.parse(row.required_roles) as Role[],
+    requiredRoles: row.required_roles,
     approvals: decisions.filter((d) => d.decision === 'approved').map(grant),
     rejections: decisions
       .filter((d) => d.decision === 'rejected')
       .map((d) => ({ ...grant(d), reason: d.reason })),
     expiresAt: row.expires_at,
-    payload: JSON.parse(row.payload) as Record<string, unknown>,
+    payload: row.payload,
     digest: row.digest,
     reason: row.reason,
     runId: row.run_id,

@@ -3,6 +3,7 @@ import type { Kysely, Transaction } from 'kysely'
 import type { AuditLog } from '../audit/audit-log.js'
 import { assertNoSecrets } from '../audit/secret-guard.js'
 import { isKeyrotorError, KeyrotorError } from '../errors.js'
+import { hasOverdueApproval, insertApproval, storedDigest } from '../store/approvals-repository.js'
 import type { Database } from '../store/tables.js'
 import {
   expireOverdue,
@@ -78,13 +79,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
   async function expireDue(): Promise<void> {
     const at = deps.now().toISOString()
     // a plain read first: reads should not take SQLite's write lock when nothing is overdue
-    const overdue = await db
-      .selectFrom('approvals')
-      .select('id')
-      .where('state', '=', 'pending')
-      .where('expires_at', '<', at)
-      .executeTakeFirst()
-    if (overdue === undefined) return
+    if (!(await hasOverdueApproval(db, at))) return
     await db.transaction().execute(async (trx) => {
       for (const view of await expireOverdue(trx, at)) {
         await audit.append(trx, {
@@ -166,25 +161,22 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       assertNoSecrets(input.payload)
       const now = deps.now()
       const id = `apr_${now.getTime().toString(36)}${randomBytes(4).toString('hex')}`
-      await executor
-        .insertInto('approvals')
-        .values({
-          id,
-          action: input.action,
-          subject: input.subject,
-          digest: approvalDigest(input.action, input.subject, input.payload),
-          payload: JSON.stringify(input.payload),
-          state: 'pending',
-          requested_by: input.requestedBy.user,
-          reason: input.reason,
-          required_roles: JSON.stringify(input.requiredRoles),
-          run_id: input.runId ?? null,
-          correlation_id: input.correlationId,
-          created_at: now.toISOString(),
-          expires_at: new Date(now.getTime() + input.ttlMs).toISOString(),
-          decided_at: null,
-        })
-        .execute()
+      await insertApproval(executor, {
+        id,
+        action: input.action,
+        subject: input.subject,
+        digest: approvalDigest(input.action, input.subject, input.payload),
+        payload: input.payload,
+        state: 'pending',
+        requested_by: input.requestedBy.user,
+        reason: input.reason,
+        required_roles: input.requiredRoles,
+        run_id: input.runId ?? null,
+        correlation_id: input.correlationId,
+        created_at: now.toISOString(),
+        expires_at: new Date(now.getTime() + input.ttlMs).toISOString(),
+        decided_at: null,
+      })
       await audit.append(executor, {
         actor: input.requestedBy.user,
         action: 'approval.requested',
@@ -221,12 +213,9 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
           if (completesNow && !completes && hooks.precheck !== undefined) return undefined
           await record(trx, current, decider, 'approved', reason)
           if (!completesNow) return loadView(trx, id)
-          const row = await trx
-            .selectFrom('approvals')
-            .select('digest')
-            .where('id', '=', id)
-            .executeTakeFirst()
-          if (row?.digest !== approvalDigest(current.action, current.subject, current.payload)) {
+          if (
+            (await storedDigest(trx, id)) !== approvalDigest(current.action, current.subject, current.payload)
+          ) {
             throw new KeyrotorError('CONFLICT', `approval ${id} no longer matches what was requested`)
           }
           const approved = await setState(trx, id, 'approved', deps.now().toISOString())

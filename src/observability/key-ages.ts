@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import { parseDuration } from '../domain/duration.js'
+import { decodePolicy } from '../store/key-columns.js'
 import type { Database } from '../store/tables.js'
 
 /** How old one key's active version is, and its rotation period when it has one. */
@@ -24,7 +25,7 @@ export async function readKeyAges(db: Kysely<Database>, now: Date = new Date()):
   return rows.map((row) => ({
     key: row.key,
     ageSeconds: Math.max(0, (now.getTime() - Date.parse(row.since)) / 1000),
-    rotationPeriodSeconds: periodOf(row.policy),
+    rotationPeriodSeconds: periodOf(row.policy, row.key),
   }))
 }
 
@@ -33,10 +34,11 @@ export function pastRotationPeriod(ages: readonly KeyAge[]): number {
   return ages.filter((a) => a.rotationPeriodSeconds !== null && a.ageSeconds > a.rotationPeriodSeconds).length
 }
 
-function periodOf(policy: string): number | null {
+// a damaged policy must not fail the scrape: the key's age is still worth reporting
+function periodOf(policy: string, keyId: string): number | null {
   try {
-    const period = (JSON.parse(policy) as { rotationPeriod?: unknown }).rotationPeriod
-    return typeof period === 'string' ? parseDuration(period) / 1000 : null
+    const period = decodePolicy(policy, keyId).rotationPeriod
+    return period === undefined ? null : parseDuration(period) / 1000
   } catch {
     return null
   }

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { AuditEvent } from '../audit/audit-log.js'
+import { approvalsOfStory, decisionsOf } from '../store/approvals-repository.js'
 import type { Database } from '../store/tables.js'
 import type { LogRecord } from './log-buffer.js'
 import type { TimelineEvent } from './timeline-types.js'
@@ -17,30 +18,12 @@ export async function approvalEvents(
 ): Promise<{ events: TimelineEvent[]; correlationIds: string[] }> {
   const ids = [correlationId, ...runs.map((r) => r.row.correlation_id)]
   const halted = runs.filter((r) => r.row.state === 'halted').map((r) => r.row.id)
-  const rows = await db
-    .selectFrom('approvals')
-    .selectAll()
-    .where((eb) =>
-      eb.or([
-        eb('correlation_id', 'in', ids),
-        ...halted.map((runId) =>
-          eb.and([eb('action', '=', 'halt.release'), eb('payload', 'like', `%run ${runId} %`)]),
-        ),
-      ]),
-    )
-    .orderBy('created_at')
-    .execute()
+  const rows = await approvalsOfStory(db, ids, halted)
   if (rows.length === 0) return { events: [], correlationIds: [] }
-  const decisions = await db
-    .selectFrom('approval_decisions')
-    .selectAll()
-    .where(
-      'approval_id',
-      'in',
-      rows.map((r) => r.id),
-    )
-    .orderBy('at')
-    .execute()
+  const decisions = await decisionsOf(
+    db,
+    rows.map((r) => r.id),
+  )
   const events: TimelineEvent[] = []
   for (const a of rows) {
     const base = {
@@ -48,7 +31,7 @@ export async function approvalEvents(
       correlationId: a.correlation_id,
       ...(a.run_id === null ? {} : { runId: a.run_id }),
     }
-    const roles = JSON.parse(a.required_roles) as string[]
+    const roles = a.required_roles
     events.push({
       ...base,
       at: a.created_at,

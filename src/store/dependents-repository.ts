@@ -1,5 +1,6 @@
 import type { DependentConfig } from '../config/schema.js'
 import type { Executor } from './database.js'
+import { encodeNotify, encodeProbe } from './key-columns.js'
 
 /**
  * A declared dependent as its row stores it. Only the name of a secret's variable is stored,
@@ -8,8 +9,8 @@ import type { Executor } from './database.js'
 function dependentColumns(d: DependentConfig) {
   return {
     critical: d.critical ? 1 : 0,
-    probe: JSON.stringify(d.probe),
-    notify: d.notify === undefined ? null : JSON.stringify(d.notify),
+    probe: encodeProbe(d.probe),
+    notify: encodeNotify(d.notify),
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Executor } from './database.js'
+import { decodeEventData, encodeEventData } from './run-columns.js'
 
 /** One journal entry of a run: what a phase is about to do, what it did, what it saw. */
 export interface RunEvent {
@@ -26,7 +27,7 @@ export async function appendEvents(db: Executor, events: readonly NewRunEvent[])
         type: e.type,
         phase: e.phase,
         message: e.message,
-        data: e.data === null ? null : JSON.stringify(e.data),
+        data: encodeEventData(e.data),
       })),
     )
     .execute()
@@ -55,7 +56,7 @@ export async function listRunEvents(
     type: r.type,
     phase: r.phase,
     message: r.message,
-    data: r.data === null ? null : (JSON.parse(r.data) as Record<string, unknown>),
+    data: decodeEventData(r),
   }))
 }
 

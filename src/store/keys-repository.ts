@@ -2,6 +2,7 @@ import type { VersionState } from '../domain/lifecycle.js'
 import { KeyrotorError } from '../errors.js'
 import type { Page } from './keyset-page.js'
 import type { Executor } from './database.js'
+import { encodeAccepts } from './key-columns.js'
 import type { DependentRow, KeyRow, KeyVersionRow, KeyVersionsTable } from './tables.js'
 import { sql, type Updateable } from 'kysely'
 
@@ -164,7 +165,7 @@ export async function recordDependent(db: Executor, o: DependentObservation): Pr
   const patch: Updateable<DependentRow> = {}
   if (o.answer !== undefined) {
     patch.last_probe_at = o.at
-    patch.last_accepts = JSON.stringify(o.answer.accepts)
+    patch.last_accepts = encodeAccepts(o.answer.accepts)
     patch.last_active = o.answer.active
     patch.last_error = null
   }

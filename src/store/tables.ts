@@ -48,7 +48,8 @@ export type {
 export type PhaseStatus = 'pending' | 'started' | 'done'
 
 /**
- * Row types of every table. Times are ISO-8601 UTC strings; JSON columns hold text. A column that
+ * Row types of every table. Times are ISO-8601 UTC strings; JSON columns hold text, which only the
+ * store's column decoders read (`*-columns.ts`, `approvals-repository.ts`). A column that
  * holds one of the domain's values is typed with its union, so a read needs no cast and a write of
  * anything else does not compile.
  */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Executor } from './database.js'
+import { encodeMismatches } from './run-columns.js'
 
 /** One verify as it is recorded: of a key, of a run's key, or of every key (`all`). */
 export interface NewVerification {
@@ -22,7 +23,7 @@ export async function recordVerification(db: Executor, v: NewVerification): Prom
       key_id: v.keyId,
       run_id: v.runId,
       passed: v.passed ? 1 : 0,
-      mismatches: JSON.stringify(v.mismatches),
+      mismatches: encodeMismatches(v.mismatches),
       by_user: v.byUser,
       at: v.at,
     })

@@ -3,6 +3,7 @@ import type { KeyPolicy } from '../../config/schema.js'
 import { isAsymmetric, type Algorithm } from '../../domain/algorithms.js'
 import { parseDuration } from '../../domain/duration.js'
 import type { Database, RunRow } from '../../store/tables.js'
+import { decodePolicy } from '../../store/key-columns.js'
 
 /** `policy.jwksMaxAge` when the policy leaves it out (CONTRACT.md "JWKS for verifiers keyrotor does not know"). */
 export const DEFAULT_JWKS_MAX_AGE = '300s'
@@ -44,7 +45,7 @@ export async function jwksPublicationWait(
     .where('version', '=', run.to_version)
     .executeTakeFirst()
   if (version === undefined) return null
-  const policy = JSON.parse(key.policy) as Pick<KeyPolicy, 'jwksMaxAge'>
+  const policy = decodePolicy(key.policy, run.key_id)
   const maxAgeMs = jwksMaxAgeMs(policy)
   // 0: nobody is allowed to cache the JWKS, so there is nothing to wait for
   if (maxAgeMs === 0) return null

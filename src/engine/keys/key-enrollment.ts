@@ -2,6 +2,7 @@ import type { KeyConfig } from '../../config/schema.js'
 import { insertDependent } from '../../store/dependents-repository.js'
 import { findKey } from '../../store/keys-repository.js'
 import type { EngineDeps } from '../engine-deps.js'
+import { encodePolicy } from '../../store/key-columns.js'
 
 /**
  * Brings a declared key under management: version 1 is created at its provider and made active,
@@ -27,7 +28,7 @@ export async function enrollKey(
         provider: key.provider,
         algorithm: key.algorithm,
         owner: key.owner,
-        policy: JSON.stringify(key.policy),
+        policy: encodePolicy(key.policy),
         created_at: at,
         updated_at: at,
       })

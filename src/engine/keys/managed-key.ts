@@ -4,6 +4,7 @@ import { parseDuration } from '../../domain/duration.js'
 import type { DependentTarget } from '../../dependents/dependent-client.js'
 import { listAliases, listDependents, requireKey } from '../../store/keys-repository.js'
 import type { Executor } from '../../store/database.js'
+import { decodeNotify, decodePolicy, decodeProbe } from '../../store/key-columns.js'
 
 /** A key as the engine works with it: its row, policy in milliseconds, aliases and dependents. */
 export interface ManagedKey {
@@ -25,7 +26,7 @@ export async function loadManagedKey(db: Executor, keyId: string): Promise<Manag
     listAliases(db, keyId),
     listDependents(db, keyId),
   ])
-  const policy = JSON.parse(row.policy) as KeyPolicy
+  const policy = decodePolicy(row.policy, row.id)
   return {
     id: row.id,
     provider: row.provider,
@@ -38,8 +39,8 @@ export async function loadManagedKey(db: Executor, keyId: string): Promise<Manag
     dependents: dependents.map((d) => ({
       name: d.name,
       key: keyId,
-      probe: JSON.parse(d.probe) as DependentTarget['probe'],
-      notify: d.notify === null ? undefined : (JSON.parse(d.notify) as DependentTarget['notify']),
+      probe: decodeProbe(d),
+      notify: decodeNotify(d),
       critical: d.critical === 1,
     })),
   }

@@ -7,7 +7,7 @@ import type { EngineDeps } from '../engine-deps.js'
 import { createJwksCache } from './jwks-cache.js'
 import type { JwksDocument } from './jwks-cache.js'
 import { jwksMaxAgeMs } from './jwks-publication.js'
-import type { KeyPolicy } from '../../config/schema.js'
+import { decodePolicy } from '../../store/key-columns.js'
 
 /** `details.reason` of a refusal because the backend never lets material out (http/ answers 409). */
 export const MATERIAL_HELD_BY_BACKEND = 'held-by-backend'
@@ -26,7 +26,7 @@ export function createMaterialService(deps: Pick<EngineDeps, 'db' | 'providers' 
   const cache = createJwksCache({
     load: async (keyId) => {
       const { key } = await resolve(keyId)
-      const maxAgeMs = jwksMaxAgeMs(JSON.parse(key.policy) as KeyPolicy)
+      const maxAgeMs = jwksMaxAgeMs(decodePolicy(key.policy, key.id))
       return { keys: (await service.jwks(keyId)).keys, maxAgeSeconds: Math.floor(maxAgeMs / 1000) }
     },
   })

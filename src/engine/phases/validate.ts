@@ -1,6 +1,7 @@
 import { KeyrotorError } from '../../errors.js'
 import { lastRetriedAt, problemEventsSince } from '../../store/events-repository.js'
 import { listAliases, listVersions } from '../../store/keys-repository.js'
+import { encodeValidation } from '../../store/run-columns.js'
 import {
   aliasMappingCheck,
   check,
@@ -30,7 +31,7 @@ export const validate: PhaseHandler = async (ctx) => {
   const failed = checks.filter((c) => !c.passed)
   return {
     message: passed ? `${checks.length} checks passed` : `failed: ${failed.map((c) => c.name).join(', ')}`,
-    runPatch: { validation: JSON.stringify({ passed, checks }) },
+    runPatch: { validation: encodeValidation({ passed, checks }) },
     ...(passed
       ? {}
       : {

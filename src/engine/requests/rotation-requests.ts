@@ -1,4 +1,4 @@
-import type { KeyPolicy } from '../../config/schema.js'
+import { decodePolicy } from '../../store/key-columns.js'
 import type { ApprovalPort } from './approval-port.js'
 import { requireKey } from '../../store/keys-repository.js'
 import { createApprovedRuns } from './approved-runs.js'
@@ -22,7 +22,7 @@ export function createRotationRequests(
     async request(request: RunRequest): Promise<RunRequestResult> {
       if (request.kind !== 'rotate' || request.awaitApproval === true) return deps.runs.request(request)
       const key = await requireKey(deps.db, request.keyId)
-      if ((JSON.parse(key.policy) as KeyPolicy).requireApproval !== true) return deps.runs.request(request)
+      if (decodePolicy(key.policy, key.id).requireApproval !== true) return deps.runs.request(request)
       return approved.request({
         keyId: request.keyId,
         requestedBy: { user: request.actor, role: request.actorRole ?? 'operator' },

@@ -3,6 +3,7 @@ import { KeyrotorError } from '../../errors.js'
 import type { KeyrotorConfig } from '../../config/schema.js'
 import { loadActiveConfig } from '../../store/config-versions-repository.js'
 import type { Executor } from '../../store/database.js'
+import { decodePolicy } from '../../store/key-columns.js'
 
 // A run that waits for a window that will never open (none within the search horizon, or a
 // window name the config lost) looks again this often: a config change may fix it meanwhile.
@@ -79,5 +80,5 @@ function keysById(config: KeyrotorConfig): Map<string, KeyrotorConfig['keys'][nu
 async function storedWindow(db: Executor, keyId: string): Promise<string | undefined> {
   const row = await db.selectFrom('keys').select('policy').where('id', '=', keyId).executeTakeFirst()
   if (row === undefined) return undefined
-  return (JSON.parse(row.policy) as { window?: string }).window
+  return decodePolicy(row.policy, keyId).window
 }

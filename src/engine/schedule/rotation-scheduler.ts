@@ -8,6 +8,7 @@ import type { EngineDeps } from '../engine-deps.js'
 import { ENGINE_ACTOR } from '../../domain/actors.js'
 import { readHalt } from '../../store/halt-repository.js'
 import type { RunService } from '../runs/rotation-service.js'
+import { decodePolicy } from '../../store/key-columns.js'
 import { planKey, type KeySnapshot, type PlanContext, type SchedulePlan } from './schedule-plan.js'
 
 export interface RotationSchedulerOptions {
@@ -221,7 +222,7 @@ async function readSnapshots(db: Kysely<Database>): Promise<KeySnapshot[]> {
     linksOf.set(base, [...(linksOf.get(base) ?? []), link])
   }
   return keys.map((row) => {
-    const policy = JSON.parse(row.policy) as { rotationPeriod?: string; window?: string }
+    const policy = decodePolicy(row.policy, row.id)
     const active = activeOf.get(row.id)
     return {
       keyId: row.id,

@@ -2,6 +2,7 @@ import type { Transaction } from 'kysely'
 import { listVersions } from '../../store/keys-repository.js'
 import type { Executor } from '../../store/database.js'
 import type { Database, KeyVersionRow, RunRow } from '../../store/tables.js'
+import { decodeAuditDetails } from '../../store/audit-columns.js'
 import { check, type ConsistencyCheck } from './consistency-checks.js'
 import { ENGINE_ACTOR } from '../../domain/actors.js'
 import type { EngineDeps } from '../engine-deps.js'
@@ -63,7 +64,7 @@ export async function auditedStatesCheck(db: Executor, keyId: string): Promise<C
       audited.set(1, { state: 'active', compromised: false })
       continue
     }
-    const details = parse(record.details)
+    const details = decodeAuditDetails(record.details) ?? {}
     if (typeof details.version === 'number' && typeof details.state === 'string') {
       audited.set(details.version, { state: details.state, compromised: details.compromised === true })
     }
@@ -94,13 +95,4 @@ function factsOf(row: KeyVersionRow): VersionFacts {
 
 function describe(facts: VersionFacts): string {
   return facts.compromised ? `${facts.state} (compromised)` : facts.state
-}
-
-function parse(text: string | null): Record<string, unknown> {
-  try {
-    const value: unknown = text === null ? null : JSON.parse(text)
-    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {}
-  } catch {
-    return {}
-  }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Database, NotificationRow } from '../../store/tables.js'
+import { decodeOutboxPayload, encodeOutboxPayload } from '../../store/outbox-columns.js'
 import { backoffMs, hostOf, sendOnce } from './send.js'
 import { subjectOf, takes, type Notification, type SinkTarget } from './sink.js'
 
@@ -75,7 +76,7 @@ export function createDeliveryOutbox(options: DeliveryOutboxOptions) {
     const targets = cached.filter((t) => takes(t, notification))
     if (targets.length === 0) return
     const at = now()
-    const payload = JSON.stringify(notification)
+    const payload = encodeOutboxPayload(notification)
     await executor
       .insertInto('notification_outbox')
       .values(
@@ -143,7 +144,7 @@ export function createDeliveryOutbox(options: DeliveryOutboxOptions) {
       })
       return
     }
-    const notification = JSON.parse(row.payload) as Notification
+    const notification: Notification = decodeOutboxPayload(row)
     const result = await sendOnce(target, notification, {
       secretOf: options.secretOf,
       timeoutMs,

@@ -4,6 +4,12 @@ import type { ProviderVersionState } from '../../domain/lifecycle.js'
 import { KeyrotorError } from '../../errors.js'
 import type { Transact } from '../../store/transactor.js'
 import type { Database } from '../../store/tables.js'
+import {
+  decodeOpenedMaterial,
+  decodePublicJwk,
+  encodeMaterialForSealing,
+  encodePublicJwk,
+} from '../../store/keystore-columns.js'
 import type { Jwk, KeyProvider, ProviderKeyRef, ProviderVersion } from '../key-provider.js'
 import { createKeystore, type KeystoreRow } from './keystore.js'
 import { generateMaterial } from './material.js'
@@ -48,7 +54,7 @@ export function createLocalProvider(deps: LocalProviderDeps): KeyProvider {
         `version ${kid} is ${row.state}; its material is not available`,
       )
     }
-    return JSON.parse(sealer.open(row.sealed_material, kid)) as Jwk
+    return decodeOpenedMaterial(sealer.open(row.sealed_material, kid), kid)
   }
 
   return {
@@ -67,8 +73,8 @@ export function createLocalProvider(deps: LocalProviderDeps): KeyProvider {
         version,
         algorithm: key.algorithm,
         state: 'enabled',
-        sealed_material: sealer.seal(JSON.stringify(material.privateJwk), kid),
-        public_jwk: material.publicJwk === null ? null : JSON.stringify(material.publicJwk),
+        sealed_material: sealer.seal(encodeMaterialForSealing(material.privateJwk), kid),
+        public_jwk: encodePublicJwk(material.publicJwk),
         created_at: now().toISOString(),
       })
       return checked(key, await requireRow(key, version))
@@ -137,7 +143,7 @@ export function createLocalProvider(deps: LocalProviderDeps): KeyProvider {
 }
 
 function parsePublic(row: KeystoreRow): Jwk | null {
-  return row.public_jwk === null ? null : (JSON.parse(row.public_jwk) as Jwk)
+  return decodePublicJwk(row.public_jwk, kidOf(row.key_id, row.version))
 }
 
 /** A retried create must describe the same key: another algorithm means two configs disagree. */
