@@ -2,33 +2,22 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Kysely } from 'kysely'
 import type { HaltControl } from '../../governance/halt-control.js'
+import { readHalt, type HaltStatus } from '../../store/halt-repository.js'
 import type { Database } from '../../store/tables.js'
 import { principalOf } from '../auth.js'
 import { problems } from '../schemas/common.js'
 import { Approval, EngageHaltBody, Halt, ReleaseHaltBody } from '../schemas/governance.js'
 
-/** The global halt as CONTRACT.md shows it. */
-export interface HaltStatus {
-  engaged: boolean
-  reason: string | null
-  by: string | null
-  since: string | null
-}
+export type { HaltStatus }
 
 /** Reads the halt switch; the engine's halt service can stand in for it once it exists. */
 export interface HaltReader {
   read(): Promise<HaltStatus>
 }
 
-/** A HaltReader over the single-row `halt` table (the migration seeds row 1). */
+/** A HaltReader over the halt row, read by the one reader every folder uses (store/halt-repository). */
 export function createHaltReader(db: Kysely<Database>): HaltReader {
-  return {
-    async read() {
-      const row = await db.selectFrom('halt').selectAll().where('id', '=', 1).executeTakeFirst()
-      if (row === undefined) return { engaged: false, reason: null, by: null, since: null }
-      return { engaged: Number(row.engaged) === 1, reason: row.reason, by: row.engaged_by, since: row.since }
-    },
-  }
+  return { read: () => readHalt(db) }
 }
 
 /** `GET /v1/halt`; engaging and releasing are `haltControlRoutes`. */
