@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import type { ScheduleView } from '../../src/engine/rotation-scheduler.js'
+import type { ScheduleView } from '../../src/engine/schedule/rotation-scheduler.js'
 import type { KeyView } from '../../src/engine/views.js'
 import { age } from '../format.js'
 import { href } from '../router.js'
