@@ -8,6 +8,7 @@ import { keyYaml, planDependent, secretsOf } from './helpers/sample-dependents.j
 import { call } from './helpers/http.js'
 import { createServerFixture, type ServerFixture } from './helpers/harness.js'
 import { DIALECTS } from './helpers/stores.js'
+import { activeVersionOf } from '../src/store/keys-repository.js'
 
 /** The built-in schedule (issue 6): keys rotate on their own, inside their windows, once each. */
 
@@ -50,15 +51,7 @@ async function scheduledRuns(h: Harness): Promise<RunRow[]> {
     .execute()
 }
 
-async function activeVersion(h: Harness, key: string): Promise<number | undefined> {
-  const row = await h.keyrotor.store.db
-    .selectFrom('key_versions')
-    .select('version')
-    .where('key_id', '=', key)
-    .where('state', '=', 'active')
-    .executeTakeFirst()
-  return row?.version
-}
+const activeVersion = (h: Harness, key: string) => activeVersionOf(h.keyrotor.store.db, key)
 
 describe.each(DIALECTS)('the built-in rotation scheduler on %s', (dialect) => {
   it('rotates a key with a 2s rotationPeriod on its own, exactly once per active version', async () => {
